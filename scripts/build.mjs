@@ -1,0 +1,58 @@
+// Bundles the extension, the server side (CLI, tracer runner) and the test suites with esbuild.
+// dist/ is what ships; out/test/ holds the compiled tests and benchmark, never shipped.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, readdirSync, statSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const production = process.argv.includes('--production');
+
+function listTests(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...listTests(path));
+    else if (/\.(test|bench)\.ts$/.test(name) || name === 'bench.ts') found.push(path);
+  }
+  return found;
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+};
+
+// No wipe first: several builds may share the tree, and CI starts from a clean clone anyway.
+mkdirSync(join(root, 'dist'), { recursive: true });
+
+await Promise.all([
+  esbuild.build({
+    ...common,
+    entryPoints: { extension: join(root, 'extension/extension.ts') },
+    outdir: join(root, 'dist'),
+    external: ['vscode'],
+  }),
+  esbuild.build({
+    ...common,
+    entryPoints: { cli: join(root, 'server/cli/main.ts') },
+    outdir: join(root, 'dist'),
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+  esbuild.build({
+    ...common,
+    entryPoints: listTests(join(root, 'test')),
+    outdir: join(root, 'out/test'),
+    outbase: join(root, 'test'),
+    // Tests run from out/test but reach the shipped files (tracer, dist) through paths relative to the repo root.
+    external: ['vscode'],
+  }),
+]);
+
+// The tracer is a Python script run by path, so it ships next to the bundles.
+cpSync(join(root, 'server/tracer/cwm_tracer.py'), join(root, 'dist/tracer/cwm_tracer.py'));
+chmodSync(join(root, 'dist/cli.js'), 0o755);

@@ -1,0 +1,119 @@
+// The one trace model shared by real (tracer) and predicted (model) executions.
+// Every consumer (CWM writer, comparison, debug adapter, CLI) works on these types only.
+
+/** CPython `sys.settrace` event kinds, as CWM encodes them. */
+export type TraceEventKind = 'call' | 'line' | 'return' | 'exception';
+
+/** Where a trace came from. */
+export type TraceOrigin = 'actual' | 'predicted';
+
+/**
+ * Local variables of one frame, fully resolved (no `".."` left), in `f_locals` insertion order.
+ * Values are Python `repr` strings with memory addresses stripped.
+ * A Map because its order is exactly insertion order, whatever the names look like.
+ */
+export type Locals = ReadonlyMap<string, string>;
+
+/** Text printed by the program during one step. */
+export interface OutputChunk {
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+/** Something wrong with one predicted frame that the reader could still keep. */
+export interface FrameIssue {
+  /** Short machine-readable kind, e.g. `unknown-ellipsis`, `line-not-found`, `invalid-locals`. */
+  readonly kind: string;
+  /** One sentence a user can read. */
+  readonly message: string;
+}
+
+/** One step of an execution. */
+export interface TraceFrame {
+  /** Position in the trace, 0-based. */
+  readonly index: number;
+  readonly event: TraceEventKind;
+  /** 1-based line number in the traced file; 0 when a predicted line could not be mapped. */
+  readonly line: number;
+  /** The physical source line, without its trailing newline and without the START_OF_TRACE marker. */
+  readonly sourceLine: string;
+  /** One id per live Python frame: recursion gives distinct ids, a resumed generator keeps its id. */
+  readonly scope: number;
+  /** Function name (`co_name`), `<module>` for a whole script. */
+  readonly functionName: string;
+  /** Number of traced frames below this one; the entry scope is depth 0. */
+  readonly depth: number;
+  /** Locals before the line runs (`call`, `line`); empty for `return` and `exception`. */
+  readonly locals: Locals;
+  /** `repr` of the returned value (`return`) or of `(type, value, traceback)` (`exception`). */
+  readonly value?: string;
+  /** What the program printed while this step ran. */
+  readonly output?: readonly OutputChunk[];
+  /** Problems found while reading a predicted frame that was still usable. */
+  readonly issues?: readonly FrameIssue[];
+  /** The raw CWM text of a predicted frame, kept when it had issues. */
+  readonly raw?: string;
+}
+
+/** Predicted text that could not be turned into a frame at all. */
+export interface MalformedFrame {
+  /** Index the frame would have had in the trace. */
+  readonly index: number;
+  readonly raw: string;
+  readonly reason: string;
+}
+
+/** How the entry point of a trace was chosen. */
+export type EntryPoint =
+  | { readonly kind: 'function'; readonly name: string; readonly line: number; readonly args?: string }
+  | { readonly kind: 'script' };
+
+/** Why a trace stopped. */
+export type TraceEnd =
+  | { readonly kind: 'returned' }
+  | { readonly kind: 'raised'; readonly message: string }
+  | { readonly kind: 'exited'; readonly code: number | string | null; readonly message: string }
+  | { readonly kind: 'limit'; readonly limit: TraceLimitKind; readonly message: string }
+  | { readonly kind: 'crashed'; readonly message: string }
+  /** Predicted traces only: the model stopped without `<|end_of_text|>` (token limit, cut stream). */
+  | { readonly kind: 'incomplete'; readonly message: string };
+
+export type TraceLimitKind = 'events' | 'time' | 'output' | 'memory';
+
+/** A whole execution trace, real or predicted. */
+export interface Trace {
+  readonly origin: TraceOrigin;
+  /** Absolute path of the traced file when known. */
+  readonly path?: string;
+  /** The program text exactly as traced (no START_OF_TRACE marker). */
+  readonly source: string;
+  readonly entry: EntryPoint;
+  readonly frames: readonly TraceFrame[];
+  /** Predicted frames that could not be read; empty for real traces. */
+  readonly malformed: readonly MalformedFrame[];
+  readonly end: TraceEnd;
+  /** Notes to show the user (threads not traced, settrace ignored, repr failures...). */
+  readonly notes: readonly string[];
+  /** Output printed outside any traced step (before the entry was called, after it returned). */
+  readonly outsideOutput: readonly OutputChunk[];
+  /** `sys.version` of the interpreter that recorded a real trace. */
+  readonly pythonVersion?: string;
+}
+
+/** The marker that CWM expects on the entry function's `def` line. */
+export const START_OF_TRACE_MARKER = '# << START_OF_TRACE';
+
+/** Suffix the tracer appends to a repr cut at the length limit (the spec's visible truncation marker). */
+export const TRUNCATION_MARKER = '…<truncated>';
+
+/** Builds a Locals map from [name, repr] pairs, preserving order. */
+export function localsOf(entries: Iterable<readonly [string, string]>): Locals {
+  return new Map(entries);
+}
+
+/** Locals as a plain object for JSON output; keeps insertion order for identifier names. */
+export function localsToObject(locals: Locals): Record<string, string> {
+  const object: Record<string, string> = {};
+  for (const [name, value] of locals) object[name] = value;
+  return object;
+}
