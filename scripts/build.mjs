@@ -53,6 +53,8 @@ await Promise.all([
   }),
 ]);
 
-// The tracer is a Python script run by path, so it ships next to the bundles.
-cpSync(join(root, 'server/tracer/cwm_tracer.py'), join(root, 'dist/tracer/cwm_tracer.py'));
+// The tracer and its helper are Python scripts run by path, so they ship next to the bundles.
+for (const script of ['cwm_tracer.py', 'entry_frame.py']) cpSync(join(root, 'server/tracer', script), join(root, 'dist/tracer', script));
+// tiktoken's WASM is read at run time from next to the bundle (server/cwm/tokenizer.ts): a packaged extension has no node_modules.
+cpSync(join(root, 'node_modules/tiktoken/lite/tiktoken_bg.wasm'), join(root, 'dist/tiktoken_bg.wasm'));
 chmodSync(join(root, 'dist/cli.js'), 0o755);

@@ -1,0 +1,192 @@
+// Renders traces in CWM's wire format (prompt context, frames, `".."` diff encoding) byte for byte as the spec fixes it.
+// Used for the tracer's CWM output and, incrementally, by the prediction engine to build prompts.
+import { START_OF_TRACE_MARKER, type EntryPoint, type Locals, type Trace, type TraceEventKind, type TraceFrame } from '../trace/model';
+import { Tok } from './tokens';
+import { ENTRY_MARKER_SUFFIX, SourceLineIndex, definitionOn, isDecoratorLine, splitSourceLines } from './lines';
+
+/** What a value equal to its previous value in the same scope is written as. */
+export const ELLIPSIS_VALUE = '..';
+
+/**
+ * Python's `json.dumps(s)` for a str with default settings (`ensure_ascii=True`), exactly:
+ * `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, every other character outside printable ASCII (DEL included) as
+ * lowercase `\uXXXX` per UTF-16 code unit, which gives surrogate pairs for astral characters and keeps lone surrogates.
+ */
+export function pythonJsonString(value: string): string {
+  if (/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(value)) return `"${value}"`;
+  let out = '"';
+  let runStart = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c) continue;
+    out += value.slice(runStart, i) + escapeCodeUnit(code);
+    runStart = i + 1;
+  }
+  return out + value.slice(runStart) + '"';
+}
+
+function escapeCodeUnit(code: number): string {
+  switch (code) {
+    case 0x22: return '\\"';
+    case 0x5c: return '\\\\';
+    case 0x0a: return '\\n';
+    case 0x0d: return '\\r';
+    case 0x09: return '\\t';
+    case 0x08: return '\\b';
+    case 0x0c: return '\\f';
+    default: return '\\u' + code.toString(16).padStart(4, '0');
+  }
+}
+
+/**
+ * The prompt context: `source` with `  # << START_OF_TRACE` appended to the entry function's `def` line,
+ * unless that line already carries the marker. Script entries get no marker.
+ *
+ * Line terminators are normalized to `\n` (and a leading BOM dropped) in every case: that is the text CPython hands a
+ * Python program reading the file (universal newlines), so it is what the reference tooling and the training data show
+ * the model. Line contents, trailing whitespace included, are kept exactly; line numbers do not change.
+ *
+ * The def line is `entry.line` when it defines `entry.name`; a decorator line there leads to the def below it;
+ * otherwise the `def entry.name` nearest at or after `entry.line` (else the first one in the file). No such line: no marker.
+ */
+export function markEntryLine(source: string, entry: EntryPoint): string {
+  const lines = splitSourceLines(source);
+  if (entry.kind === 'function') {
+    const index = entryDefIndex(lines, entry.name, entry.line);
+    if (index >= 0 && !lines[index].includes(START_OF_TRACE_MARKER)) lines[index] += ENTRY_MARKER_SUFFIX;
+  }
+  return lines.join('\n');
+}
+
+function entryDefIndex(lines: readonly string[], name: string, line: number): number {
+  const defines = (i: number): boolean => {
+    const def = i >= 0 && i < lines.length ? definitionOn(lines[i]) : undefined;
+    return def !== undefined && def.kind === 'def' && def.name === name;
+  };
+  const at = line - 1;
+  if (defines(at)) return at;
+  if (at >= 0 && at < lines.length && isDecoratorLine(lines[at])) {
+    for (let i = at + 1; i < lines.length && i < at + 50; i++) {
+      if (defines(i)) return i;
+      if (definitionOn(lines[i])) break;
+    }
+  }
+  let first = -1;
+  for (let i = 0; i < lines.length; i++) {
+    if (!defines(i)) continue;
+    if (i >= at) return i;
+    if (first < 0) first = i;
+  }
+  return first;
+}
+
+/** `<|begin_of_text|><|trace_context_start|>{context}<|frame_sep|>`: the prompt before the first frame. */
+export function renderPrompt(context: string): string {
+  return `${Tok.beginOfText}${Tok.traceContextStart}${context}${Tok.frameSep}`;
+}
+
+/**
+ * Renders frames one at a time, remembering what the diff encoding needs. The prediction engine keeps one per rollout
+ * and appends `renderFrame(next)` to its prompt.
+ *
+ * `".."` rule: a call/line frame diffs against the previous locals-bearing frame of its scope only when, walking back,
+ * that frame is reached through nothing but the same scope's exception frames; a call frame, or any other scope's frame
+ * or a return in between, writes every value in full. This is exactly what a reader walking back and stopping at
+ * call/return boundaries (the reference debugger) can resolve: after a callee returns, the caller's exception frame for
+ * the propagating error does not revive the chain.
+ */
+export class CwmFrameEncoder {
+  private readonly lines: SourceLineIndex;
+  /** The scope whose `".."` chain is live: set by its call/line frames, kept by its own exception frames, else cleared. */
+  private chainScope: number | undefined;
+  private readonly lastLocals = new Map<number, Locals>();
+
+  /** @param context the prompt's context (as markEntryLine returns it); LINEs are taken from it */
+  constructor(context: string, framesSoFar: readonly TraceFrame[] = []) {
+    this.lines = new SourceLineIndex(context);
+    for (const frame of framesSoFar) this.renderFrame(frame);
+  }
+
+  /** The text of one more frame, ending with `<|frame_sep|>`; updates the diff state. */
+  renderFrame(frame: TraceFrame): string {
+    return framePiecesText(this.renderFramePieces(frame));
+  }
+
+  /** One more frame as its ordinary-text fields, for callers that put the special tokens in as ids; updates the diff state. */
+  renderFramePieces(frame: TraceFrame): FramePieces {
+    const line = (this.lines.contextLine(frame.line) ?? frame.sourceLine) + '\n';
+    if (frame.event === 'call' || frame.event === 'line') {
+      const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
+      const base = chainBroken ? undefined : this.lastLocals.get(frame.scope);
+      this.lastLocals.set(frame.scope, frame.locals);
+      this.chainScope = frame.scope;
+      return { event: frame.event, locals: renderLocals(frame.locals, base), line };
+    }
+    if (frame.event === 'return') this.lastLocals.delete(frame.scope);
+    if (frame.event === 'return' || this.chainScope !== frame.scope) this.chainScope = undefined;
+    return { event: frame.event, line, value: pythonJsonString(frame.value ?? '') };
+  }
+}
+
+/** A frame's fields, each ordinary text; the special tokens between them are implied by the event. */
+export interface FramePieces {
+  readonly event: TraceEventKind;
+  /** LOCALS (`call`/`line` frames): the JSON object, `".."` applied. */
+  readonly locals?: string;
+  /** LINE: the context's physical line followed by `\n`. */
+  readonly line: string;
+  /** VALUE (`return`/`exception` frames): the JSON string. */
+  readonly value?: string;
+}
+
+const EVENT_TOKENS: Readonly<Record<TraceEventKind, string>> = {
+  call: Tok.callSep,
+  line: Tok.lineSep,
+  return: Tok.returnSep,
+  exception: Tok.exceptionSep,
+};
+
+/** `EVENT{LOCALS}<|action_sep|>LINE[<|arg_sep|>VALUE]<|frame_sep|>`. */
+export function framePiecesText(pieces: FramePieces): string {
+  const value = pieces.value !== undefined ? `${Tok.argSep}${pieces.value}` : '';
+  return `${EVENT_TOKENS[pieces.event]}${pieces.locals ?? ''}${Tok.actionSep}${pieces.line}${value}${Tok.frameSep}`;
+}
+
+/** LOCALS: `json.dumps` of the name → repr dict, a value equal to `base`'s written `".."`. */
+export function renderLocals(locals: Locals, base?: Locals): string {
+  const parts: string[] = [];
+  for (const [name, value] of locals) {
+    const same = base !== undefined && base.get(name) === value;
+    parts.push(`${pythonJsonString(name)}: ${pythonJsonString(same ? ELLIPSIS_VALUE : value)}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+/** All frames, each ending with `<|frame_sep|>` (the text that follows the prompt). */
+export function renderFrames(frames: readonly TraceFrame[], context: string): string {
+  const encoder = new CwmFrameEncoder(context);
+  let text = '';
+  for (const frame of frames) text += encoder.renderFrame(frame);
+  return text;
+}
+
+/** One frame following `framesSoFar`, without keeping an encoder (replays the earlier frames: linear in their number). */
+export function renderFrame(frame: TraceFrame, framesSoFar: readonly TraceFrame[], context: string): string {
+  return new CwmFrameEncoder(context, framesSoFar).renderFrame(frame);
+}
+
+/** A prompt that continues after `frames`: the model's next output is the next frame. */
+export function renderContinuationPrompt(context: string, frames: readonly TraceFrame[]): string {
+  return renderPrompt(context) + renderFrames(frames, context);
+}
+
+/** Whether a trace that stopped this way is followed by `<|end_of_text|>`. */
+export function traceEndsWithEndOfText(trace: Pick<Trace, 'end'>): boolean {
+  return trace.end.kind === 'returned' || trace.end.kind === 'raised';
+}
+
+/** The full training sequence of a trace: prompt, frames, and `<|end_of_text|>` when the entry returned or raised. */
+export function renderTrace(trace: Trace): string {
+  const context = markEntryLine(trace.source, trace.entry);
+  return renderPrompt(context) + renderFrames(trace.frames, context) + (traceEndsWithEndOfText(trace) ? Tok.endOfText : '');
+}

@@ -1,0 +1,165 @@
+// One request to a CWM endpoint turned into frames: streams token ids through the decoder and the tolerant reader,
+// and cancels the HTTP request the moment a stop condition holds (so "run to line" costs one request, not one per frame).
+
+import type { TokenCodec } from '../cwm/codec';
+import { CwmTraceReader } from '../cwm/reader';
+import type { CompletionRequest, CompletionStream } from '../endpoint/types';
+import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
+import { eventToken } from './prompt';
+
+/** Anything that completes token prompts: one endpoint client or a pool of them. */
+export interface CompletionBackend {
+  complete(request: CompletionRequest): CompletionStream;
+}
+
+export interface RolloutSettings {
+  readonly temperature: number;
+  readonly topP?: number;
+  readonly seed?: number;
+}
+
+export interface RolloutRequest {
+  readonly backend: CompletionBackend;
+  readonly codec: TokenCodec;
+  readonly promptIds: readonly number[];
+  /** The prompt's source context and entry, for the reader's line mapping. */
+  readonly context: string;
+  readonly source: string;
+  readonly entry: EntryPoint;
+  /** Frames already in the prompt: the reader resolves `".."`, scopes and indices from them. */
+  readonly prefix: readonly TraceFrame[];
+  /** Event token appended to the prompt to force the next event (the prompt ids must end with it too). */
+  readonly forced?: TraceEventKind;
+  readonly settings: RolloutSettings;
+  /** true: one frame; false: stream until `until`, the end of the trace, maxFrames or maxTokens. */
+  readonly singleFrame: boolean;
+  readonly maxTokens: number;
+  readonly maxFrames?: number;
+  /** Checked on every new frame; when it returns true the request is cancelled and the rollout ends there. */
+  readonly until?: (frame: TraceFrame) => boolean;
+  readonly onFrame?: (frame: TraceFrame) => void;
+  readonly signal?: AbortSignal;
+  /** Sample count for server-side n; choices other than 0 are read into `alternatives`. */
+  readonly n?: number;
+}
+
+export interface RolloutResult {
+  readonly frames: TraceFrame[];
+  readonly malformed: MalformedFrame[];
+  /** The model emitted `<|end_of_text|>` (or another stop token). */
+  readonly ended: boolean;
+  /** `until` held on the last frame. */
+  readonly stoppedByCondition: boolean;
+  /** Tokens generated. */
+  readonly completionTokens: number;
+  /** Other samples of a server-side n request, in choice order (choice 0 is the result itself). */
+  readonly alternatives: RolloutResult[];
+}
+
+class ChoiceReader {
+  readonly frames: TraceFrame[] = [];
+  readonly malformed: MalformedFrame[] = [];
+  ended = false;
+  stoppedByCondition = false;
+  tokens = 0;
+  private readonly reader: CwmTraceReader;
+  private readonly decoder;
+
+  constructor(private readonly request: RolloutRequest, private readonly reportFrames: boolean) {
+    this.reader = new CwmTraceReader({
+      context: request.context,
+      entry: request.entry,
+      source: request.source,
+      prefix: request.prefix,
+    });
+    this.decoder = request.codec.streamDecoder();
+    if (request.forced) this.take(this.reader.push(eventToken(request.forced)));
+  }
+
+  /** Feeds ids; returns true when this choice needs no more tokens. */
+  push(ids: readonly number[]): boolean {
+    this.tokens += ids.length;
+    let text: string;
+    try {
+      text = this.decoder.push(ids);
+    } catch (error) {
+      // An id outside the vocabulary means a wrong tokenizer: keep what was read, say why the rest is missing.
+      this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
+      this.ended = true;
+      return true;
+    }
+    this.take(this.reader.push(text));
+    return this.done();
+  }
+
+  finish(): void {
+    if (this.done()) return;
+    this.take(this.reader.push(this.decoder.end()));
+    if (!this.done()) this.take(this.reader.finish());
+  }
+
+  done(): boolean {
+    return this.ended || this.stoppedByCondition || (this.request.singleFrame && this.frames.length + this.malformed.length > 0) ||
+      (this.request.maxFrames !== undefined && this.frames.length >= this.request.maxFrames);
+  }
+
+  result(alternatives: RolloutResult[] = []): RolloutResult {
+    return {
+      frames: this.frames,
+      malformed: this.malformed,
+      ended: this.ended,
+      stoppedByCondition: this.stoppedByCondition,
+      completionTokens: this.tokens,
+      alternatives,
+    };
+  }
+
+  private nextIndex(): number {
+    return this.request.prefix.length + this.frames.length;
+  }
+
+  private take(items: ReturnType<CwmTraceReader['push']>): void {
+    for (const item of items) {
+      if (this.done()) return;
+      if (item.kind === 'end') {
+        this.ended = true;
+      } else if (item.kind === 'malformed') {
+        this.malformed.push(item.malformed);
+      } else {
+        this.frames.push(item.frame);
+        if (this.reportFrames) this.request.onFrame?.(item.frame);
+        if (this.request.until?.(item.frame)) this.stoppedByCondition = true;
+      }
+    }
+  }
+}
+
+/** Runs one completion and reads it; an EndpointError from the request propagates unchanged. */
+export async function runRollout(request: RolloutRequest): Promise<RolloutResult> {
+  const n = Math.max(1, request.n ?? 1);
+  const choices = Array.from({ length: n }, (_, k) => new ChoiceReader(request, k === 0));
+  const stream = request.backend.complete({
+    promptIds: request.promptIds,
+    maxTokens: request.maxTokens,
+    temperature: request.settings.temperature,
+    topP: request.settings.topP,
+    seed: request.settings.seed,
+    n: n > 1 ? n : undefined,
+    stopAtFrameEnd: request.singleFrame,
+    signal: request.signal,
+  });
+  let stoppedEarly = false;
+  for await (const chunk of stream) {
+    const choice = choices[chunk.choice];
+    if (choice === undefined || choice.done()) continue;
+    choice.push(chunk.ids);
+    if (choices.every((c) => c.done())) {
+      // Leaving the loop closes the HTTP request: the rest of the rollout is not generated.
+      stoppedEarly = true;
+      break;
+    }
+  }
+  if (!stoppedEarly) for (const choice of choices) choice.finish();
+  const [first, ...rest] = choices;
+  return first!.result(rest.map((choice) => choice.result()));
+}

@@ -1,0 +1,396 @@
+// The prediction engine: a stepping session over frames predicted by CWM. The debug adapter, the language server
+// and the CLI drive it; it knows nothing of DAP. A trace is a recording, so moving back never asks the model again.
+
+import type { TokenCodec } from '../cwm/codec';
+import { markEntryLine } from '../cwm/writer';
+import type { EntryPoint, MalformedFrame, TraceFrame } from '../trace/model';
+import { PromptBuilder } from './prompt';
+import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
+
+export interface PredictionSessionOptions {
+  readonly source: string;
+  readonly path?: string;
+  readonly entry: EntryPoint;
+  readonly backend: CompletionBackend;
+  readonly codec: TokenCodec;
+  /** Frames the trace starts with, e.g. the entry's call frame holding the user's arguments. */
+  readonly initialFrames?: readonly TraceFrame[];
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** Tokens the endpoint's context holds (CWM: 131072). */
+  readonly contextTokens?: number;
+  /** Most tokens one frame may take before it counts as cut off. */
+  readonly maxTokensPerFrame?: number;
+  /** Most frames one streamed rollout may add. */
+  readonly maxFramesPerRollout?: number;
+}
+
+export const DEFAULT_CONTEXT_TOKENS = 131072;
+const DEFAULT_MAX_TOKENS_PER_FRAME = 4096;
+const DEFAULT_MAX_FRAMES_PER_ROLLOUT = 20000;
+
+/** What a movement ended on. */
+export type StepOutcome =
+  | { readonly kind: 'frame'; readonly frame: TraceFrame }
+  /** The trace is over: the model emitted `<|end_of_text|>` after the entry returned. */
+  | { readonly kind: 'end'; readonly frame?: TraceFrame }
+  /** The model's output could not be read as a frame; the cursor did not move. */
+  | { readonly kind: 'malformed'; readonly malformed: MalformedFrame; readonly frame?: TraceFrame };
+
+export type FrameCondition = (frame: TraceFrame) => boolean;
+
+export interface AgreementEntry {
+  /** Index in the trace (after the session's current frame). */
+  readonly index: number;
+  /** Most common `event:line` among the rollouts that reached this index, and how many share it. */
+  readonly action: string;
+  readonly actionCount: number;
+  /** Rollouts that reached this index. */
+  readonly reached: number;
+  /** Per variable: most common value among rollouts with the majority action, and how many agree. */
+  readonly variables: ReadonlyMap<string, { readonly value: string; readonly count: number }>;
+}
+
+export interface SampleResult {
+  readonly rollouts: readonly (readonly TraceFrame[])[];
+  readonly agreement: readonly AgreementEntry[];
+}
+
+/** Notices the UI should show (a prompt cut to fit the context, a malformed frame skipped...). */
+export type SessionNotice = (message: string) => void;
+
+export class PredictionSession {
+  readonly context: string;
+  private frames: TraceFrame[] = [];
+  private prompt: PromptBuilder;
+  private cursorIndex = -1;
+  private endReached = false;
+  private readonly malformedFrames: MalformedFrame[] = [];
+  private settings: RolloutSettings;
+  private readonly contextTokens: number;
+  private readonly maxTokensPerFrame: number;
+  private readonly maxFramesPerRollout: number;
+  private promptCutNoticed = false;
+  onNotice: SessionNotice = () => undefined;
+
+  constructor(private readonly options: PredictionSessionOptions) {
+    this.context = markEntryLine(options.source, options.entry);
+    this.prompt = new PromptBuilder(this.context, options.codec);
+    this.settings = { temperature: options.temperature ?? 0, topP: options.topP, seed: options.seed };
+    this.contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
+    this.maxTokensPerFrame = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
+    this.maxFramesPerRollout = options.maxFramesPerRollout ?? DEFAULT_MAX_FRAMES_PER_ROLLOUT;
+    this.resetFrames();
+  }
+
+  /** Every frame predicted so far (the recording), in order. */
+  get trace(): readonly TraceFrame[] {
+    return this.frames;
+  }
+
+  /** Index of the current frame; -1 before the first one. */
+  get cursor(): number {
+    return this.cursorIndex;
+  }
+
+  get current(): TraceFrame | undefined {
+    return this.frames[this.cursorIndex];
+  }
+
+  /** The model ended the trace after the last recorded frame. */
+  get ended(): boolean {
+    return this.endReached;
+  }
+
+  get malformed(): readonly MalformedFrame[] {
+    return this.malformedFrames;
+  }
+
+  get sampling(): RolloutSettings {
+    return this.settings;
+  }
+
+  /** Moves to the first frame, predicting it if the session has none. */
+  async start(signal?: AbortSignal): Promise<StepOutcome> {
+    if (this.frames.length > 0) return this.moveTo(0);
+    return this.stepIn(signal);
+  }
+
+  /** One frame forward: the recorded one, else one predicted frame. */
+  async stepIn(signal?: AbortSignal): Promise<StepOutcome> {
+    if (this.cursorIndex + 1 < this.frames.length) return this.moveTo(this.cursorIndex + 1);
+    if (this.endReached) return { kind: 'end', frame: this.current };
+    return this.outcomeOf(await this.predict({ singleFrame: true, signal }));
+  }
+
+  /**
+   * To the next frame at this depth or shallower: the next line of this function, its return, or its caller.
+   * A call the model would predict is not predicted body and all: its return is forced right after the call frame,
+   * as the reference debugger does.
+   */
+  async stepOver(signal?: AbortSignal): Promise<StepOutcome> {
+    const here = this.current;
+    if (here === undefined) return this.stepIn(signal);
+    const depth = here.depth;
+    for (let i = this.cursorIndex + 1; i < this.frames.length; i++) {
+      if (this.frames[i]!.depth <= depth) return this.moveTo(i);
+    }
+    if (this.endReached) return this.moveTo(this.frames.length - 1, true);
+    for (let predicted = 0; predicted < this.maxFramesPerRollout; predicted++) {
+      const last = this.frames[this.frames.length - 1];
+      const forced = last !== undefined && last.event === 'call' && last.depth > depth ? 'return' : undefined;
+      const result = await this.predict({ singleFrame: true, signal, forced });
+      const frame = result.frames[0];
+      if (frame === undefined || frame.depth <= depth) return this.outcomeOf(result);
+    }
+    return this.moveTo(this.frames.length - 1);
+  }
+
+  /** To the frame after the current function returned (its caller's next frame), in one streamed rollout. */
+  async stepOut(signal?: AbortSignal, onFrame?: (frame: TraceFrame) => void): Promise<StepOutcome> {
+    const here = this.current;
+    if (here === undefined) return this.stepIn(signal);
+    const depth = here.depth;
+    return this.runUntil((frame) => frame.depth < depth, signal, onFrame);
+  }
+
+  /** One frame back in the recording; nothing is predicted or discarded. */
+  stepBack(): StepOutcome {
+    if (this.cursorIndex <= 0) return this.current ? { kind: 'frame', frame: this.current } : { kind: 'end' };
+    return this.moveTo(this.cursorIndex - 1);
+  }
+
+  /** Jumps to a recorded frame (the side-by-side view's "go to step N"). */
+  goTo(index: number): StepOutcome {
+    if (index < 0 || index >= this.frames.length) {
+      throw new RangeError(`Step ${index} is not recorded; the prediction has ${this.frames.length} steps.`);
+    }
+    return this.moveTo(index);
+  }
+
+  /**
+   * Forward to the first frame after the current one where `condition` holds (a line, a breakpoint condition), or to the
+   * end: first through the recording, then with ONE streamed rollout cancelled as soon as the condition holds.
+   */
+  async runUntil(condition: FrameCondition, signal?: AbortSignal, onFrame?: (frame: TraceFrame) => void): Promise<StepOutcome> {
+    for (let i = this.cursorIndex + 1; i < this.frames.length; i++) {
+      if (condition(this.frames[i]!)) return this.moveTo(i);
+    }
+    if (this.endReached) return this.moveTo(this.frames.length - 1, true);
+    return this.outcomeOf(await this.predict({ singleFrame: false, until: condition, signal, onFrame }));
+  }
+
+  /** Forward to the end of the trace (or the rollout limits). */
+  async runToEnd(signal?: AbortSignal, onFrame?: (frame: TraceFrame) => void): Promise<StepOutcome> {
+    return this.runUntil(() => false, signal, onFrame);
+  }
+
+  /**
+   * A what-if: sets `name` to `valueRepr` in the current frame; the frames after it are dropped and later predictions
+   * continue from the edited state.
+   */
+  setVariable(name: string, valueRepr: string): TraceFrame {
+    const here = this.current;
+    if (here === undefined) throw new Error('No current frame: start the session first.');
+    if (here.event !== 'call' && here.event !== 'line') {
+      throw new Error(`Variables can be set on call and line steps only; step ${here.index} is a ${here.event}.`);
+    }
+    const locals = new Map(here.locals);
+    locals.set(name, valueRepr);
+    const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined };
+    this.frames = [...this.frames.slice(0, this.cursorIndex), edited];
+    this.prompt.truncate(this.frames, this.cursorIndex);
+    this.prompt.append(edited);
+    this.endReached = false;
+    return edited;
+  }
+
+  /** Drops the prediction and starts over with a fresh sample. */
+  async restart(options: { temperature?: number; seed?: number } = {}, signal?: AbortSignal): Promise<StepOutcome> {
+    this.settings = {
+      ...this.settings,
+      temperature: options.temperature ?? this.settings.temperature,
+      seed: options.seed ?? (this.settings.seed === undefined ? undefined : this.settings.seed + 1),
+    };
+    this.resetFrames();
+    return this.start(signal);
+  }
+
+  /**
+   * n independent rollouts from the current frame to the end, and how much they agree per frame and variable.
+   * Several endpoints: parallel requests spread by the backend; one endpoint: server-side n.
+   */
+  async sample(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal } = {}): Promise<SampleResult> {
+    const count = Math.max(1, Math.floor(n));
+    const prefix = this.frames.slice(0, this.cursorIndex + 1);
+    const built = this.buildPrompt(prefix);
+    const base = { ...this.rolloutBase(prefix, built.ids), singleFrame: false, maxTokens: this.rolloutTokenBudget(built.ids.length) };
+    let rollouts: RolloutResult[];
+    if (options.parallelRequests) {
+      rollouts = await Promise.all(
+        Array.from({ length: count }, (_, k) =>
+          runRollout({ ...base, settings: { ...this.settings, seed: (this.settings.seed ?? 0) + k }, signal: options.signal })),
+      );
+    } else {
+      const result = await runRollout({ ...base, n: count, signal: options.signal });
+      rollouts = [result, ...result.alternatives];
+    }
+    const frames = rollouts.map((rollout) => rollout.frames);
+    return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
+  }
+
+  private resetFrames(): void {
+    this.frames = [...(this.options.initialFrames ?? [])];
+    this.prompt = new PromptBuilder(this.context, this.options.codec);
+    for (const frame of this.frames) this.prompt.append(frame);
+    this.cursorIndex = this.frames.length > 0 ? 0 : -1;
+    this.endReached = false;
+    this.malformedFrames.length = 0;
+  }
+
+  private moveTo(index: number, atEnd = false): StepOutcome {
+    this.cursorIndex = index;
+    const frame = this.frames[index]!;
+    return atEnd ? { kind: 'end', frame } : { kind: 'frame', frame };
+  }
+
+  /** Where a prediction leaves the cursor: on its last new frame, else at the end, else on a malformed frame. */
+  private outcomeOf(result: RolloutResult): StepOutcome {
+    if (result.frames.length > 0) return this.moveTo(this.frames.length - 1, result.ended && !result.stoppedByCondition);
+    if (result.ended) return { kind: 'end', frame: this.current };
+    const malformed = result.malformed[0] ?? { index: this.frames.length, raw: '', reason: 'the model returned no frame' };
+    return { kind: 'malformed', malformed, frame: this.current };
+  }
+
+  private buildPrompt(frames: readonly TraceFrame[], forced?: TraceFrame['event']): { ids: number[] } {
+    const budget = this.contextTokens - Math.min(this.maxTokensPerFrame, Math.floor(this.contextTokens / 4));
+    // The prompt builder caches the recorded frames' ids; a prefix shorter than the recording needs its own builder.
+    const builder = frames.length === this.frames.length ? this.prompt : this.builderFor(frames);
+    const built = builder.build(frames, budget, forced);
+    if (built.droppedFrames > 0 && !this.promptCutNoticed) {
+      this.promptCutNoticed = true;
+      this.onNotice(
+        `The trace no longer fits the endpoint's context (${this.contextTokens} tokens): the prompt leaves out the ` +
+          `${built.droppedFrames} oldest steps, so predictions may lose track of early state.`,
+      );
+    }
+    return built;
+  }
+
+  private builderFor(frames: readonly TraceFrame[]): PromptBuilder {
+    const builder = new PromptBuilder(this.context, this.options.codec);
+    for (const frame of frames) builder.append(frame);
+    return builder;
+  }
+
+  private rolloutTokenBudget(promptLength: number): number {
+    return Math.max(this.maxTokensPerFrame, this.contextTokens - promptLength);
+  }
+
+  private rolloutBase(prefix: readonly TraceFrame[], promptIds: readonly number[]) {
+    return {
+      backend: this.options.backend,
+      codec: this.options.codec,
+      promptIds,
+      context: this.context,
+      source: this.options.source,
+      entry: this.options.entry,
+      prefix,
+      settings: this.settings,
+      maxFrames: this.maxFramesPerRollout,
+    };
+  }
+
+  private async predict(request: {
+    singleFrame: boolean;
+    forced?: TraceFrame['event'];
+    until?: FrameCondition;
+    signal?: AbortSignal;
+    onFrame?: (frame: TraceFrame) => void;
+  }): Promise<RolloutResult> {
+    const built = this.buildPrompt(this.frames, request.forced);
+    const result = await runRollout({
+      ...this.rolloutBase(this.frames, built.ids),
+      forced: request.forced,
+      singleFrame: request.singleFrame,
+      maxTokens: request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length),
+      until: request.until,
+      onFrame: request.onFrame,
+      signal: request.signal,
+    });
+    for (const frame of result.frames) {
+      this.frames.push(frame);
+      this.prompt.append(frame);
+    }
+    this.malformedFrames.push(...result.malformed);
+    if (result.ended) this.endReached = true;
+    return result;
+  }
+}
+
+/** Teacher forcing: the model's next frame given a (real) prefix, so a comparison can re-synchronise after a divergence. */
+export async function predictNextFrame(options: {
+  readonly source: string;
+  readonly entry: EntryPoint;
+  readonly backend: CompletionBackend;
+  readonly codec: TokenCodec;
+  readonly prefix: readonly TraceFrame[];
+  readonly settings?: RolloutSettings;
+  readonly contextTokens?: number;
+  readonly maxTokensPerFrame?: number;
+  readonly signal?: AbortSignal;
+}): Promise<{ frame?: TraceFrame; ended: boolean; malformed?: MalformedFrame; completionTokens: number }> {
+  const context = markEntryLine(options.source, options.entry);
+  const builder = new PromptBuilder(context, options.codec);
+  for (const frame of options.prefix) builder.append(frame);
+  const maxTokens = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
+  const built = builder.build(options.prefix, (options.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - maxTokens);
+  const result = await runRollout({
+    backend: options.backend,
+    codec: options.codec,
+    promptIds: built.ids,
+    context,
+    source: options.source,
+    entry: options.entry,
+    prefix: options.prefix,
+    settings: options.settings ?? { temperature: 0 },
+    singleFrame: true,
+    maxTokens,
+    signal: options.signal,
+  });
+  return { frame: result.frames[0], ended: result.ended && result.frames.length === 0, malformed: result.malformed[0], completionTokens: result.completionTokens };
+}
+
+/** Per frame after `offset`: the majority action and, among rollouts with it, how many agree on each variable. */
+export function computeAgreement(rollouts: readonly (readonly TraceFrame[])[], offset: number): AgreementEntry[] {
+  const longest = Math.max(0, ...rollouts.map((frames) => frames.length));
+  const entries: AgreementEntry[] = [];
+  for (let k = 0; k < longest; k++) {
+    const present = rollouts.map((frames) => frames[k]).filter((frame): frame is TraceFrame => frame !== undefined);
+    const actions = countBy(present.map((frame) => `${frame.event}:${frame.line}`));
+    const [action, actionCount] = majority(actions);
+    const sameAction = present.filter((frame) => `${frame.event}:${frame.line}` === action);
+    const names = new Set(sameAction.flatMap((frame) => [...frame.locals.keys()]));
+    const variables = new Map<string, { value: string; count: number }>();
+    for (const name of names) {
+      const values = countBy(sameAction.map((frame) => frame.locals.get(name)).filter((v): v is string => v !== undefined));
+      const [value, count] = majority(values);
+      variables.set(name, { value, count });
+    }
+    entries.push({ index: offset + k, action, actionCount, reached: present.length, variables });
+  }
+  return entries;
+}
+
+function countBy(values: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
+}
+
+function majority(counts: ReadonlyMap<string, number>): [string, number] {
+  let best: [string, number] = ['', 0];
+  for (const entry of counts) if (entry[1] > best[1]) best = entry;
+  return best;
+}
