@@ -1,0 +1,104 @@
+// Public types of the CWM endpoint clients: configuration, completion requests, token streams and results.
+// Every backend (fgserve, vLLM, mlx_lm, generic OpenAI) is driven through these, so callers never see wire formats.
+
+export type BackendKind = 'fgserve' | 'vllm' | 'mlx' | 'openai';
+
+export interface EndpointTimeouts {
+  /** TCP (and TLS) connection setup. */
+  connectMs?: number;
+  /** From sending a request until its first token arrives (for fgserve, which does not stream: the whole answer). */
+  firstTokenMs?: number;
+  /** Whole completion, retries included. */
+  totalMs?: number;
+}
+
+export interface EndpointRetries {
+  /** Retries after the first attempt, on HTTP 429/503 only and only before any token arrived. */
+  max?: number;
+  baseDelayMs?: number;
+  /** Cap of the computed backoff; a server's Retry-After is honoured even when longer. */
+  maxDelayMs?: number;
+}
+
+export interface EndpointTls {
+  /** PEM file of the CA that signed the server's certificate. */
+  caFile?: string;
+  /** Accept any certificate (testing only). */
+  insecureSkipVerify?: boolean;
+}
+
+export interface EndpointConfig {
+  /** e.g. http://127.0.0.1:5678 (fgserve) or http://host:8000 (vLLM); a trailing '/v1' is tolerated. */
+  url: string;
+  /** 'auto' (default) detects the backend from what the server answers. */
+  backend?: BackendKind | 'auto';
+  /** Bearer token; never logged nor put in error messages. */
+  apiKey?: string;
+  /** Model name for vllm/openai/mlx requests; detected from /v1/models when absent. */
+  model?: string;
+  timeouts?: EndpointTimeouts;
+  retries?: EndpointRetries;
+  tls?: EndpointTls;
+}
+
+export interface CompletionRequest {
+  /** Full prompt as token ids (BOS included by the caller). */
+  promptIds: readonly number[];
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  /** Independent samples: server-side n where supported, else one request per sample. */
+  n?: number;
+  /** true: stop after <|frame_sep|> (one frame); false: run to <|end_of_text|>/eom/eot or maxTokens. */
+  stopAtFrameEnd: boolean;
+  /** Aborting closes the HTTP request and ends the stream with EndpointError 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+/** New token ids of one sample (`choice` is 0..n-1), in generation order. */
+export interface TokenChunk {
+  choice: number;
+  ids: number[];
+}
+
+export interface CompletionResult {
+  /** 'stop' (ended on <|frame_sep|> or an end token) or 'length'; of choice 0. */
+  finishReason?: string;
+  /** finishReason of every choice, by choice index. */
+  finishReasons?: (string | undefined)[];
+  promptTokens?: number;
+  /** Prompt tokens the server took from its prefix cache (vLLM, mlx_lm report it). */
+  cachedPromptTokens?: number;
+  completionTokens?: number;
+}
+
+/**
+ * The tokens of one completion, as they arrive. Iterate it once; `result` settles when the iteration ends
+ * (it rejects with the same EndpointError the iteration threw, or 'cancelled' when the consumer stopped early).
+ */
+export interface CompletionStream extends AsyncIterable<TokenChunk> {
+  readonly result: Promise<CompletionResult>;
+}
+
+export interface EndpointInfo {
+  kind: BackendKind;
+  url: string;
+  /** Model the requests are sent for (undefined for fgserve, which serves one model without naming it). */
+  model?: string;
+  /** Every model the server lists. */
+  models: string[];
+}
+
+export interface EndpointClient {
+  readonly kind: BackendKind;
+  readonly url: string;
+  readonly model?: string;
+  /** Things the user should know about this endpoint (e.g. ids recovered from text); never secrets. */
+  readonly warnings: readonly string[];
+  complete(request: CompletionRequest): CompletionStream;
+  /** Health + model name + kind; throws EndpointError. */
+  probe(): Promise<EndpointInfo>;
+  /** Closes every connection of this client; streams still running end with an error. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,96 @@
+// Client for vLLM's OpenAI-compatible server: token-id prompts, SSE streaming with `choices[].token_ids`
+// (vLLM 0.10.2+ with return_token_ids), stop tokens kept in the output, prefix-cache hits from usage.
+import { z } from 'zod';
+import { BaseClient, endpointInfo, parseJson, requireModelList, streamError } from './base';
+import { endpointErrors } from './errors';
+import type { RequestGuard } from './http';
+import { readSseUntilDone } from './sse';
+import { TextToIds } from './text-ids';
+import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
+
+const chunkSchema = z.object({
+  choices: z.array(
+    z.object({
+      index: z.number().int().min(0),
+      text: z.string().nullable().optional(),
+      token_ids: z.array(z.number().int()).nullable().optional(),
+      finish_reason: z.string().nullable().optional(),
+    }),
+  ),
+  usage: z
+    .object({
+      prompt_tokens: z.number().int(),
+      completion_tokens: z.number().int().nullable().optional(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().int().nullable().optional() }).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+});
+
+export class VllmClient extends BaseClient {
+  readonly kind = 'vllm' as const;
+
+  async probe(): Promise<EndpointInfo> {
+    const models = await requireModelList(this.transport, 'vllm');
+    return endpointInfo('vllm', this.url, this.model, models);
+  }
+
+  protected async *run(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
+    const body = {
+      ...(this.model !== undefined ? { model: this.model } : {}),
+      prompt: [...request.promptIds],
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      n: request.n ?? 1,
+      stream: true,
+      stream_options: { include_usage: true },
+      // The end tokens are listed in the frame case too: vLLM's own EOS list depends on the checkpoint's config.
+      stop_token_ids: request.stopAtFrameEnd ? [this.ids.frameSep, ...this.ids.stops] : [...this.ids.stops],
+      skip_special_tokens: false,
+      spaces_between_special_tokens: false,
+      include_stop_str_in_output: true,
+      return_token_ids: true,
+    };
+    const res = await this.transport.postJson('/v1/completions', body, guard, 'vllm', this.model);
+    const finishReasons: (string | undefined)[] = [];
+    // Only for vLLM before 0.10.2, which ignores return_token_ids: ids come back from the text then.
+    const fromText = new Map<number, TextToIds>();
+    let usage: z.infer<typeof chunkSchema>['usage'];
+    const stream = { done: false };
+    try {
+      for await (const event of readSseUntilDone(res.body, stream)) {
+        const payload = parseJson(event.data, this.url, 'vllm');
+        const failed = streamError(payload, this.url);
+        if (failed !== undefined) throw failed;
+        const chunk = chunkSchema.safeParse(payload);
+        if (!chunk.success) throw endpointErrors.protocol(this.url, 'vllm', `unexpected stream chunk: ${event.data.slice(0, 80)}`);
+        for (const choice of chunk.data.choices) {
+          if (choice.finish_reason != null) finishReasons[choice.index] = choice.finish_reason;
+          if (choice.token_ids != null) {
+            yield { choice: choice.index, ids: choice.token_ids };
+            continue;
+          }
+          this.warnOnce('This vLLM server returns no token ids (return_token_ids needs vLLM 0.10.2 or newer): ids are recovered from the text.');
+          let recover = fromText.get(choice.index);
+          if (recover === undefined) fromText.set(choice.index, (recover = new TextToIds(this.codec)));
+          yield { choice: choice.index, ids: recover.push(choice.text ?? '') };
+        }
+        if (chunk.data.usage != null) usage = chunk.data.usage;
+      }
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (!stream.done) throw endpointErrors.dropped(this.url, guard.tokens);
+    for (const [choice, recover] of fromText) yield { choice, ids: recover.end() };
+    const cached = usage?.prompt_tokens_details?.cached_tokens;
+    return {
+      ...(finishReasons[0] !== undefined ? { finishReason: finishReasons[0] } : {}),
+      finishReasons,
+      ...(usage != null ? { promptTokens: usage.prompt_tokens } : {}),
+      ...(cached != null ? { cachedPromptTokens: cached } : {}),
+      ...(usage?.completion_tokens != null ? { completionTokens: usage.completion_tokens } : {}),
+    };
+  }
+}
