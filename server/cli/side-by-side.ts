@@ -37,7 +37,7 @@ export function renderSideBySide(
     const step = real ? String(real.index) : `(${guess!.index})`;
     const line = shown.line ? String(shown.line) : '?';
     const indent = '  '.repeat(Math.min(shown.depth, 8));
-    const source = fit(indent + shown.sourceLine.trim(), sourceWidth);
+    const source = fit(indent + shown.sourceLine.trimEnd(), sourceWidth);
     const realText = real ? realChanges.describe(real) : '—';
     let guessText = guess ? predictedChanges.describe(guess) : '—';
     if (row.verdict === 'action-differs' && guess) guessText = `line ${guess.line || '?'} ${guess.event}: ${guessText}`;

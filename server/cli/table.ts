@@ -85,7 +85,8 @@ export class TraceTable {
 
   row(frame: TraceFrame): string {
     const indent = '  '.repeat(Math.min(frame.depth, 12));
-    const source = fit(indent + frame.sourceLine.trim(), this.sourceWidth);
+    // The code keeps its own indentation; calls nest two more columns per depth.
+    const source = fit(indent + frame.sourceLine.trimEnd(), this.sourceWidth);
     const changed = fit(this.changes.describe(frame), this.changedWidth);
     const event = frame.event === 'exception' ? this.paint('red', padRight(frame.event, 11)) : padRight(frame.event, 11);
     const issues = frame.issues?.length ? this.paint('yellow', `  [${frame.issues.map((i) => i.kind).join(', ')}]`) : '';

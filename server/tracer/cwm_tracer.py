@@ -1,1 +1,1171 @@
-# Bundled tracer placeholder.
+# CWM tracer: runs one Python program under sys.settrace and streams its execution trace to stdout.
+# Standard library only, Python 3.8 to 3.13; server/tracer/protocol.ts reads what it writes.
+#
+# Usage: cwm_tracer.py [--entry NAME [--args EXPR]] [--script] [--include PATH]... [--max-events N]
+#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] FILE
+#
+# Wire format: one token per line (UTF-8). The hot path only appends ready-made strings to a buffer, which is
+# written in batches; so most events cost one list append and most values none at all.
+#   12              line event at line 12 in the current scope (see below)
+#   -12             return event at line 12 in the current scope; the next line is the value
+#   c12,1,name      call event of a new scope: line, depth, function name; then its locals as pairs, in order.
+#                   New scopes are numbered 1, 2, 3... in the order of their call events.
+#   g12,3,1,name    call event resuming scope 3 (a generator): line, scope id, depth, name; then all its locals
+#   l12,3           line event in scope 3 (which becomes current)
+#   r12,3           return event in scope 3; the next line is the value
+#   x12,3           exception event in scope 3 (which becomes current); the next line is the value
+#   :name           a local whose repr changed (or all locals after a call); the next line is its repr
+#   {...}           JSON record: {"t": "start" | "begin" | "keys" | "out" | "note" | "end", ...}
+#                   "keys" gives the full local-name order of the last event when it changed
+# A value line holding a newline, or starting with \x01, is written as \x01 followed by a JSON string.
+# The current scope: a call event pushes it on a stack and makes the called scope current; a return event pops
+# it back; an explicit line or exception event makes its scope current.
+# Exactly one "end" record ends the stream.
+
+import sys
+
+if sys.version_info < (3, 8):
+    sys.stdout.write('{"t": "end", "end": {"kind": "error", "reason": "tracer-failed", "message": '
+                     '"The tracer needs Python 3.8 or newer; this is Python %d.%d. Choose another interpreter."}}\n'
+                     % sys.version_info[:2])
+    sys.stdout.flush()
+    sys.exit(0)
+
+import _thread
+import builtins
+import io
+import json
+import opcode
+import os
+import re
+import threading
+import time
+import types
+from operator import is_ as _is_
+
+_T0 = time.monotonic()
+TRUNCATION_MARKER = '\u2026<truncated>'
+_ADDR_SUB = re.compile(r' at 0x[0-9a-fA-F]+').sub
+_M = object()  # "no cached object": never identical to a program value
+
+# Values whose repr cannot change while the object lives (so an identical object needs no new repr).
+_STABLE = {int, float, bool, type(None), str, bytes, complex, range, type(Ellipsis), type(NotImplemented)}
+for _it in (iter([]), iter(()), iter(''), iter('\u00e9'), iter(range(0)), iter(range(2 ** 70)), iter({}),
+            iter({}.values()), iter({}.items()), iter(set()), iter(b''), iter(bytearray()), reversed([]),
+            reversed(range(0)), enumerate(()), zip(), map(id, ()), filter(None, ())):
+    _STABLE.add(type(_it))
+_STABLE = frozenset(_STABLE)
+_STABLE_ISSUPERSET = _STABLE.issuperset
+_FUNCTION = types.FunctionType
+
+_YIELD_VALUE = opcode.opmap['YIELD_VALUE']
+_YIELD_FROM = opcode.opmap.get('YIELD_FROM', -1)
+_RESUME = opcode.opmap.get('RESUME', -1)
+_PY313 = sys.version_info >= (3, 13)
+_GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+_CO_OPTIMIZED = 0x1
+# Opcodes that can unbind a fast local; frames whose code has none can only gain locals.
+_UNBIND_OPS = frozenset(opcode.opmap[name] for name in ('DELETE_FAST', 'DELETE_DEREF', 'LOAD_FAST_AND_CLEAR')
+                        if name in opcode.opmap)
+
+# ---------------------------------------------------------------- options and limits (set by _parse_options)
+_LIM = 2000
+_BIGI = 10 ** 1999
+_NBIGI = -_BIGI
+_MAXEV = 100000
+_TIMEOUT = 30.0
+_MAXOUT = 1000000
+
+# ---------------------------------------------------------------- output stream (tokens, batches)
+_real_exit = os._exit
+_real_settrace = sys.settrace
+_out_fd = 1
+_buf = []
+_push = _buf.append
+_extend = _buf.extend  # one call, so a pair cannot be split by another thread's output
+_io_lock = _thread.allocate_lock()
+_end_lock = _thread.allocate_lock()
+_enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).encode
+
+
+class _Ln(str):
+    """Token of a line event in the current scope (its own type, so events are counted in C at flush time)."""
+    __slots__ = ()
+
+
+class _Rn(str):
+    """Token of a return event in the current scope."""
+    __slots__ = ()
+
+
+class _Ev(str):
+    """Header token of a call / explicit line / explicit return / exception event."""
+    __slots__ = ()
+
+
+_LTOK = []
+_RTOK = []
+
+
+def _grow_line_tokens(upto):
+    for i in range(len(_LTOK), upto + 1):
+        _LTOK.append(_Ln(i))
+        _RTOK.append(_Rn(-i))
+
+
+def _line_token(line):
+    if line >= len(_LTOK):
+        _grow_line_tokens(line + 64)
+    return _LTOK[line]
+
+
+def _return_token(line):
+    if line >= len(_RTOK):
+        _grow_line_tokens(line + 64)
+    return _RTOK[line]
+
+
+_written_events = 0
+_dropping = False  # after the event limit cut the stream, everything later is dropped
+
+
+def _cut_before_event(chunk, k):
+    """Index of the (k+1)-th event token of chunk: chunk[:index] holds k events and what belongs to them."""
+    seen = 0
+    for index, token in enumerate(chunk):
+        t = type(token)
+        if t is _Ln or t is _Rn or t is _Ev:
+            if seen == k:
+                return index
+            seen += 1
+    return len(chunk)
+
+
+def _escape_token(token):
+    if '\n' in token or token[:1] == '\x01':
+        return '\x01' + json.dumps(str(token))
+    return token
+
+
+def _flush(timeout=-1):
+    """Writes the buffered tokens. Events are counted here, which keeps the hot path free of a counter; returns
+    True when the event limit was reached (what came after it is dropped)."""
+    global _written_events, _dropping
+    if not _io_lock.acquire(True, timeout):
+        return False
+    try:
+        n = len(_buf)
+        if not n:
+            return _dropping
+        # Slice then delete: both are single operations under the GIL, so tokens pushed meanwhile survive.
+        chunk = _buf[:n]
+        del _buf[:n]
+        if _dropping:
+            return True
+        types_ = list(map(type, chunk))
+        events = types_.count(_Ln) + types_.count(_Rn) + types_.count(_Ev)
+        limited = _written_events + events > _MAXEV
+        if limited:
+            chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
+            _written_events = _MAXEV
+            _dropping = True
+            if not chunk:
+                return True
+        else:
+            _written_events += events
+        text = '\n'.join(chunk)
+        if text.count('\n') != len(chunk) - 1 or '\x01' in text:
+            text = '\n'.join(map(_escape_token, chunk))
+        _write_all((text + '\n').encode('utf-8', 'backslashreplace'))
+        return limited
+    finally:
+        _io_lock.release()
+
+
+def _write_all(data):
+    view = memoryview(data)
+    while view:
+        written = os.write(_out_fd, view)
+        view = view[written:]
+
+
+def _events_limit_end():
+    return {'kind': 'limit', 'limit': 'events',
+            'message': 'The trace reached the limit of %d events (maxEvents); the program was stopped there.'
+                       % _MAXEV}
+
+
+def _finish(end, code=0):
+    """Writes everything buffered and then the end record, and ends the process at once (threads die with it)."""
+    if not _end_lock.acquire(False):
+        # Another thread is already ending the process: wait for it to do so.
+        while True:
+            time.sleep(1)
+    try:
+        _real_settrace(None)
+    except BaseException:
+        pass
+    try:
+        if _flush(2.0) and end.get('kind') != 'error':
+            end = _events_limit_end()
+            code = 0
+        if _io_lock.acquire(True, 2.0):
+            _write_all((_enc({'t': 'end', 'end': end}) + '\n').encode('ascii'))
+    finally:
+        _real_exit(code)
+
+
+def _error(reason, message):
+    _finish({'kind': 'error', 'reason': reason, 'message': message})
+
+
+_notes_seen = set()
+
+
+def _note(key, text):
+    if key not in _notes_seen:
+        _notes_seen.add(key)
+        _push(_enc({'t': 'note', 'text': text}))
+
+
+# ---------------------------------------------------------------- bounded, safe repr
+_in_repr = False
+
+
+def _cut(text):
+    return text[:_LIM] + TRUNCATION_MARKER if len(text) > _LIM else text
+
+
+def _long_text_repr(v):
+    """repr of a str/bytes/bytearray longer than the limit, computed from a prefix so it stays cheap."""
+    head = v[:_LIM]
+    r = repr(head)
+    if type(v) is str:
+        sq, dq, start = "'", '"', 0
+    else:
+        sq, dq, start = b"'", b'"', (1 if type(v) is bytes else 11)
+    # CPython quotes with " only when the text holds ' and no "; the prefix may decide otherwise.
+    full_dq = sq in v and dq not in v
+    head_dq = sq in head and dq not in head
+    if full_dq != head_dq:
+        body = r[start + 1:]
+        if full_dq:
+            r = r[:start] + '"' + body
+        else:
+            r = r[:start] + "'" + body.replace("'", "\\'")
+    return _cut(r)
+
+
+_OPEN_CLOSE = {list: ('[', ']'), tuple: ('(', ')'), set: ('{', '}'), frozenset: ('frozenset({', '})')}
+try:
+    import collections as _collections
+    _DEQUE = _collections.deque
+except Exception:  # pragma: no cover - collections is always there
+    _DEQUE = None
+
+
+def _long_container_repr(v, path):
+    """repr of a builtin container surely longer than the limit, built item by item and stopped at the limit."""
+    t = type(v)
+    if id(v) in path:
+        return '{...}' if t is dict else '[...]'
+    path.add(id(v))
+    try:
+        if t is dict:
+            opening = '{'
+        elif t is _DEQUE:
+            opening = 'deque(['
+        else:
+            opening = _OPEN_CLOSE[t][0]
+        parts = []
+        total = len(opening)
+        if t is dict:
+            for k, item in v.items():
+                s = _inner_repr(k, path) + ': ' + _inner_repr(item, path)
+                parts.append(s)
+                total += len(s) + 2
+                if total > _LIM:
+                    break
+        else:
+            for item in v:
+                s = _inner_repr(item, path)
+                parts.append(s)
+                total += len(s) + 2
+                if total > _LIM:
+                    break
+        return _cut(opening + ', '.join(parts))
+    finally:
+        path.discard(id(v))
+
+
+def _inner_repr(v, path):
+    t = type(v)
+    if (t is list or t is tuple or t is set or t is frozenset or t is _DEQUE) and len(v) * 3 > _LIM:
+        return _long_container_repr(v, path)
+    if t is dict and len(v) * 6 > _LIM:
+        return _long_container_repr(v, path)
+    if (t is str or t is bytes or t is bytearray) and len(v) > _LIM:
+        return _long_text_repr(v)
+    if t is int and (v >= _BIGI or v <= _NBIGI):
+        return _big_int_repr(v)
+    if t is _FUNCTION:
+        return '<function ' + v.__qualname__ + '>'
+    r = repr(v)
+    if ' at 0x' in r:
+        r = _ADDR_SUB('', r)
+    return _cut(r)
+
+
+def _big_int_repr(v):
+    # Decimal conversion of a huge int is quadratic (and refused past 4300 digits on 3.11+): show its size.
+    bits = v.bit_length()
+    if bits > 60000:
+        return '<int with about %d digits>' % int(bits * 0.30103)
+    return _cut(repr(v))
+
+
+def _srepr(v):
+    """Bounded repr with addresses stripped; never raises; output printed meanwhile is discarded."""
+    global _in_repr
+    saved = _in_repr
+    _in_repr = True
+    try:
+        return _inner_repr(v, set())
+    except BaseException as e:  # the program's __repr__ may raise anything, even SystemExit
+        return _repr_failure(v, e)
+    finally:
+        _in_repr = saved
+
+
+def _repr_failure(v, e):
+    try:
+        detail = str(e)
+    except BaseException:
+        detail = ''
+    if isinstance(e, RecursionError):
+        detail = 'maximum recursion depth exceeded'
+    name = type(e).__name__
+    text = '<repr raised %s: %s>' % (name, detail) if detail else '<repr raised %s>' % name
+    try:
+        tname = type(v).__qualname__
+    except BaseException:
+        tname = '?'
+    _note('repr:' + tname + ':' + name,
+          'repr() of a %s value raised %s; such values are shown as <repr raised ...>.' % (tname, name))
+    return _cut(_ADDR_SUB('', text))
+
+
+def _rv(v):
+    """Repr of one value (call locals, return values): fast for the common atoms, bounded for everything."""
+    t = type(v)
+    if t is int:
+        if _NBIGI < v < _BIGI:
+            return repr(v)
+        return _srepr(v)
+    if t is str:
+        if len(v) <= _LIM:
+            r = repr(v)
+            return r if len(r) <= _LIM else r[:_LIM] + TRUNCATION_MARKER
+        return _srepr(v)
+    if t is float or t is bool or v is None:
+        return repr(v)
+    return _srepr(v)
+
+
+class _Snap(tuple):
+    """(container, its items[, its values]): a small list/set/dict of atoms as it was when last shown."""
+    __slots__ = ()
+
+
+def _snapshot(value, t):
+    """A _Snap of a small container whose items are all atoms (whose repr then only changes if an item changes),
+    else _M."""
+    if t is dict:
+        if _STABLE_ISSUPERSET(map(type, value)) and _STABLE_ISSUPERSET(map(type, value.values())):
+            return _Snap((value, tuple(value), tuple(value.values())))
+    elif _STABLE_ISSUPERSET(map(type, value)):
+        return _Snap((value, tuple(value)))
+    return _M
+
+
+def _is_stable(v, t):
+    return t in _STABLE or ((t is tuple or t is frozenset) and len(v) < 4096 and _STABLE_ISSUPERSET(map(type, v)))
+
+
+# ---------------------------------------------------------------- the trace functions
+# Per live traced frame, _states maps the frame to [depth, tracer, scope id, (names, name tokens, objs, reps)].
+# Holding the frame keeps its id from
+# being reused while it can still run; the entry is dropped when the frame returns for good.
+_states = {}
+_states_get = _states.get
+_file_decisions = {}
+_fd_get = _file_decisions.get
+_code_infos = {}  # id(code) -> see _code_info
+_code_infos_get = _code_infos.get
+_sid = 0    # last scope id given
+_cur = 0    # scope of the last event, which number tokens implicitly refer to (0: none)
+# Each call event pushes the current scope, each return event pops it back: after a callee returns, the caller's
+# events are compact again. The reader keeps the same stack.
+_scope_stack = []
+_spush = _scope_stack.append
+_spop = _scope_stack.pop
+# New-scope call headers do not name the scope (the reader numbers new scopes in order), so they can be shared.
+_call_headers = {}
+_call_headers_get = _call_headers.get
+_name_tokens = {}  # name -> ':name'
+_name_tokens_get = _name_tokens.get
+_target = ''
+_includes_files = set()
+_includes_dirs = ()
+_excluded_dirs = ()
+
+
+def _decide(filename):
+    traced = False
+    try:
+        if not filename.startswith('<'):
+            real = os.path.realpath(filename)
+            if real == _target:
+                traced = True
+            elif not any(real.startswith(d) for d in _excluded_dirs):
+                traced = real in _includes_files or any(real.startswith(d) for d in _includes_dirs)
+    except Exception:
+        traced = False
+    _file_decisions[filename] = traced
+    return traced
+
+
+def _code_info(code):
+    """(code, traced, nonoptimized, module, generator, may_unbind) for a code object, cached by id (the cached tuple
+    holds the code, so the id cannot be reused)."""
+    filename = code.co_filename
+    traced = _fd_get(filename)
+    if traced is None:
+        traced = _decide(filename)
+    if traced:
+        flags = code.co_flags
+        info = (code, True, not (flags & _CO_OPTIMIZED), code.co_name == '<module>', bool(flags & _GENERATOR_FLAGS),
+                not _UNBIND_OPS.isdisjoint(code.co_code[::2]))
+    else:
+        info = (code, False)
+    _code_infos[id(code)] = info
+    return info
+
+
+def _internal_error(where):
+    try:
+        import traceback
+        detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+    except BaseException:
+        detail = '?'
+    _note('internal:' + where, 'Internal tracer error in %s (%s); the trace may be missing values there.'
+          % (where, detail))
+
+
+def _names_values(frame, module):
+    """A non-optimized frame's locals as two lists of the same length; a module scope leaves out __dunder__ names."""
+    loc = frame.f_locals
+    if module:
+        pairs = [(k, v) for k, v in loc.items() if not (type(k) is str and k[:2] == '__' and k[-2:] == '__')]
+    else:
+        pairs = list(loc.items())
+    return [k if type(k) is str else str(k) for k, _ in pairs], [v for _, v in pairs]
+
+
+def _relocals(new_names, values, names, ntoks, objs, reps):
+    """Re-reads locals by name (the key list changed, or a module/class body): pushes the changed pairs and, when
+    the key list changed, a keys record; updates the scope's lists in place."""
+    old = dict(zip(names, zip(objs, reps)))
+    new_objs = []
+    new_reps = []
+    out = []
+    for name, value in zip(new_names, values):
+        o = old.get(name)
+        if o is not None and o[0] is value:
+            r = o[1]
+        else:
+            r = _rv(value)
+            if o is None or o[1] != r:
+                out.append(':' + name)
+                out.append(r)
+        new_reps.append(r)
+        t = type(value)
+        new_objs.append(value if (t in _STABLE or _is_stable(value, t)) else _M)
+    if new_names != names:
+        out.append(_enc({'t': 'keys', 'names': new_names}))
+        names[:] = new_names
+        ntoks[:] = [':' + name for name in new_names]
+    objs[:] = new_objs
+    reps[:] = new_reps
+    _extend(out)
+
+
+def _make_tracer(sid, names, ntoks, objs, reps, info):
+    """The local trace function of one scope. Its state lives in the closure (lists changed in place), which saves
+    a lookup per event. It returns frame.f_trace (itself) rather than naming itself: a self-reference would make
+    every closure cyclic garbage for the GC to collect."""
+    nonoptimized = info[2]
+    module = info[3]
+    generator = info[4]
+    may_unbind = info[5]
+
+    def trace(frame, event, arg):
+        global _cur, _in_repr
+        try:
+            if event == 'line':
+                line = frame.f_lineno
+                if _cur == sid:
+                    try:
+                        _push(_LTOK[line])  # a line event of the current scope: one ready-made token
+                    except IndexError:
+                        _push(_line_token(line))
+                else:
+                    _cur = sid
+                    _push(_Ev('l%d,%d' % (line, sid)))
+                if nonoptimized:
+                    _relocals(*_names_values(frame, module), names, ntoks, objs, reps)
+                    return frame.f_trace
+                loc = frame.f_locals
+                if may_unbind:
+                    if list(loc) != names:
+                        _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                        return frame.f_trace
+                elif len(loc) != len(names):
+                    # Locals are only ever added here, so an unchanged length means unchanged names and order.
+                    _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                    return frame.f_trace
+                i = -1
+                for value in loc.values():
+                    i += 1
+                    if value is objs[i]:
+                        continue  # the same object, and its repr provably cannot have changed
+                    t = type(value)
+                    if t is int:
+                        if _NBIGI < value < _BIGI:
+                            r = repr(value)
+                            objs[i] = value
+                        else:
+                            r = _srepr(value)
+                            objs[i] = _M
+                    elif t is str:
+                        if len(value) <= _LIM:
+                            r = repr(value)
+                            if len(r) > _LIM:
+                                r = r[:_LIM] + TRUNCATION_MARKER
+                        else:
+                            r = _srepr(value)
+                        objs[i] = value
+                    elif t is float or t is bool or value is None:
+                        r = repr(value)
+                        objs[i] = value
+                    elif (t is list or t is set or t is dict) and len(value) * 6 <= _LIM:
+                        # A small container of atoms whose items are still the same objects has the same repr.
+                        o = objs[i]
+                        if type(o) is _Snap and o[0] is value:
+                            if t is dict:
+                                if len(value) == len(o[1]) and all(map(_is_, value, o[1])) \
+                                        and all(map(_is_, value.values(), o[2])):
+                                    continue
+                            elif len(value) == len(o[1]) and all(map(_is_, value, o[1])):
+                                continue
+                        _in_repr = True
+                        try:
+                            r = repr(value)
+                            if ' at 0x' in r:
+                                r = _ADDR_SUB('', r)
+                            if len(r) > _LIM:
+                                r = r[:_LIM] + TRUNCATION_MARKER
+                        except BaseException:
+                            r = _srepr(value)
+                        finally:
+                            _in_repr = False
+                        objs[i] = _snapshot(value, t)
+                    else:
+                        r = _srepr(value)
+                        objs[i] = value if (t in _STABLE or _is_stable(value, t)) else _M
+                    if r != reps[i]:
+                        reps[i] = r
+                        _extend((ntoks[i], r))
+                return frame.f_trace
+            if event == 'return':
+                line = frame.f_lineno or 0
+                if arg is None:
+                    r = 'None'
+                elif type(arg) is int and _NBIGI < arg < _BIGI:
+                    r = repr(arg)
+                else:
+                    r = _rv(arg)
+                if _cur == sid and line:
+                    try:
+                        _extend((_RTOK[line], r))
+                    except IndexError:
+                        _extend((_return_token(line), r))
+                else:
+                    _extend((_Ev('r%d,%d' % (line, sid)), r))
+                _cur = _spop() if _scope_stack else 0
+                if not (generator and _suspended(frame)):
+                    _states.pop(frame, None)
+                return None
+            if event == 'exception':
+                _cur = sid
+                _extend((_Ev('x%d,%d' % (frame.f_lineno or 0, sid)), _srepr(arg)))
+            return frame.f_trace
+        except Exception:
+            _internal_error(event)
+            return frame.f_trace
+
+    return trace
+
+
+def _global(frame, event, arg):
+    """Global trace function: called for every new frame (and generator resume) in the main thread."""
+    global _sid, _cur
+    try:
+        code = frame.f_code
+        info = _code_infos_get(id(code))
+        if info is None or info[0] is not code:
+            info = _code_info(code)
+        if not info[1]:
+            return None
+        # Depth: one more than the nearest traced frame below; untraced frames in between do not count.
+        back = frame.f_back
+        depth = 0
+        while back is not None:
+            below = _states_get(back)
+            if below is not None:
+                depth = below[0] + 1
+                break
+            back = back.f_back
+        line = frame.f_lineno or 0
+        if not line and info[3]:
+            line = 1  # 3.11+ reports line 0 for a module's call event; report 1 on every version
+        st = _states_get(frame)
+        if st is None:
+            key = (line, depth, code.co_name)
+            header = _call_headers_get(key)
+            if header is None:
+                header = _call_headers[key] = _Ev('c%d,%d,%s' % key)
+        else:
+            header = _Ev('g%d,%d,%d,%s' % (line, st[2], depth, code.co_name))
+        out = [header]
+        if info[2]:
+            names, values = _names_values(frame, info[3])
+        else:
+            loc = frame.f_locals
+            names = list(loc)
+            values = list(loc.values())
+        reps = []
+        objs = []
+        ntoks = []
+        for name, value in zip(names, values):
+            t = type(value)
+            if t is int and _NBIGI < value < _BIGI:
+                r = repr(value)
+                objs.append(value)
+            else:
+                r = _rv(value)
+                objs.append(value if (t in _STABLE or _is_stable(value, t)) else _M)
+            reps.append(r)
+            ntok = _name_tokens_get(name)
+            if ntok is None:
+                ntok = _name_tokens[name] = ':' + name
+            ntoks.append(ntok)
+            out.append(ntok)
+            out.append(r)
+        if st is None:
+            _sid += 1
+            sid = _sid
+            tracer = _make_tracer(sid, names, ntoks, objs, reps, info)
+            _states[frame] = [depth, tracer, sid, (names, ntoks, objs, reps)]
+        else:
+            # A resumed generator: its tracer keeps these list objects, so replace their contents.
+            st[0] = depth
+            sid = st[2]
+            tracer = st[1]
+            lists = st[3]
+            lists[0][:] = names
+            lists[1][:] = ntoks
+            lists[2][:] = objs
+            lists[3][:] = reps
+        _extend(out)
+        _spush(_cur)
+        _cur = sid
+        return tracer
+    except Exception:
+        _internal_error('call')
+        st = _states_get(frame)
+        return st[1] if st is not None else None
+
+
+def _suspended(frame):
+    """True when a generator/coroutine frame's return event is a yield (it may resume and keep its scope)."""
+    try:
+        code = frame.f_code.co_code
+        i = frame.f_lasti
+        if _PY313:
+            return code[i] == _RESUME and i >= 2 and code[i - 2] == _YIELD_VALUE
+        op = code[i]
+        return op == _YIELD_VALUE or op == _YIELD_FROM or (i + 2 < len(code) and code[i + 2] == _YIELD_FROM)
+    except Exception:
+        return True  # keeping the state only costs memory; dropping it could split a scope
+
+
+# ---------------------------------------------------------------- captured program output
+_inside = False
+_out_bytes = 0
+
+
+class _Capture(io.TextIOBase):
+    """Replaces sys.stdout/sys.stderr: every write becomes an output record of the current step."""
+
+    def __init__(self, stream, name):
+        super().__init__()
+        self._stream = stream
+        self._name = name
+        self.buffer = _CaptureBuffer(self)
+
+    @property
+    def encoding(self):
+        return 'utf-8'
+
+    @property
+    def errors(self):
+        return 'strict'
+
+    @property
+    def name(self):
+        return self._name
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+    def write(self, s):
+        global _out_bytes
+        if type(s) is not str:
+            if not isinstance(s, str):
+                raise TypeError('write() argument must be str, not %s' % type(s).__name__)
+            s = str(s)
+        if _in_repr or not s:
+            return len(s)
+        _out_bytes += len(s) if s.isascii() else len(s.encode('utf-8', 'surrogatepass'))
+        if _out_bytes > _MAXOUT:
+            _finish({'kind': 'limit', 'limit': 'output',
+                     'message': 'The program printed more than %d bytes (maxOutputBytes); it was stopped there.'
+                                % _MAXOUT})
+        _push(_enc({'t': 'out', 'stream': self._stream, 'text': s, 'outside': not _inside}))
+        return len(s)
+
+
+class _CaptureBuffer(io.RawIOBase):
+    """sys.stdout.buffer for programs that write bytes."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._text = text
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        data = bytes(b)
+        self._text.write(data.decode('utf-8', 'replace'))
+        return len(data)
+
+
+# ---------------------------------------------------------------- guards against the program
+def _user_settrace(function):
+    _note('settrace', 'The program called sys.settrace(); the call was ignored while tracing.')
+
+
+def _user_os_exit(code):
+    _finish({'kind': 'exited', 'code': code if isinstance(code, int) else str(code),
+             'message': 'The program called os._exit(%s).' % (code,)}, code if isinstance(code, int) else 1)
+
+
+_real_thread_start = threading.Thread.start
+
+
+def _thread_start(self, *args, **kwargs):
+    _note('thread', 'The program started a thread; only the main thread is traced.')
+    return _real_thread_start(self, *args, **kwargs)
+
+
+def _watchdog():
+    """Flushes the buffer every 50 ms and ends the run at the time limit, whatever the main thread does."""
+    deadline = _T0 + _TIMEOUT
+    stop = _thread.allocate_lock()
+    stop.acquire()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _finish({'kind': 'limit', 'limit': 'time',
+                     'message': 'The program ran longer than the time limit of %g s (timeout); it was stopped there.'
+                                % _TIMEOUT})
+        stop.acquire(True, min(0.05, left))
+        try:
+            if _flush(0.5):
+                _finish(_events_limit_end())
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- setup
+def _parse_options(argv):
+    global _LIM, _BIGI, _NBIGI, _MAXEV, _TIMEOUT, _MAXOUT
+    opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None}
+    i = 0
+    numeric = {'--max-events': int, '--timeout': float, '--max-repr': int, '--max-output': int}
+    while i < len(argv):
+        a = argv[i]
+        value = None
+        if a.startswith('--') and '=' in a:
+            a, value = a.split('=', 1)
+        needs_value = a in ('--entry', '--args', '--include') or a in numeric
+        if needs_value and value is None:
+            i += 1
+            if i >= len(argv):
+                raise ValueError('option %s needs a value' % a)
+            value = argv[i]
+        if a == '--entry':
+            opts['entry'] = value
+        elif a == '--args':
+            opts['args'] = value
+        elif a == '--include':
+            opts['include'].append(value)
+        elif a == '--script':
+            opts['script'] = True
+        elif a in numeric:
+            number = numeric[a](value)
+            if not number > 0 and not (a == '--max-output' and number == 0):
+                raise ValueError('option %s must be positive' % a)
+            opts[a] = number
+        elif a.startswith('--'):
+            raise ValueError('unknown option %s' % a)
+        elif opts['file'] is None:
+            opts['file'] = a
+        else:
+            raise ValueError('unexpected argument %s' % a)
+        i += 1
+    if opts['file'] is None:
+        raise ValueError('no file to trace was given')
+    _MAXEV = opts.get('--max-events', _MAXEV)
+    _TIMEOUT = opts.get('--timeout', _TIMEOUT)
+    _LIM = opts.get('--max-repr', _LIM)
+    _MAXOUT = opts.get('--max-output', _MAXOUT)
+    # Ints below this bound have at most _LIM - 1 digits (and stay under 3.11's 4300-digit conversion limit).
+    _BIGI = 10 ** (max(1, min(_LIM, 4000)) - 1)
+    _NBIGI = -_BIGI
+    return opts
+
+
+def _excluded_directories():
+    dirs = set()
+    try:
+        import sysconfig
+        paths = sysconfig.get_paths()
+        for key in ('stdlib', 'platstdlib', 'purelib', 'platlib'):
+            if paths.get(key):
+                dirs.add(paths[key])
+    except Exception:
+        pass
+    try:
+        import site
+        dirs.update(site.getsitepackages())
+        user_site = site.getusersitepackages()
+        if isinstance(user_site, str):
+            dirs.add(user_site)
+    except Exception:
+        pass
+    dirs.add(os.path.dirname(os.__file__))
+    result = []
+    for d in dirs:
+        try:
+            result.append(os.path.join(os.path.realpath(d), ''))
+        except Exception:
+            pass
+    return tuple(result)
+
+
+def _where(exc, path):
+    """' (line N)' for the innermost traceback entry in the traced file, or ''."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if os.path.realpath(tb.tb_frame.f_code.co_filename) == _target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return ' (line %d)' % line if line else ''
+
+
+def _exception_text(exc):
+    try:
+        detail = str(exc)
+    except BaseException:
+        detail = ''
+    name = type(exc).__name__
+    return '%s: %s' % (name, detail) if detail else name
+
+
+_MARKER_LINE = re.compile(r'#\s*<<\s*START_OF_TRACE')
+_DEF_LINE = re.compile(r'^([ \t]*)(async[ \t]+)?def[ \t]+(\w+)')
+
+
+def _find_marker(source_text):
+    """(line, name, indented, is_async) of the def line carrying the START_OF_TRACE marker, or None."""
+    for number, text in enumerate(source_text.splitlines(), 1):
+        if _MARKER_LINE.search(text):
+            m = _DEF_LINE.match(text)
+            if not m:
+                return (number, None, False, False)
+            return (number, m.group(3), bool(m.group(1)), bool(m.group(2)))
+    return None
+
+
+def _required_parameters(fn):
+    code = getattr(fn, '__code__', None)
+    if not isinstance(fn, _FUNCTION) or code is None:
+        return []
+    names = code.co_varnames
+    npos = code.co_argcount
+    defaults = fn.__defaults__ or ()
+    required = list(names[:npos - len(defaults)])
+    kwdefaults = fn.__kwdefaults__ or {}
+    for name in names[npos:npos + code.co_kwonlyargcount]:
+        if name not in kwdefaults:
+            required.append(name)
+    return required
+
+
+def _def_line(fn, source_lines):
+    code = getattr(fn, '__code__', None)
+    if code is None:
+        return 0
+    line = code.co_firstlineno
+    while 0 < line <= len(source_lines) and source_lines[line - 1].lstrip().startswith('@'):
+        line += 1
+    return line
+
+
+def _collect_args(*args, **kwargs):
+    return args, kwargs
+
+
+def _end_of_call(exc, path, started):
+    if exc is None:
+        return {'kind': 'returned'}
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is not None and not isinstance(code, (int, str)):
+            code = str(code)
+        shown = 'sys.exit()' if code is None else 'sys.exit(%r)' % (code,)
+        return {'kind': 'exited', 'code': code, 'message': 'The program called %s%s.' % (shown, _where(exc, path))}
+    return {'kind': 'raised', 'message': _exception_text(exc) + _where(exc, path)}
+
+
+def _run_exit_functions():
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+
+
+def main(argv):
+    global _out_fd, _target, _includes_dirs, _includes_files, _excluded_dirs, _inside
+    # The trace goes to a private copy of stdout; fd 1 then points at stderr so that stray writes by C code or
+    # os.write(1, ...) cannot corrupt it.
+    _out_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        opts = _parse_options(argv)
+    except Exception as e:
+        _error('tracer-failed', 'Bad tracer arguments: %s.' % e)
+    path = os.path.abspath(opts['file'])
+    _push(_enc({'t': 'start', 'python': sys.version, 'pid': os.getpid(), 'file': path}))
+    _thread.start_new_thread(_watchdog, ())
+
+    if not os.path.isfile(path):
+        _error('file-not-found', 'File not found: "%s". Check the path of the program to trace.' % path)
+    _target = os.path.realpath(path)
+    base = os.path.basename(path)
+    try:
+        with open(path, 'rb') as f:
+            source = f.read()
+        code = compile(source, path, 'exec', dont_inherit=True)
+    except SyntaxError as e:
+        where = ' at line %d' % e.lineno if e.lineno else ''
+        _error('syntax-error', 'Syntax error in %s%s: %s. Fix the program and trace it again.' % (base, where, e.msg))
+    except (ValueError, OSError) as e:
+        _error('syntax-error', 'Cannot compile %s: %s. Fix the program and trace it again.' % (base, e))
+    try:
+        source_text = source.decode('utf-8')
+    except UnicodeDecodeError:
+        source_text = source.decode('latin-1')
+    source_lines = source_text.splitlines()
+    _grow_line_tokens(len(source_lines) + 2)
+
+    excluded = _excluded_directories()
+    me = os.path.realpath(__file__)
+    _file_decisions[__file__] = False
+    inc_files, inc_dirs = set(), []
+    for inc in opts['include']:
+        real = os.path.realpath(os.path.abspath(inc))
+        if os.path.isdir(real):
+            inc_dirs.append(os.path.join(real, ''))
+        else:
+            inc_files.add(real)
+    inc_files.discard(me)
+    _includes_files = inc_files
+    _includes_dirs = tuple(inc_dirs)
+    _excluded_dirs = excluded + (me,)
+
+    # The program sees itself as run from its own file and directory.
+    sys.argv = [path]
+    program_dir = os.path.dirname(path)
+    if sys.path and os.path.realpath(sys.path[0] or '.') == os.path.dirname(me):
+        sys.path[0] = program_dir
+    else:
+        sys.path.insert(0, program_dir)
+    sys.stdout = _Capture(0, '<stdout>')
+    sys.stderr = _Capture(1, '<stderr>')
+    sys.settrace = _user_settrace
+    os._exit = _user_os_exit
+    threading.Thread.start = _thread_start
+
+    marker = _find_marker(source_text)
+    script = opts['script'] or (opts['entry'] is None and marker is None)
+    if script:
+        _run_script(code, path)
+    else:
+        _run_function(code, path, base, source_lines, opts, marker)
+
+
+def _run_script(code, path):
+    global _inside
+    module = types.ModuleType('__main__')
+    module.__file__ = path
+    module.__builtins__ = builtins
+    module.__cached__ = None
+    sys.modules['__main__'] = module
+    _push(_enc({'t': 'begin', 'entry': {'kind': 'script'}}))
+    exc = None
+    _inside = True
+    _real_settrace(_global)
+    try:
+        exec(code, module.__dict__)
+    except BaseException as e:
+        exc = e
+    finally:
+        _real_settrace(None)
+        _inside = False
+    _run_exit_functions()
+    _finish(_end_of_call(exc, path, True))
+
+
+def _run_function(code, path, base, source_lines, opts, marker):
+    global _inside
+    stem = os.path.splitext(base)[0]
+    name = stem if stem.isidentifier() else '__cwm_program__'
+    module = types.ModuleType(name)
+    module.__file__ = path
+    module.__builtins__ = builtins
+    if name not in sys.modules:
+        sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as e:
+        _error('program-import-failed', 'Importing %s ended the program (sys.exit(%r))%s. Move that code under '
+               '`if __name__ == "__main__":` or trace the file as a script.' % (base, e.code, _where(e, path)))
+    except BaseException as e:
+        _error('program-import-failed', 'Importing %s raised %s%s. Fix the error or trace the file as a script.'
+               % (base, _exception_text(e), _where(e, path)))
+
+    hint = 'mark a module-level function with `# << START_OF_TRACE` on its def line, pass --entry NAME, ' \
+           'or trace the file as a script'
+    if opts['entry'] is not None:
+        entry_name = opts['entry']
+        fn = module
+        try:
+            for part in entry_name.split('.'):
+                fn = getattr(fn, part)
+        except AttributeError:
+            _error('no-entry', 'No function named "%s" in %s: %s.' % (entry_name, base, hint))
+        if not callable(fn):
+            _error('no-entry', '"%s" in %s is not a function: %s.' % (entry_name, base, hint))
+        line = _def_line(fn, source_lines)
+    else:
+        line, entry_name, indented, is_async = marker
+        if entry_name is None:
+            _error('no-entry', 'The START_OF_TRACE marker at line %d of %s is not on a def line: %s.'
+                   % (line, base, hint))
+        if is_async:
+            _error('no-entry', 'The entry "%s" (line %d) is an async function, which is not supported as an '
+                   'entry: %s.' % (entry_name, line, hint))
+        if indented:
+            _error('no-entry', 'The START_OF_TRACE marker is on "%s" (line %d), which is not a module-level '
+                   'function: %s (e.g. --entry Class.method).' % (entry_name, line, hint))
+        fn = getattr(module, entry_name, None)
+        own = isinstance(fn, _FUNCTION) and fn.__code__.co_name == entry_name \
+            and os.path.realpath(fn.__code__.co_filename) == _target \
+            and fn.__code__.co_firstlineno <= line
+        if not own:
+            _error('no-entry', 'The entry "%s" (line %d) is decorated or replaced at import time, which is not '
+                   'supported: %s.' % (entry_name, line, hint))
+
+    args_text = opts['args']
+    args, kwargs = (), {}
+    if args_text is not None and args_text.strip():
+        try:
+            expr = compile('__cwm_collect__(' + args_text + '\n)', '<args>', 'eval', dont_inherit=True)
+            args, kwargs = eval(expr, module.__dict__, {'__cwm_collect__': _collect_args})
+        except SyntaxError as e:
+            _error('bad-args', 'The arguments "%s" are not a valid Python argument list (%s). Write them as in a '
+                   'call, e.g. --args "[1, 2], \'a\'".' % (args_text, e.msg))
+        except BaseException as e:
+            _error('bad-args', 'Evaluating the arguments "%s" raised %s. Fix the --args expression.'
+                   % (args_text, _exception_text(e)))
+    elif _required_parameters(fn):
+        _error('bad-args', 'The entry "%s" needs arguments (%s): pass them with --args, e.g. --args "1, 2".'
+               % (entry_name, ', '.join(_required_parameters(fn))))
+
+    entry = {'kind': 'function', 'name': entry_name, 'line': line}
+    if args_text is not None:
+        entry['args'] = args_text
+    _push(_enc({'t': 'begin', 'entry': entry}))
+    exc = None
+    _inside = True
+    _real_settrace(_global)
+    try:
+        fn(*args, **kwargs)
+    except BaseException as e:
+        exc = e
+    finally:
+        _real_settrace(None)
+        _inside = False
+    if exc is not None and _sid == 0 and isinstance(exc, TypeError):
+        # Nothing ran: the call itself failed, so the arguments do not fit the function.
+        _error('bad-args', 'Calling "%s" with the arguments "%s" failed: %s. Fix the --args expression.'
+               % (entry_name, args_text or '', _exception_text(exc)))
+    _run_exit_functions()
+    _finish(_end_of_call(exc, path, True))
+
+
+def cli(argv):
+    """Runs the tracer; never returns (the process ends with the trace)."""
+    try:
+        main(argv)
+    except BaseException as e:  # _finish never returns; anything reaching here is a tracer bug
+        try:
+            _error('tracer-failed', 'The tracer failed: %s.' % _exception_text(e))
+        except BaseException:
+            _real_exit(70)
+
+
+if __name__ == '__main__':
+    cli(sys.argv[1:])

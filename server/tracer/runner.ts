@@ -1,0 +1,219 @@
+// Runs the bundled tracer on a user's program in its own process group and builds the real Trace from its stream.
+// Whatever happens (limit, crash, cancel), the partial trace is kept and nothing is left running afterwards.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { splitSourceLines } from '../cwm/lines';
+import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
+import { TracerStreamParser, type TracerEnd } from './protocol';
+
+export interface TracerLimits {
+  maxEvents: number;
+  timeoutMs: number;
+  maxReprLength: number;
+  maxOutputBytes: number;
+}
+
+export const DEFAULT_TRACER_LIMITS: TracerLimits = {
+  maxEvents: 100_000,
+  timeoutMs: 30_000,
+  maxReprLength: 2000,
+  maxOutputBytes: 1_000_000,
+};
+
+export interface TraceRequest {
+  file: string;
+  /** Interpreter; default `python3`. */
+  python?: string;
+  entry?: string;
+  args?: string;
+  script?: boolean;
+  includePaths?: string[];
+  limits?: Partial<TracerLimits>;
+  /** Path of cwm_tracer.py; default: next to the bundle, else in the sources. */
+  tracerPath?: string;
+  signal?: AbortSignal;
+  /** Called for each frame, in order, as the trace streams in. */
+  onFrame?: (frame: TraceFrame) => void;
+}
+
+export type TracerErrorKind =
+  | 'python-not-found'
+  | 'file-not-found'
+  | 'syntax-error'
+  | 'no-entry'
+  | 'bad-args'
+  | 'program-import-failed'
+  | 'tracer-failed'
+  | 'cancelled';
+
+/** The program could not be traced at all; the message says what happened and what to do. */
+export class TracerError extends Error {
+  override readonly name = 'TracerError';
+  constructor(readonly kind: TracerErrorKind, message: string) {
+    super(message);
+  }
+}
+
+const ERROR_KINDS: ReadonlySet<string> = new Set(['file-not-found', 'syntax-error', 'no-entry', 'bad-args', 'program-import-failed', 'tracer-failed']);
+
+/** The kill backstop fires this long after the tracer's own time limit should have ended it. */
+const KILL_GRACE_MS = 500;
+
+export function locateTracer(explicit?: string): string {
+  const candidates = explicit ? [explicit] : [
+    join(__dirname, 'tracer', 'cwm_tracer.py'),
+    join(__dirname, 'cwm_tracer.py'),
+    resolve(__dirname, '..', '..', 'server', 'tracer', 'cwm_tracer.py'),
+    resolve(__dirname, '..', '..', '..', 'server', 'tracer', 'cwm_tracer.py'),
+  ];
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) throw new TracerError('tracer-failed', `The bundled tracer is missing (looked for ${candidates.join(', ')}). Reinstall the extension or rebuild with npm run build.`);
+  return found;
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function toTraceEnd(end: TracerEnd): TraceEnd {
+  switch (end.kind) {
+    case 'returned': return { kind: 'returned' };
+    case 'raised': return { kind: 'raised', message: end.message };
+    case 'exited': return { kind: 'exited', code: end.code, message: end.message };
+    case 'limit': return { kind: 'limit', limit: end.limit, message: end.message };
+    case 'error': return { kind: 'crashed', message: end.message };
+  }
+}
+
+/** Records the real execution of a program. Rejects with TracerError only when nothing could be traced. */
+export async function recordTrace(request: TraceRequest): Promise<Trace> {
+  const file = resolve(request.file);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new TracerError('file-not-found', `File not found: "${request.file}". Check the path of the program to trace.`);
+  }
+  const limits = { ...DEFAULT_TRACER_LIMITS, ...request.limits };
+  const python = request.python || 'python3';
+  const source = readFileSync(file, 'utf8');
+  const args = [
+    '-X', 'utf8',
+    locateTracer(request.tracerPath),
+    '--max-events', String(limits.maxEvents),
+    '--timeout', String(limits.timeoutMs / 1000),
+    '--max-repr', String(limits.maxReprLength),
+    '--max-output', String(limits.maxOutputBytes),
+  ];
+  if (request.entry !== undefined) args.push('--entry', request.entry);
+  if (request.args !== undefined) args.push('--args', request.args);
+  if (request.script) args.push('--script');
+  for (const include of request.includePaths ?? []) args.push('--include', resolve(include));
+  args.push(file);
+  if (request.signal?.aborted) throw new TracerError('cancelled', 'Tracing was cancelled.');
+
+  const frames: TraceFrame[] = [];
+  const notes: string[] = [];
+  const outsideOutput: OutputChunk[] = [];
+  let entry: EntryPoint = request.entry !== undefined
+    ? { kind: 'function', name: request.entry, line: 0, ...(request.args !== undefined ? { args: request.args } : {}) }
+    : { kind: 'script' };
+  let pythonVersion: string | undefined;
+  let end: TracerEnd | undefined;
+  const protocolErrors: string[] = [];
+  const parser = new TracerStreamParser({
+    onFrame: (frame) => {
+      frames.push(frame);
+      request.onFrame?.(frame);
+    },
+    onOutsideOutput: (chunk) => outsideOutput.push(chunk),
+    onNote: (text) => notes.push(text),
+    onStart: (version) => {
+      pythonVersion = version;
+    },
+    onBegin: (begun) => {
+      entry = begun.kind === 'function' && request.args !== undefined ? { ...begun, args: request.args } : begun;
+    },
+    onEnd: (ended) => {
+      end = ended;
+    },
+    onProtocolError: (message) => {
+      if (protocolErrors.length < 5) protocolErrors.push(message);
+    },
+  }, splitSourceLines(source));
+
+  const child = spawn(python, args, {
+    cwd: dirname(file),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' },
+  });
+  const stderrTail: string[] = [];
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderrTail.push(chunk);
+    if (stderrTail.length > 20) stderrTail.shift();
+  });
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => parser.push(chunk));
+
+  let killedForTime = false;
+  let cancelled = false;
+  const backstop = setTimeout(() => {
+    killedForTime = true;
+    killGroup(child.pid);
+  }, limits.timeoutMs + KILL_GRACE_MS);
+  const onAbort = (): void => {
+    cancelled = true;
+    killGroup(child.pid);
+  };
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: NodeJS.ErrnoException }>((resolveExit) => {
+    child.once('error', (error: NodeJS.ErrnoException) => resolveExit({ code: null, signal: null, spawnError: error }));
+    child.once('close', (code, signal) => resolveExit({ code, signal }));
+  });
+  clearTimeout(backstop);
+  request.signal?.removeEventListener('abort', onAbort);
+  // The program may have started processes of its own: the whole group goes, whatever happened.
+  killGroup(child.pid);
+  parser.finish();
+
+  if (exit.spawnError) {
+    if (exit.spawnError.code === 'ENOENT') {
+      throw new TracerError('python-not-found', `Python not found: "${python}". Set the Python path (--python or the cwmDebug.pythonPath setting).`);
+    }
+    throw new TracerError('tracer-failed', `Could not start ${python}: ${exit.spawnError.message}.`);
+  }
+  if (cancelled) throw new TracerError('cancelled', 'Tracing was cancelled.');
+  const finalEnd = end as TracerEnd | undefined;
+  if (finalEnd?.kind === 'error' && ERROR_KINDS.has(finalEnd.reason) && frames.length === 0) {
+    throw new TracerError(finalEnd.reason as TracerErrorKind, finalEnd.message);
+  }
+  let traceEnd: TraceEnd;
+  if (finalEnd) traceEnd = toTraceEnd(finalEnd);
+  else if (killedForTime) {
+    traceEnd = { kind: 'limit', limit: 'time', message: `The program ran past the time limit of ${limits.timeoutMs / 1000} s (timeout) and was stopped.` };
+  } else {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const said = stderrTail.join('').trim().split('\n').slice(-3).join(' ').trim();
+    traceEnd = { kind: 'crashed', message: `The traced process ${how} before the trace ended${said ? `: ${said}` : ''}.` };
+  }
+  if (protocolErrors.length > 0) notes.push(`Some tracer output could not be read (${protocolErrors.join('; ')}); the trace may be incomplete.`);
+  return {
+    origin: 'actual',
+    path: file,
+    source,
+    entry,
+    frames,
+    malformed: [],
+    end: traceEnd,
+    notes,
+    outsideOutput,
+    ...(pythonVersion !== undefined ? { pythonVersion } : {}),
+  };
+}

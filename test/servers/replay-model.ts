@@ -1,0 +1,220 @@
+// The test endpoint's "model" (tests and benchmark only, never shipped): it replays the REAL trace of the program in
+// the prompt, recorded by the bundled tracer, continuing from the frames already in the prompt, with injectable corruption.
+
+import type { TokenCodec } from '../../server/cwm/codec';
+import { readCwmTrace } from '../../server/cwm/reader';
+import { Tok } from '../../server/cwm/tokens';
+import { CwmFrameEncoder, markEntryLine } from '../../server/cwm/writer';
+import type { Trace, TraceEventKind, TraceFrame } from '../../server/trace/model';
+import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
+import type { TestModel, TestModelParams } from './protocol-server';
+
+/** A fault in the replayed output, at a step of the trace the client sees (prompt frames count too). */
+export type Corruption =
+  /** A wrong value for `variable` (default: the frame's first local); `value` default: an int + 1, else `'<wrong>'`. */
+  | { readonly kind: 'wrong-value'; readonly step: number; readonly variable?: string; readonly value?: string }
+  /** The frame points at another line (its locals kept). */
+  | { readonly kind: 'wrong-line'; readonly step: number }
+  /** The locals' JSON loses its closing brace. */
+  | { readonly kind: 'malformed-json'; readonly step: number }
+  /** Generation stops in the middle of the frame. */
+  | { readonly kind: 'cut-frame'; readonly step: number }
+  /** `<|end_of_text|>` comes instead of the frame. */
+  | { readonly kind: 'early-end'; readonly step: number }
+  /** Garbage text and tokens come before the frame. */
+  | { readonly kind: 'garbage'; readonly step: number };
+
+export interface ReplayModelOptions {
+  readonly codec: TokenCodec;
+  readonly corruptions?: readonly Corruption[];
+  /**
+   * Extra corruptions for one sample, to make rollouts disagree. A sample is numbered `sampleIndex + seed`: server-side n
+   * numbers choices, while clients without n (mlx) send one request per sample with the seed raised by one each time.
+   */
+  readonly sampleCorruptions?: Readonly<Record<number, readonly Corruption[]>>;
+}
+
+export interface ReplayModel {
+  /** The TestModel to give startProtocolServer. */
+  readonly model: TestModel;
+  /** Records the real trace of a program so prompts about it can be answered; returns it. */
+  prepare(request: TraceRequest): Promise<Trace>;
+  /** Changes the corruptions for later requests. */
+  setCorruptions(corruptions: readonly Corruption[]): void;
+  /** How many prompts were answered. */
+  readonly answered: number;
+}
+
+interface Prepared {
+  readonly trace: Trace;
+  readonly context: string;
+}
+
+const EVENT_TOKENS: ReadonlyMap<string, TraceEventKind> = new Map([
+  [Tok.callSep, 'call'],
+  [Tok.lineSep, 'line'],
+  [Tok.returnSep, 'return'],
+  [Tok.exceptionSep, 'exception'],
+]);
+
+export function createReplayModel(options: ReplayModelOptions): ReplayModel {
+  const codec = options.codec;
+  const byContext = new Map<string, Prepared>();
+  let corruptions = [...(options.corruptions ?? [])];
+  let answered = 0;
+  const contextStart = codec.specialTokenId(Tok.traceContextStart)!;
+  const frameSep = codec.specialTokenId(Tok.frameSep)!;
+  const endOfText = codec.specialTokenId(Tok.endOfText)!;
+  const eventIds = new Map<number, TraceEventKind>();
+  for (const [text, event] of EVENT_TOKENS) eventIds.set(codec.specialTokenId(text)!, event);
+
+  function* generate(promptIds: number[], params: TestModelParams): Generator<number> {
+    answered++;
+    const start = promptIds.indexOf(contextStart);
+    const sep = start < 0 ? -1 : promptIds.indexOf(frameSep, start + 1);
+    if (sep < 0) {
+      yield* codec.encodeOrdinary('This is not a CWM trace prompt.');
+      yield endOfText;
+      return;
+    }
+    const context = codec.decode(promptIds.slice(start + 1, sep));
+    const prepared = byContext.get(context);
+    if (prepared === undefined) {
+      yield* codec.encodeOrdinary('I do not know this program.');
+      yield endOfText;
+      return;
+    }
+    let rest = promptIds.slice(sep + 1);
+    const last = rest[rest.length - 1];
+    const forced = last === undefined ? undefined : eventIds.get(last);
+    if (forced !== undefined) rest = rest.slice(0, -1);
+    const { trace } = prepared;
+    const promptFrames = readCwmTrace(codec.decode(rest), { context, entry: trace.entry, source: trace.source }).frames;
+    const active = [...corruptions, ...(options.sampleCorruptions?.[params.sampleIndex + (params.seed ?? 0)] ?? [])];
+    yield* continueTrace(prepared, promptFrames, forced, active);
+  }
+
+  function* continueTrace(
+    prepared: Prepared,
+    promptFrames: readonly TraceFrame[],
+    forced: TraceEventKind | undefined,
+    active: readonly Corruption[],
+  ): Generator<number> {
+    const real = prepared.trace.frames;
+    // Walk the prompt's frames along the real ones: equal action at the same depth; skipped bodies (forced returns) are jumped.
+    const scopeMap = new Map<number, number>();
+    let position = -1;
+    for (const frame of promptFrames) {
+      let found = -1;
+      for (let j = position + 1; j < real.length; j++) {
+        const candidate = real[j]!;
+        if (candidate.event === frame.event && candidate.line === frame.line && candidate.depth === frame.depth) {
+          found = j;
+          break;
+        }
+      }
+      position = found >= 0 ? found : Math.min(position + 1, real.length - 1);
+      if (real[position]) scopeMap.set(real[position]!.scope, frame.scope);
+    }
+    let next = position + 1;
+    if (forced === 'return' && position >= 0) {
+      // The client forced a return: jump to the return of the scope the prompt is in.
+      const scope = real[position]!.scope;
+      while (next < real.length && !(real[next]!.event === 'return' && real[next]!.scope === scope)) next++;
+    }
+    const edits = editsOf(promptFrames, real, position);
+    const encoder = new CwmFrameEncoder(prepared.context, promptFrames);
+    let first = true;
+    for (let j = next; j < real.length; j++) {
+      const step = promptFrames.length + (j - next);
+      const frame = withEdits(real[j]!, edits, scopeMap, step);
+      const corruption = active.find((c) => c.step === step);
+      if (corruption?.kind === 'early-end') {
+        yield endOfText;
+        return;
+      }
+      if (corruption?.kind === 'garbage') yield* codec.encodeWithSpecialTokens('@@ garbage ~~ <|reserved_special_token_42|> %%');
+      let text = encoder.renderFrame(applyCorruption(frame, corruption, prepared.trace.source));
+      if (corruption?.kind === 'malformed-json') text = text.replace(`}${Tok.actionSep}`, Tok.actionSep);
+      if (first && forced !== undefined) text = text.slice(eventTokenText(forced).length);
+      first = false;
+      if (corruption?.kind === 'cut-frame') {
+        yield* codec.encodeWithSpecialTokens(text.slice(0, Math.floor(text.length / 2)));
+        return;
+      }
+      yield* codec.encodeWithSpecialTokens(text);
+    }
+    if (prepared.trace.end.kind === 'returned' || prepared.trace.end.kind === 'raised') yield endOfText;
+  }
+
+  return {
+    model: (promptIds, params) => generate(promptIds, params),
+    async prepare(request) {
+      const trace = await recordTrace(request);
+      byContext.set(markEntryLine(trace.source, trace.entry), { trace, context: markEntryLine(trace.source, trace.entry) });
+      return trace;
+    },
+    setCorruptions(next) {
+      corruptions = [...next];
+    },
+    get answered() {
+      return answered;
+    },
+  };
+}
+
+function eventTokenText(event: TraceEventKind): string {
+  for (const [text, kind] of EVENT_TOKENS) if (kind === event) return text;
+  return '';
+}
+
+interface Edit {
+  readonly scope: number;
+  readonly value: string;
+  /** The real value at the edited step: the edit holds until the real program changes the variable. */
+  readonly baseline: string | undefined;
+}
+
+/** Values the prompt's latest frame holds that differ from the real run there: a what-if to carry forward. */
+function editsOf(promptFrames: readonly TraceFrame[], real: readonly TraceFrame[], position: number): Map<string, Edit> {
+  const edits = new Map<string, Edit>();
+  const promptLast = promptFrames[promptFrames.length - 1];
+  const realLast = real[position];
+  if (!promptLast || !realLast || (promptLast.event !== 'call' && promptLast.event !== 'line')) return edits;
+  for (const [name, value] of promptLast.locals) {
+    if (realLast.locals.get(name) !== value) edits.set(name, { scope: realLast.scope, value, baseline: realLast.locals.get(name) });
+  }
+  return edits;
+}
+
+function withEdits(frame: TraceFrame, edits: Map<string, Edit>, scopeMap: ReadonlyMap<number, number>, step: number): TraceFrame {
+  let locals = frame.locals;
+  if (edits.size > 0 && (frame.event === 'call' || frame.event === 'line')) {
+    const changed = new Map(locals);
+    for (const [name, edit] of edits) {
+      if (edit.scope !== frame.scope) continue;
+      if (changed.get(name) === edit.baseline) changed.set(name, edit.value);
+      else edits.delete(name);
+    }
+    locals = changed;
+  }
+  // Scopes the prompt already numbered keep the prompt's ids, so the diff encoding continues the prompt's chains.
+  const scope = scopeMap.get(frame.scope) ?? 1_000_000 + frame.scope;
+  return { ...frame, index: step, scope, locals };
+}
+
+function applyCorruption(frame: TraceFrame, corruption: Corruption | undefined, source: string): TraceFrame {
+  if (corruption === undefined) return frame;
+  if (corruption.kind === 'wrong-value' && frame.locals.size > 0) {
+    const name = corruption.variable ?? [...frame.locals.keys()][0]!;
+    const current = frame.locals.get(name) ?? '0';
+    const value = corruption.value ?? (/^-?\d+$/.test(current) ? String(BigInt(current) + 1n) : "'<wrong>'");
+    return { ...frame, locals: new Map([...frame.locals, [name, value]]) };
+  }
+  if (corruption.kind === 'wrong-line') {
+    const lines = source.split('\n');
+    const other = [frame.line + 1, frame.line - 1, 1].find((n) => n >= 1 && n <= lines.length && lines[n - 1] !== lines[frame.line - 1]) ?? 1;
+    return { ...frame, line: other, sourceLine: lines[other - 1] ?? '' };
+  }
+  return frame;
+}
