@@ -42,6 +42,7 @@ const requestSchema = z.object({
 
 export abstract class BaseClient implements EndpointClient {
   abstract readonly kind: BackendKind;
+  abstract readonly streams: boolean;
   readonly warnings: string[] = [];
   protected readonly ids: CwmIds;
 

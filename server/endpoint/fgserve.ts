@@ -17,6 +17,7 @@ const answerSchema = z.object({
 
 export class FgserveClient extends BaseClient {
   readonly kind = 'fgserve' as const;
+  readonly streams = false;
 
   async probe(): Promise<EndpointInfo> {
     // GET on the POST-only route: Flask answers 405 without generating anything, which proves fgserve is there.

@@ -9,6 +9,10 @@ const FAILOVER_KINDS = new Set(['refused', 'dns']);
 
 export class EndpointPool {
   readonly clients: readonly EndpointClient[];
+  /** A pool streams only if every endpoint in it does. */
+  get streams(): boolean {
+    return this.clients.every((client) => client.streams);
+  }
   private readonly busy = new Map<EndpointClient, number>();
   private turn = 0;
 

@@ -34,6 +34,7 @@ type Usage = NonNullable<z.infer<typeof chunkSchema>['usage']>;
 
 export abstract class TextStreamClient extends BaseClient {
   abstract override readonly kind: 'mlx' | 'openai';
+  readonly streams = true;
 
   /** The JSON body of one sample's request. */
   protected abstract requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number): Record<string, unknown>;

@@ -96,6 +96,8 @@ export interface EndpointClient {
   readonly model?: string;
   /** Things the user should know about this endpoint (e.g. ids recovered from text); never secrets. */
   readonly warnings: readonly string[];
+  /** Tokens arrive as they are generated (false for fgserve, whose answer comes whole). */
+  readonly streams: boolean;
   complete(request: CompletionRequest): CompletionStream;
   /** Health + model name + kind; throws EndpointError. */
   probe(): Promise<EndpointInfo>;

@@ -29,6 +29,7 @@ const chunkSchema = z.object({
 
 export class VllmClient extends BaseClient {
   readonly kind = 'vllm' as const;
+  readonly streams = true;
 
   async probe(): Promise<EndpointInfo> {
     const models = await requireModelList(this.transport, 'vllm');

@@ -10,6 +10,8 @@ import { eventToken } from './prompt';
 /** Anything that completes token prompts: one endpoint client or a pool of them. */
 export interface CompletionBackend {
   complete(request: CompletionRequest): CompletionStream;
+  /** false: a completion arrives whole, so a rollout cannot be stopped early (fgserve). */
+  readonly streams?: boolean;
 }
 
 export interface RolloutSettings {
@@ -41,6 +43,8 @@ export interface RolloutRequest {
   readonly signal?: AbortSignal;
   /** Sample count for server-side n; choices other than 0 are read into `alternatives`. */
   readonly n?: number;
+  /** A frame cut off by maxTokens is dropped silently: the caller asked for a chunk and will continue after it. */
+  readonly chunked?: boolean;
 }
 
 export interface RolloutResult {
@@ -95,7 +99,7 @@ class ChoiceReader {
   finish(): void {
     if (this.done()) return;
     this.take(this.reader.push(this.decoder.end()));
-    if (!this.done()) this.take(this.reader.finish());
+    if (!this.done() && !this.request.chunked) this.take(this.reader.finish());
   }
 
   done(): boolean {

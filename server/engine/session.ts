@@ -302,19 +302,36 @@ export class PredictionSession {
     };
   }
 
-  private async predict(request: {
-    singleFrame: boolean;
-    forced?: TraceFrame['event'];
-    until?: FrameCondition;
-    signal?: AbortSignal;
-    onFrame?: (frame: TraceFrame) => void;
-  }): Promise<RolloutResult> {
+  private async predict(request: PredictRequest): Promise<RolloutResult> {
+    if (request.singleFrame || this.options.backend.streams !== false) return this.predictOnce(request);
+    // A backend that answers whole (fgserve) cannot be stopped when the condition holds: ask for geometrically growing
+    // chunks instead, so reaching a frame costs at most about twice the tokens it needs and a few extra requests.
+    const frames: TraceFrame[] = [];
+    const malformed: MalformedFrame[] = [];
+    let tokens = 0;
+    let chunk = FIRST_CHUNK_TOKENS;
+    for (let first = true; ; first = false) {
+      const result = await this.predictOnce({ ...request, forced: first ? request.forced : undefined }, chunk);
+      frames.push(...result.frames);
+      malformed.push(...result.malformed);
+      tokens += result.completionTokens;
+      const finished = result.ended || result.stoppedByCondition || frames.length >= this.maxFramesPerRollout;
+      if (finished || (result.frames.length === 0 && chunk >= this.maxTokensPerFrame)) {
+        return { frames, malformed, ended: result.ended, stoppedByCondition: result.stoppedByCondition, completionTokens: tokens, alternatives: [] };
+      }
+      chunk = Math.min(chunk * 2, MAX_CHUNK_TOKENS);
+    }
+  }
+
+  private async predictOnce(request: PredictRequest, chunkTokens?: number): Promise<RolloutResult> {
     const built = this.buildPrompt(this.frames, request.forced);
+    const budget = request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length);
     const result = await runRollout({
       ...this.rolloutBase(this.frames, built.ids),
       forced: request.forced,
       singleFrame: request.singleFrame,
-      maxTokens: request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length),
+      maxTokens: chunkTokens === undefined ? budget : Math.min(chunkTokens, budget),
+      chunked: chunkTokens !== undefined && chunkTokens < budget,
       until: request.until,
       onFrame: request.onFrame,
       signal: request.signal,
@@ -328,6 +345,18 @@ export class PredictionSession {
     return result;
   }
 }
+
+interface PredictRequest {
+  readonly singleFrame: boolean;
+  readonly forced?: TraceFrame['event'];
+  readonly until?: FrameCondition;
+  readonly signal?: AbortSignal;
+  readonly onFrame?: (frame: TraceFrame) => void;
+}
+
+/** First chunk of a rollout from a non-streaming backend: about a dozen frames. */
+const FIRST_CHUNK_TOKENS = 512;
+const MAX_CHUNK_TOKENS = 16384;
 
 /** Teacher forcing: the model's next frame given a (real) prefix, so a comparison can re-synchronise after a divergence. */
 export async function predictNextFrame(options: {
