@@ -1,0 +1,94 @@
+// All 800 CRUXEval programs through the real tracer: the entry's recorded return value must equal the corpus's expected
+// output as a Python value, and writer → reader must round-trip every trace to the same frames.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readCwmTrace } from '../../server/cwm/reader';
+import { markEntryLine, renderFrames } from '../../server/cwm/writer';
+import type { Trace, TraceFrame } from '../../server/trace/model';
+import { recordTrace } from '../../server/tracer/runner';
+import { fixturesDir } from '../helpers/paths';
+
+interface CorpusItem {
+  code: string;
+  input: string;
+  output: string;
+  id: string;
+}
+
+const corpus: CorpusItem[] = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim())
+  .map((line) => JSON.parse(line) as CorpusItem);
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  }));
+  return results;
+}
+
+function essence(frame: TraceFrame) {
+  return [frame.event, frame.line, frame.sourceLine, frame.depth, frame.functionName, [...frame.locals], frame.value ?? null];
+}
+
+test('every corpus program returns its expected output, and its CWM text reads back to the same frames', { timeout: 900_000 }, async () => {
+  assert.equal(corpus.length, 800);
+  const dir = mkdtempSync(join(tmpdir(), 'cwm-corpus-'));
+  const traces = await mapLimit(corpus, 4, async (item) => {
+    const file = join(dir, `${item.id}.py`);
+    writeFileSync(file, item.code + '\n');
+    try {
+      return await recordTrace({ file, entry: 'f', args: item.input, limits: { timeoutMs: 20_000 } });
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  });
+
+  const failures: string[] = [];
+  const pairs: { id: string; actual: string; expected: string }[] = [];
+  let roundTripped = 0;
+  traces.forEach((trace: Trace | Error, k) => {
+    const item = corpus[k]!;
+    if (trace instanceof Error) return void failures.push(`${item.id}: could not trace: ${trace.message}`);
+    if (trace.end.kind !== 'returned') return void failures.push(`${item.id}: ended ${trace.end.kind}: ${'message' in trace.end ? trace.end.message : ''}`);
+    const last = trace.frames[trace.frames.length - 1];
+    if (!last || last.event !== 'return' || last.depth !== 0 || last.value === undefined) return void failures.push(`${item.id}: no final return of the entry`);
+    pairs.push({ id: item.id, actual: last.value, expected: item.output });
+
+    const context = markEntryLine(trace.source, trace.entry);
+    const read = readCwmTrace(renderFrames(trace.frames, context), { context, entry: trace.entry, source: trace.source });
+    const same = read.malformed.length === 0 && read.frames.length === trace.frames.length &&
+      read.frames.every((frame, i) => JSON.stringify(essence(frame)) === JSON.stringify(essence(trace.frames[i]!)));
+    if (same) roundTripped++;
+    else failures.push(`${item.id}: writer → reader did not give back the same frames`);
+  });
+
+  // One Python process compares every pair as Python values (a repr and the corpus's literal may differ in spelling).
+  const compare = spawnSync('python3', ['-c', `
+import ast, json, sys
+bad = []
+for pair in json.load(sys.stdin):
+    try:
+        same = ast.literal_eval(pair["actual"]) == ast.literal_eval(pair["expected"])
+    except Exception as error:
+        same = pair["actual"] == pair["expected"]
+    if not same:
+        bad.append("%s: returned %s, expected %s" % (pair["id"], pair["actual"][:80], pair["expected"][:80]))
+print(json.dumps(bad))
+`], { input: JSON.stringify(pairs), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(compare.status, 0, compare.stderr);
+  failures.push(...(JSON.parse(compare.stdout) as string[]));
+
+  assert.deepEqual(failures, [], `${failures.length} corpus programs failed:\n${failures.slice(0, 40).join('\n')}`);
+  assert.equal(roundTripped, 800);
+});
