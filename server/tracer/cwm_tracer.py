@@ -15,8 +15,13 @@
 #   r12,3           return event in scope 3; the next line is the value
 #   x12,3           exception event in scope 3 (which becomes current); the next line is the value
 #   :name           a local whose repr changed (or all locals after a call); the next line is its repr
-#   {...}           JSON record: {"t": "start" | "begin" | "keys" | "out" | "note" | "end", ...}
-#                   "keys" gives the full local-name order of the last event when it changed
+#   {...}           JSON record, one of:
+#                   {"t": "start", "python": sys.version, "pid", "file"}        first, written at once
+#                   {"t": "begin", "entry": {"kind": "function", "name", "line", "args"?} | {"kind": "script"}}
+#                   {"t": "keys", "names": [...]}   full local-name order of the last event, when it changed
+#                   {"t": "out", "stream": 0 (stdout) | 1 (stderr), "text", "outside": not printed during a step}
+#                   {"t": "note", "text"}
+#                   {"t": "end", "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
 # A value line holding a newline, or starting with \x01, is written as \x01 followed by a JSON string.
 # The current scope: a call event pushes it on a stack and makes the called scope current; a return event pops
 # it back; an explicit line or exception event makes its scope current.
@@ -284,16 +289,17 @@ def _long_container_repr(v, path):
                 s = _inner_repr(k, path) + ': ' + _inner_repr(item, path)
                 parts.append(s)
                 total += len(s) + 2
-                if total > _LIM:
+                if total > _LIM + 2:  # the joined text is total - 2 long
                     break
         else:
             for item in v:
                 s = _inner_repr(item, path)
                 parts.append(s)
                 total += len(s) + 2
-                if total > _LIM:
+                if total > _LIM + 2:  # the joined text is total - 2 long
                     break
-        return _cut(opening + ', '.join(parts))
+        # Surely longer than the limit (the caller checked), so always cut, even if these parts happen to fit.
+        return (opening + ', '.join(parts))[:_LIM] + TRUNCATION_MARKER
     finally:
         path.discard(id(v))
 
@@ -393,9 +399,12 @@ def _is_stable(v, t):
 
 
 # ---------------------------------------------------------------- the trace functions
-# Per live traced frame, _states maps the frame to [depth, tracer, scope id, (names, name tokens, objs, reps)].
-# Holding the frame keeps its id from
-# being reused while it can still run; the entry is dropped when the frame returns for good.
+# Per live traced frame, _states maps the frame to [depth, scope id, names, name tokens, objs, reps, code info]:
+#   names: the frame's local names as last sent, in order; name tokens: ':' + name for each
+#   objs:  per position, the last object when its repr provably cannot change (see _STABLE, _Snap), else _M
+#   reps:  per position, the last repr sent
+# The lists are changed in place. Keying by the frame object (not its id) keeps the frame alive, so a new frame
+# cannot be mistaken for it; the entry is dropped when the frame returns for good (not at a yield).
 _states = {}
 _states_get = _states.get
 _file_decisions = {}
@@ -475,6 +484,7 @@ def _names_values(frame, module):
 def _relocals(new_names, values, names, ntoks, objs, reps):
     """Re-reads locals by name (the key list changed, or a module/class body): pushes the changed pairs and, when
     the key list changed, a keys record; updates the scope's lists in place."""
+    new_names = [n if type(n) is str else str(n) for n in new_names]  # the wire needs string names
     old = dict(zip(names, zip(objs, reps)))
     new_objs = []
     new_reps = []
@@ -486,7 +496,7 @@ def _relocals(new_names, values, names, ntoks, objs, reps):
         else:
             r = _rv(value)
             if o is None or o[1] != r:
-                out.append(':' + name)
+                out.append(_name_tokens_get(name) or ':' + name)
                 out.append(r)
         new_reps.append(r)
         t = type(value)
@@ -494,127 +504,132 @@ def _relocals(new_names, values, names, ntoks, objs, reps):
     if new_names != names:
         out.append(_enc({'t': 'keys', 'names': new_names}))
         names[:] = new_names
-        ntoks[:] = [':' + name for name in new_names]
+        ntoks[:] = [_name_tokens_get(name) or ':' + name for name in new_names]
     objs[:] = new_objs
     reps[:] = new_reps
     _extend(out)
 
 
-def _make_tracer(sid, names, ntoks, objs, reps, info):
-    """The local trace function of one scope. Its state lives in the closure (lists changed in place), which saves
-    a lookup per event. It returns frame.f_trace (itself) rather than naming itself: a self-reference would make
-    every closure cyclic garbage for the GC to collect."""
-    nonoptimized = info[2]
-    module = info[3]
-    generator = info[4]
-    may_unbind = info[5]
-
-    def trace(frame, event, arg):
-        global _cur, _in_repr
-        try:
-            if event == 'line':
-                line = frame.f_lineno
-                if _cur == sid:
-                    try:
-                        _push(_LTOK[line])  # a line event of the current scope: one ready-made token
-                    except IndexError:
-                        _push(_line_token(line))
-                else:
-                    _cur = sid
-                    _push(_Ev('l%d,%d' % (line, sid)))
-                if nonoptimized:
-                    _relocals(*_names_values(frame, module), names, ntoks, objs, reps)
-                    return frame.f_trace
-                loc = frame.f_locals
-                if may_unbind:
-                    if list(loc) != names:
-                        _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
-                        return frame.f_trace
-                elif len(loc) != len(names):
-                    # Locals are only ever added here, so an unchanged length means unchanged names and order.
+def _local(frame, event, arg):
+    """Local trace function of traced frames: line, return and exception events. Kept flat and lean: it runs for
+    every line the program executes."""
+    global _cur, _in_repr
+    try:
+        st = _states_get(frame)
+        if st is None:
+            return None
+        _, sid, names, ntoks, objs, reps, info = st
+        if event == 'line':
+            line = frame.f_lineno
+            if _cur == sid:
+                try:
+                    _push(_LTOK[line])  # a line event of the current scope: one ready-made token
+                except IndexError:
+                    _push(_line_token(line))
+            else:
+                _cur = sid
+                _push(_Ev('l%d,%d' % (line, sid)))
+            if info[2]:
+                _relocals(*_names_values(frame, info[3]), names, ntoks, objs, reps)
+                return _local
+            loc = frame.f_locals
+            if info[5]:
+                if list(loc) != names:
                     _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
-                    return frame.f_trace
-                i = -1
-                for value in loc.values():
-                    i += 1
-                    if value is objs[i]:
-                        continue  # the same object, and its repr provably cannot have changed
-                    t = type(value)
-                    if t is int:
-                        if _NBIGI < value < _BIGI:
-                            r = repr(value)
-                            objs[i] = value
-                        else:
-                            r = _srepr(value)
-                            objs[i] = _M
-                    elif t is str:
-                        if len(value) <= _LIM:
-                            r = repr(value)
-                            if len(r) > _LIM:
-                                r = r[:_LIM] + TRUNCATION_MARKER
-                        else:
-                            r = _srepr(value)
-                        objs[i] = value
-                    elif t is float or t is bool or value is None:
+                    return _local
+            elif len(loc) != len(names):
+                # Locals are only ever added here, so an unchanged length means unchanged names and order.
+                _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                return _local
+            i = -1
+            for value in loc.values():
+                i += 1
+                if value is objs[i]:
+                    continue  # the same object, and its repr provably cannot have changed
+                t = type(value)
+                if t is int:
+                    if _NBIGI < value < _BIGI:
                         r = repr(value)
                         objs[i] = value
-                    elif (t is list or t is set or t is dict) and len(value) * 6 <= _LIM:
-                        # A small container of atoms whose items are still the same objects has the same repr.
-                        o = objs[i]
-                        if type(o) is _Snap and o[0] is value:
-                            if t is dict:
-                                if len(value) == len(o[1]) and all(map(_is_, value, o[1])) \
-                                        and all(map(_is_, value.values(), o[2])):
-                                    continue
-                            elif len(value) == len(o[1]) and all(map(_is_, value, o[1])):
-                                continue
-                        _in_repr = True
-                        try:
-                            r = repr(value)
-                            if ' at 0x' in r:
-                                r = _ADDR_SUB('', r)
-                            if len(r) > _LIM:
-                                r = r[:_LIM] + TRUNCATION_MARKER
-                        except BaseException:
-                            r = _srepr(value)
-                        finally:
-                            _in_repr = False
-                        objs[i] = _snapshot(value, t)
                     else:
                         r = _srepr(value)
-                        objs[i] = value if (t in _STABLE or _is_stable(value, t)) else _M
-                    if r != reps[i]:
-                        reps[i] = r
-                        _extend((ntoks[i], r))
-                return frame.f_trace
-            if event == 'return':
-                line = frame.f_lineno or 0
-                if arg is None:
-                    r = 'None'
-                elif type(arg) is int and _NBIGI < arg < _BIGI:
-                    r = repr(arg)
-                else:
-                    r = _rv(arg)
-                if _cur == sid and line:
+                        objs[i] = _M
+                elif t is str:
+                    if len(value) <= _LIM:
+                        r = repr(value)
+                        if len(r) > _LIM:
+                            r = r[:_LIM] + TRUNCATION_MARKER
+                    else:
+                        r = _srepr(value)
+                    objs[i] = value
+                elif t is float or t is bool or value is None:
+                    r = repr(value)
+                    objs[i] = value
+                elif (t is list or t is set or t is dict) and len(value) * 6 <= _LIM:
+                    # A small container of atoms whose items are still the same objects has the same repr.
+                    o = objs[i]
+                    if type(o) is _Snap and o[0] is value:
+                        if t is dict:
+                            if len(value) == len(o[1]) and all(map(_is_, value, o[1])) \
+                                    and all(map(_is_, value.values(), o[2])):
+                                continue
+                        elif len(value) == len(o[1]) and all(map(_is_, value, o[1])):
+                            continue
+                    _in_repr = True
                     try:
-                        _extend((_RTOK[line], r))
-                    except IndexError:
-                        _extend((_return_token(line), r))
+                        r = repr(value)
+                        if ' at 0x' in r:
+                            r = _ADDR_SUB('', r)
+                        if len(r) > _LIM:
+                            r = r[:_LIM] + TRUNCATION_MARKER
+                    except BaseException:
+                        r = _srepr(value)
+                    finally:
+                        _in_repr = False
+                    objs[i] = _snapshot(value, t)
                 else:
-                    _extend((_Ev('r%d,%d' % (line, sid)), r))
-                _cur = _spop() if _scope_stack else 0
-                if not (generator and _suspended(frame)):
-                    _states.pop(frame, None)
-                return None
-            if event == 'exception':
-                _cur = sid
-                _extend((_Ev('x%d,%d' % (frame.f_lineno or 0, sid)), _srepr(arg)))
-            return frame.f_trace
-        except Exception:
-            _internal_error(event)
-            return frame.f_trace
+                    r = _srepr(value)
+                    objs[i] = value if (t in _STABLE or _is_stable(value, t)) else _M
+                if r != reps[i]:
+                    reps[i] = r
+                    _extend((ntoks[i], r))
+            return _local
+        if event == 'return':
+            line = frame.f_lineno or 0
+            if arg is None:
+                r = 'None'
+            elif type(arg) is int and _NBIGI < arg < _BIGI:
+                r = repr(arg)
+            else:
+                r = _rv(arg)
+            if _cur == sid and line:
+                try:
+                    _extend((_RTOK[line], r))
+                except IndexError:
+                    _extend((_return_token(line), r))
+            else:
+                _extend((_Ev('r%d,%d' % (line, sid)), r))
+            _cur = _spop() if _scope_stack else 0
+            if not (info[4] and _suspended(frame)):
+                _states.pop(frame, None)
+                if sid == 1:
+                    _end_of_entry()
+            return None
+        if event == 'exception':
+            _cur = sid
+            _extend((_Ev('x%d,%d' % (frame.f_lineno or 0, sid)), _srepr(arg)))
+        return _local
+    except Exception:
+        _internal_error(event)
+        return _local
 
-    return trace
+
+def _end_of_entry():
+    """The entry scope returned: nothing after it belongs to the trace (not even generators it leaves to be
+    closed), and what is printed now is outside output."""
+    global _inside
+    _real_settrace(None)
+    _inside = False
 
 
 def _global(frame, event, arg):
@@ -636,9 +651,8 @@ def _global(frame, event, arg):
                 depth = below[0] + 1
                 break
             back = back.f_back
-        line = frame.f_lineno or 0
-        if not line and info[3]:
-            line = 1  # 3.11+ reports line 0 for a module's call event; report 1 on every version
+        # A module's call event reports line 0 on 3.11+ and its first statement before: report 1 on every version.
+        line = 1 if info[3] else frame.f_lineno or 0
         st = _states_get(frame)
         if st is None:
             key = (line, depth, code.co_name)
@@ -646,7 +660,7 @@ def _global(frame, event, arg):
             if header is None:
                 header = _call_headers[key] = _Ev('c%d,%d,%s' % key)
         else:
-            header = _Ev('g%d,%d,%d,%s' % (line, st[2], depth, code.co_name))
+            header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
         out = [header]
         if info[2]:
             names, values = _names_values(frame, info[3])
@@ -675,26 +689,22 @@ def _global(frame, event, arg):
         if st is None:
             _sid += 1
             sid = _sid
-            tracer = _make_tracer(sid, names, ntoks, objs, reps, info)
-            _states[frame] = [depth, tracer, sid, (names, ntoks, objs, reps)]
+            _states[frame] = [depth, sid, names, ntoks, objs, reps, info]
         else:
-            # A resumed generator: its tracer keeps these list objects, so replace their contents.
+            # A resumed generator: keep its lists (the objects), replace their contents.
             st[0] = depth
-            sid = st[2]
-            tracer = st[1]
-            lists = st[3]
-            lists[0][:] = names
-            lists[1][:] = ntoks
-            lists[2][:] = objs
-            lists[3][:] = reps
+            sid = st[1]
+            st[2][:] = names
+            st[3][:] = ntoks
+            st[4][:] = objs
+            st[5][:] = reps
         _extend(out)
         _spush(_cur)
         _cur = sid
-        return tracer
+        return _local
     except Exception:
         _internal_error('call')
-        st = _states_get(frame)
-        return st[1] if st is not None else None
+        return _local if _states_get(frame) is not None else None
 
 
 def _suspended(frame):
@@ -988,6 +998,7 @@ def main(argv):
         _error('tracer-failed', 'Bad tracer arguments: %s.' % e)
     path = os.path.abspath(opts['file'])
     _push(_enc({'t': 'start', 'python': sys.version, 'pid': os.getpid(), 'file': path}))
+    _flush()  # at once: the runner times the run from this record
     _thread.start_new_thread(_watchdog, ())
 
     if not os.path.isfile(path):
@@ -1054,6 +1065,7 @@ def _run_script(code, path):
     module.__cached__ = None
     sys.modules['__main__'] = module
     _push(_enc({'t': 'begin', 'entry': {'kind': 'script'}}))
+    _flush()
     exc = None
     _inside = True
     _real_settrace(_global)
@@ -1138,6 +1150,7 @@ def _run_function(code, path, base, source_lines, opts, marker):
     if args_text is not None:
         entry['args'] = args_text
     _push(_enc({'t': 'begin', 'entry': entry}))
+    _flush()
     exc = None
     _inside = True
     _real_settrace(_global)

@@ -35,15 +35,8 @@ interface ScopeInfo {
   locals: Map<string, string>;
 }
 
-interface PendingFrame {
-  event: TraceEventKind;
-  line: number;
-  scope: number;
-  /** Locals being built for call/line events (copy-on-write from the scope's latest). */
-  locals?: Map<string, string>;
-  value?: string;
-  output: OutputChunk[];
-}
+/** The frame being read: complete (and handed out as is) once the next event starts. */
+type PendingFrame = { -readonly [K in keyof TraceFrame]: TraceFrame[K] } & { locals: Map<string, string>; output?: OutputChunk[] };
 
 export interface TracerStreamHandlers {
   onFrame(frame: TraceFrame): void;
@@ -68,6 +61,8 @@ export class TracerStreamParser {
   private scopeCounter = 0;
   private readonly scopes = new Map<number, ScopeInfo>();
   private nextIndex = 0;
+  /** Index of the pending frame once it owns its locals Map (after its first change). */
+  private ownedIndex = -1;
   private readonly sourceLines: readonly string[];
   private ended = false;
 
@@ -192,18 +187,21 @@ export class TracerStreamParser {
       case 'begin':
         return this.handlers.onBegin(parsed.entry);
       case 'keys': {
-        if (!this.pending?.locals) return;
-        const before = this.pending.locals;
-        const scopeLocals = this.scopes.get(this.pending.scope)?.locals;
+        const pending = this.pending;
+        if (!pending || (pending.event !== 'call' && pending.event !== 'line')) return;
+        const before = pending.locals;
         const ordered = new Map<string, string>();
-        for (const name of parsed.names) ordered.set(name, before.get(name) ?? scopeLocals?.get(name) ?? '');
-        this.pending.locals = ordered;
+        for (const name of parsed.names) ordered.set(name, before.get(name) ?? '');
+        pending.locals = ordered;
+        this.ownedIndex = pending.index;
+        const info = this.scopes.get(pending.scope);
+        if (info) info.locals = ordered;
         return;
       }
       case 'out': {
         const chunk: OutputChunk = { stream: parsed.stream === 1 || parsed.stream === 'stderr' ? 'stderr' : 'stdout', text: parsed.text };
         if (parsed.outside || !this.pending) this.handlers.onOutsideOutput(chunk);
-        else this.pending.output.push(chunk);
+        else appendOutput((this.pending.output ??= []), chunk);
         return;
       }
       case 'note':
@@ -217,20 +215,33 @@ export class TracerStreamParser {
 
   private startFrame(event: TraceEventKind, line: number, scope: number, fresh = false): void {
     this.emitPending();
-    const frame: PendingFrame = { event, line, scope, output: [] };
-    if (event === 'call' || event === 'line') {
-      // Shared until a local changes: unchanged frames cost no copy.
-      frame.locals = fresh ? new Map() : this.scopes.get(scope)?.locals;
-    }
-    this.pending = frame;
+    const info = this.scopes.get(scope);
+    // Line frames share the scope's locals until one changes (copy on write): unchanged frames cost no copy.
+    const locals = event === 'call' || event === 'line' ? (fresh || !info ? new Map<string, string>() : info.locals) : EMPTY_LOCALS;
+    this.pending = {
+      index: this.nextIndex++,
+      event,
+      line,
+      sourceLine: this.sourceLines[line - 1] ?? '',
+      scope,
+      functionName: info?.functionName ?? '?',
+      depth: info?.depth ?? 0,
+      locals,
+    };
+    if (info && locals !== EMPTY_LOCALS) info.locals = locals;
+    if (fresh) this.ownedIndex = this.pending.index;
   }
 
   private pendingLocals(): Map<string, string> {
     const pending = this.pending!;
-    const scope = this.scopes.get(pending.scope);
-    if (pending.locals === undefined || pending.locals === scope?.locals) {
-      pending.locals = new Map(pending.locals ?? []);
+    const info = this.scopes.get(pending.scope);
+    if (pending.locals === EMPTY_LOCALS) pending.locals = new Map();
+    else if (info && pending.index !== this.ownedIndex) {
+      // First change in this frame: copy, so earlier frames keep the values they had.
+      pending.locals = new Map(pending.locals);
+      info.locals = pending.locals;
     }
+    this.ownedIndex = pending.index;
     return pending.locals;
   }
 
@@ -238,26 +249,19 @@ export class TracerStreamParser {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    const scope = this.scopes.get(pending.scope);
-    const locals = pending.locals ?? new Map<string, string>();
-    if ((pending.event === 'call' || pending.event === 'line') && scope) scope.locals = locals;
-    const frame: TraceFrame = {
-      index: this.nextIndex++,
-      event: pending.event,
-      line: pending.line,
-      sourceLine: this.sourceLines[pending.line - 1] ?? '',
-      scope: pending.scope,
-      functionName: scope?.functionName ?? '?',
-      depth: scope?.depth ?? 0,
-      locals: pending.event === 'call' || pending.event === 'line' ? locals : EMPTY,
-      ...(pending.value !== undefined ? { value: pending.value } : {}),
-      ...(pending.output.length > 0 ? { output: pending.output } : {}),
-    };
-    this.handlers.onFrame(frame);
+    this.handlers.onFrame(pending);
   }
 }
 
-const EMPTY: ReadonlyMap<string, string> = new Map();
+/** Locals of return and exception frames; never written to. */
+const EMPTY_LOCALS = new Map<string, string>();
+
+/** Adds a chunk to a step's output; consecutive writes to the same stream (print's text, then its newline) merge. */
+export function appendOutput(output: OutputChunk[], chunk: OutputChunk): void {
+  const last = output[output.length - 1];
+  if (last && last.stream === chunk.stream) output[output.length - 1] = { stream: last.stream, text: last.text + chunk.text };
+  else output.push(chunk);
+}
 
 function decodeEscaped(raw: string): string {
   try {

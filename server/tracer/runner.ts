@@ -3,10 +3,11 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { splitSourceLines } from '../cwm/lines';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
-import { TracerStreamParser, type TracerEnd } from './protocol';
+import { appendOutput, TracerStreamParser, type TracerEnd } from './protocol';
 
 export interface TracerLimits {
   maxEvents: number;
@@ -60,6 +61,39 @@ const ERROR_KINDS: ReadonlySet<string> = new Set(['file-not-found', 'syntax-erro
 
 /** The kill backstop fires this long after the tracer's own time limit should have ended it. */
 const KILL_GRACE_MS = 500;
+/** Extra time allowed before the tracer reports its start (slow interpreter start-up, e.g. through pyenv shims). */
+const STARTUP_GRACE_MS = 10_000;
+/** After the tracer exits, how long its pipes may stay open (held by something that escaped the process group). */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Starts the tracer as a module imported from a bytecode cache instead of as a script: compiling its ~1,000 lines
+ * would otherwise cost every run some 15 ms. The cache lives in the user's cache folder (never next to the
+ * extension or in /tmp), and the user's own bytecode settings are restored before the program runs.
+ */
+const BOOTSTRAP = [
+  'import sys, json, threading, opcode, re, io, types, collections',
+  // Before 3.8 there is no pycache_prefix: leave bytecode alone rather than write next to the tracer.
+  "cache = hasattr(sys, 'pycache_prefix')",
+  "d, p = sys.dont_write_bytecode, getattr(sys, 'pycache_prefix', None)",
+  'if cache: sys.dont_write_bytecode, sys.pycache_prefix = False, sys.argv[2]',
+  'sys.path[0] = sys.argv[1]',
+  'import cwm_tracer',
+  'if cache: sys.dont_write_bytecode, sys.pycache_prefix = d, p',
+  'cwm_tracer.cli(sys.argv[3:])',
+].join('\n');
+
+function bytecodeCacheDir(): string | undefined {
+  const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : '');
+  return base ? join(base, 'cwm-debug', 'pycache') : undefined;
+}
+
+/** Interpreter arguments that run the tracer at `tracerPath` (through the cached bootstrap when possible). */
+function tracerLaunch(tracerPath: string): string[] {
+  const cache = bytecodeCacheDir();
+  if (basename(tracerPath) === 'cwm_tracer.py' && cache) return ['-c', BOOTSTRAP, dirname(tracerPath), cache];
+  return [tracerPath];
+}
 
 export function locateTracer(explicit?: string): string {
   const candidates = explicit ? [explicit] : [
@@ -103,7 +137,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   const source = readFileSync(file, 'utf8');
   const args = [
     '-X', 'utf8',
-    locateTracer(request.tracerPath),
+    ...tracerLaunch(locateTracer(request.tracerPath)),
     '--max-events', String(limits.maxEvents),
     '--timeout', String(limits.timeoutMs / 1000),
     '--max-repr', String(limits.maxReprLength),
@@ -123,6 +157,8 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     ? { kind: 'function', name: request.entry, line: 0, ...(request.args !== undefined ? { args: request.args } : {}) }
     : { kind: 'script' };
   let pythonVersion: string | undefined;
+  let started = false;
+  let rearmBackstop = (): void => {};
   let end: TracerEnd | undefined;
   const protocolErrors: string[] = [];
   const parser = new TracerStreamParser({
@@ -130,10 +166,12 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
       frames.push(frame);
       request.onFrame?.(frame);
     },
-    onOutsideOutput: (chunk) => outsideOutput.push(chunk),
+    onOutsideOutput: (chunk) => appendOutput(outsideOutput, chunk),
     onNote: (text) => notes.push(text),
     onStart: (version) => {
       pythonVersion = version;
+      started = true;
+      rearmBackstop();
     },
     onBegin: (begun) => {
       entry = begun.kind === 'function' && request.args !== undefined ? { ...begun, args: request.args } : begun;
@@ -150,7 +188,8 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     cwd: dirname(file),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' },
+    // A fixed hash seed (unless the user set one) makes set and dict-of-str orders, and so traces, reproducible.
+    env: { PYTHONHASHSEED: '0', ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' },
   });
   const stderrTail: string[] = [];
   child.stderr.setEncoding('utf8');
@@ -163,10 +202,16 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
 
   let killedForTime = false;
   let cancelled = false;
-  const backstop = setTimeout(() => {
+  // The tracer's own time limit counts from its start; the backstop does too once the start record is in.
+  const fireBackstop = (): void => {
     killedForTime = true;
     killGroup(child.pid);
-  }, limits.timeoutMs + KILL_GRACE_MS);
+  };
+  let backstop = setTimeout(fireBackstop, limits.timeoutMs + KILL_GRACE_MS + STARTUP_GRACE_MS);
+  rearmBackstop = () => {
+    clearTimeout(backstop);
+    backstop = setTimeout(fireBackstop, limits.timeoutMs + KILL_GRACE_MS);
+  };
   const onAbort = (): void => {
     cancelled = true;
     killGroup(child.pid);
@@ -174,8 +219,24 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   request.signal?.addEventListener('abort', onAbort, { once: true });
 
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: NodeJS.ErrnoException }>((resolveExit) => {
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let closeTimer: NodeJS.Timeout | undefined;
     child.once('error', (error: NodeJS.ErrnoException) => resolveExit({ code: null, signal: null, spawnError: error }));
-    child.once('close', (code, signal) => resolveExit({ code, signal }));
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      // The tracer is gone: its program's children go too, which closes the pipes they inherited. Should something
+      // outside the group still hold them, stop waiting after a grace period.
+      killGroup(child.pid);
+      closeTimer = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolveExit(exited!);
+      }, CLOSE_GRACE_MS);
+    });
+    child.once('close', (code, signal) => {
+      if (closeTimer) clearTimeout(closeTimer);
+      resolveExit(exited ?? { code, signal });
+    });
   });
   clearTimeout(backstop);
   request.signal?.removeEventListener('abort', onAbort);
@@ -194,13 +255,17 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   if (finalEnd?.kind === 'error' && ERROR_KINDS.has(finalEnd.reason) && frames.length === 0) {
     throw new TracerError(finalEnd.reason as TracerErrorKind, finalEnd.message);
   }
+  const said = stderrTail.join('').trim().split('\n').slice(-3).join(' ').trim();
+  if (!finalEnd && !started && !killedForTime) {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    throw new TracerError('tracer-failed', `The tracer could not start under ${python} (it ${how}${said ? `: ${said}` : ''}). Check that it is Python 3.8 or newer.`);
+  }
   let traceEnd: TraceEnd;
   if (finalEnd) traceEnd = toTraceEnd(finalEnd);
   else if (killedForTime) {
     traceEnd = { kind: 'limit', limit: 'time', message: `The program ran past the time limit of ${limits.timeoutMs / 1000} s (timeout) and was stopped.` };
   } else {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const said = stderrTail.join('').trim().split('\n').slice(-3).join(' ').trim();
     traceEnd = { kind: 'crashed', message: `The traced process ${how} before the trace ended${said ? `: ${said}` : ''}.` };
   }
   if (protocolErrors.length > 0) notes.push(`Some tracer output could not be read (${protocolErrors.join('; ')}); the trace may be incomplete.`);

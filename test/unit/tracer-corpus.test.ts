@@ -7,23 +7,28 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { readCwmTrace } from '../../server/cwm/reader';
 import { markEntryLine, renderFrames } from '../../server/cwm/writer';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { fixturesDir } from '../helpers/paths';
+import { availablePythons } from '../helpers/pythons';
 
-interface CorpusItem {
-  code: string;
-  input: string;
-  output: string;
-  id: string;
-}
+const CorpusItem = z.object({ code: z.string(), input: z.string(), output: z.string(), id: z.string() });
 
-const corpus: CorpusItem[] = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8')
+const corpus = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8')
   .split('\n')
   .filter((line) => line.trim())
-  .map((line) => JSON.parse(line) as CorpusItem);
+  .map((line) => CorpusItem.parse(JSON.parse(line)));
+
+/** Programs whose real return value genuinely cannot equal the corpus output, with why. None so far (the runner fixes
+ * PYTHONHASHSEED, so even set-order-dependent outputs are reproducible); anything else failing fails the suite. */
+const KNOWN_DIFFERENT: ReadonlyMap<string, string> = new Map();
+
+// A real interpreter path, not a shim that may take a second to start each of the 800 runs.
+const pythons = availablePythons();
+const python = pythons.find((p) => p.version === '3.11')?.path ?? pythons.at(-1)?.path ?? 'python3';
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -48,7 +53,7 @@ test('every corpus program returns its expected output, and its CWM text reads b
     const file = join(dir, `${item.id}.py`);
     writeFileSync(file, item.code + '\n');
     try {
-      return await recordTrace({ file, entry: 'f', args: item.input, limits: { timeoutMs: 20_000 } });
+      return await recordTrace({ python, file, entry: 'f', args: item.input, limits: { timeoutMs: 20_000, maxReprLength: 1_000_000 } });
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
@@ -62,7 +67,9 @@ test('every corpus program returns its expected output, and its CWM text reads b
     if (trace instanceof Error) return void failures.push(`${item.id}: could not trace: ${trace.message}`);
     if (trace.end.kind !== 'returned') return void failures.push(`${item.id}: ended ${trace.end.kind}: ${'message' in trace.end ? trace.end.message : ''}`);
     const last = trace.frames[trace.frames.length - 1];
-    if (!last || last.event !== 'return' || last.depth !== 0 || last.value === undefined) return void failures.push(`${item.id}: no final return of the entry`);
+    if (!last || last.event !== 'return' || last.depth !== 0 || last.scope !== trace.frames[0]!.scope || last.value === undefined) {
+      return void failures.push(`${item.id}: no final return of the entry`);
+    }
     pairs.push({ id: item.id, actual: last.value, expected: item.output });
 
     const context = markEntryLine(trace.source, trace.entry);
@@ -74,7 +81,7 @@ test('every corpus program returns its expected output, and its CWM text reads b
   });
 
   // One Python process compares every pair as Python values (a repr and the corpus's literal may differ in spelling).
-  const compare = spawnSync('python3', ['-c', `
+  const compare = spawnSync(python, ['-c', `
 import ast, json, sys
 bad = []
 for pair in json.load(sys.stdin):
@@ -87,8 +94,9 @@ for pair in json.load(sys.stdin):
 print(json.dumps(bad))
 `], { input: JSON.stringify(pairs), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.equal(compare.status, 0, compare.stderr);
-  failures.push(...(JSON.parse(compare.stdout) as string[]));
+  failures.push(...z.array(z.string()).parse(JSON.parse(compare.stdout)));
 
-  assert.deepEqual(failures, [], `${failures.length} corpus programs failed:\n${failures.slice(0, 40).join('\n')}`);
+  const unexpected = failures.filter((failure) => !KNOWN_DIFFERENT.has(failure.split(':')[0]!));
+  assert.deepEqual(unexpected, [], `${unexpected.length} corpus programs failed:\n${unexpected.slice(0, 40).join('\n')}`);
   assert.equal(roundTripped, 800);
 });

@@ -1,0 +1,889 @@
+// The CWM debug adapter: maps Debug Adapter Protocol requests onto a TraceNavigator (real trace, prediction, or both
+// compared) through the StepController; holds no prediction logic. Runs standalone over stdio (main.ts) or inline.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  DebugSession, Event, Handles, InitializedEvent, OutputEvent, Source, StoppedEvent, TerminatedEvent, Thread,
+} from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { z } from 'zod';
+import { compareState, type VariableDifference } from '../compare/align';
+import { connectModel, type ConnectedModel } from '../cli/model-options';
+import { EndpointError } from '../endpoint/errors';
+import { PredictionSession } from '../engine/session';
+import { findEntryPoint } from '../trace/entry';
+import type { OutputChunk, Trace, TraceFrame } from '../trace/model';
+import { localsToObject } from '../trace/model';
+import { buildEntryCallFrame } from '../tracer/entry-frame';
+import { recordTrace } from '../tracer/runner';
+import { FrameEvaluator } from '../values/evaluator';
+import { CompareNavigator } from './compare';
+import { ConfigError, parseLaunchConfig, type LaunchConfig } from './config';
+import { MoveError, StepController, describeTraceEnd, type MoveResult } from './controller';
+import { linksOf, scopeChain } from './frames';
+import { PredictionNavigator, RecordedNavigator, type Side, type SideFrame, type TraceNavigator } from './navigator';
+import { loadSavedTrace } from './saved-trace';
+import { StopRules, isExecutableLine, parseExceptionValue, type StopInfo } from './stops';
+import { RETURN_NAME, VariableStore } from './variables';
+
+const THREAD_ID = 1;
+
+/** One stack frame shown to the client: one frame per side at the same level of the call stack. */
+interface FrameRef {
+  readonly level: number;
+  readonly sides: readonly SideFrame[];
+}
+
+/** Something in flight that `cancel` can stop. */
+interface Cancellable {
+  abort(): void;
+}
+
+/** A request the adapter cannot carry out; the message is shown to the user as is. */
+class UserError extends Error {}
+
+const GoToStepArgs = z.object({ step: z.number().int().nonnegative(), side: z.enum(['actual', 'predicted']).optional() });
+const SampleArgs = z.object({ n: z.number().int().min(1).max(64).optional() });
+
+/** Evaluates on the locals of a frame in a Python helper (FrameEvaluator); kept as an interface for tests and stand-ins. */
+type Evaluator = Pick<FrameEvaluator, 'evaluate' | 'evaluateCondition' | 'interpolateLogMessage' | 'dispose'>;
+
+export class CwmDebugSession extends DebugSession {
+  private config?: LaunchConfig;
+  private source = '';
+  private nav?: TraceNavigator;
+  private controller?: StepController;
+  private readonly rules = new StopRules();
+  private readonly store = new VariableStore();
+  private frameHandles = new Handles<FrameRef>(1);
+  private evaluator?: Evaluator;
+  private model?: ConnectedModel;
+  private clientProgress = false;
+  private clientInvalidated = false;
+  private lastStop?: StopInfo;
+  private configurationDone!: () => void;
+  private readonly configured = new Promise<void>((resolve) => (this.configurationDone = resolve));
+  /** Aborted on disconnect/terminate: the tracer, model requests and waits all stop. */
+  private readonly lifetime = new AbortController();
+  /** In-flight operations, by request seq and by progress id, for `cancel` and `pause`. */
+  private readonly operations = new Map<number, AbortController>();
+  private readonly progressOperations = new Map<string, Cancellable>();
+  private progressCounter = 0;
+  private activeProgress?: { readonly id: string; frames: number; lastUpdate: number };
+  /** Movements run one at a time. */
+  private queue: Promise<void> = Promise.resolve();
+  private ended = false;
+  private pendingBreakpoints?: { path: string; breakpoints: DebugProtocol.SourceBreakpoint[] };
+
+  constructor() {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+  }
+
+  // ------------------------------------------------------------------------------------------------ lifecycle
+
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
+    this.clientProgress = args.supportsProgressReporting === true;
+    this.clientInvalidated = args.supportsInvalidatedEvent === true;
+    response.body = {
+      supportsConfigurationDoneRequest: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsLogPoints: true,
+      supportsEvaluateForHovers: true,
+      supportsClipboardContext: true,
+      supportsStepBack: true,
+      supportsSetVariable: true,
+      supportsRestartRequest: true,
+      supportsGotoTargetsRequest: true,
+      supportsExceptionInfoRequest: true,
+      supportsDataBreakpoints: true,
+      supportsCancelRequest: true,
+      supportsTerminateRequest: true,
+      supportsDelayedStackTraceLoading: true,
+      exceptionBreakpointFilters: [
+        { filter: 'raised', label: 'Raised Exceptions', description: 'Stop where an exception is raised, caught or not.', default: false },
+        { filter: 'uncaught', label: 'Uncaught Exceptions', description: 'Stop where an exception leaves the program.', default: true },
+      ],
+    };
+    this.sendResponse(response);
+  }
+
+  protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
+    this.configurationDone();
+    this.sendResponse(response);
+  }
+
+  protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments, request?: DebugProtocol.Request): Promise<void> {
+    const signal = this.lifetime.signal;
+    const operation = this.track(request);
+    try {
+      const config = parseLaunchConfig(args);
+      this.config = config;
+      this.source = readFileSync(config.program, 'utf8');
+      this.rules.stopOnDivergence = config.stopOnDivergence;
+      if (this.pendingBreakpoints) this.applyBreakpoints(this.pendingBreakpoints.path, this.pendingBreakpoints.breakpoints);
+      this.sendEvent(new InitializedEvent());
+      this.evaluator = new FrameEvaluator({ python: config.python });
+      const abort = AbortSignal.any([signal, operation.signal]);
+      this.nav = await this.withProgress('CWM: preparing the debug session', operation, request, (progress) => this.buildNavigator(config, progress, abort));
+      this.controller = new StepController(this.nav, this.rules, this.evaluator, {
+        log: (text) => this.output(`${text}\n`, 'console'),
+        programOutput: (chunks) => this.programOutput(chunks),
+        predicted: () => this.predictedFrame(),
+      });
+      await Promise.race([this.configured, aborted(signal)]);
+      // The first step exists before the launch is answered, so a failing endpoint fails the launch.
+      const first = await this.withProgress('CWM: predicting', operation, request, () => this.controller!.start(true, abort));
+      this.sendResponse(response);
+      if (!config.stopOnEntry && first.kind === 'stopped') this.enqueue(undefined, (op) => this.controller!.start(false, op), 'CWM: predicting');
+      else this.report(first);
+    } catch (error) {
+      this.sendError(response, error);
+    } finally {
+      this.untrack(request);
+    }
+  }
+
+  private async buildNavigator(config: LaunchConfig, progress: (message: string) => void, signal: AbortSignal): Promise<TraceNavigator> {
+    const record = async (abort?: AbortSignal): Promise<Trace> => {
+      if (abort === undefined) progress(`Running ${basename(config.program)} under the tracer…`);
+      const trace = await recordTrace({
+        file: config.program,
+        python: config.python,
+        entry: config.entry,
+        args: config.args,
+        limits: config.tracerLimits,
+        signal: abort ?? signal,
+      });
+      this.announceTrace(trace);
+      return trace;
+    };
+    if (config.mode === 'actual') {
+      if (config.trace) {
+        const trace = await loadSavedTrace(config.trace, {
+          path: config.program,
+          source: this.source,
+          entry: findEntryPoint(this.source, { entry: config.entry, args: config.args }),
+        });
+        this.announceTrace(trace);
+        return new RecordedNavigator(trace);
+      }
+      return new RecordedNavigator(await record(), record);
+    }
+    const real = config.mode === 'compare' ? await record() : undefined;
+    progress('Connecting to the CWM endpoint…');
+    this.model = await connectModel({
+      endpoints: config.endpoints,
+      backend: config.backend,
+      tokenizerPath: config.tokenizer,
+      apiKey: config.apiKey,
+      model: config.model,
+      samples: config.samples,
+      temperature: config.temperature,
+      seed: config.seed,
+      contextTokens: config.contextTokens,
+      requestTimeoutMs: config.requestTimeoutMs,
+    });
+    signal.throwIfAborted();
+    if (real) {
+      // The prediction starts from the real call frame when it carries inputs, as the reference debugger does with given arguments.
+      const first = real.frames[0];
+      const initialFrames = first && first.event === 'call' && first.locals.size > 0 ? [first] : [];
+      const session = this.predictionSession(config, real.entry, initialFrames);
+      const navigator = new CompareNavigator(real, session);
+      this.watchComparePrediction(navigator);
+      navigator.startPrediction();
+      return navigator;
+    }
+    const entry = findEntryPoint(this.source, { entry: config.entry, args: config.args });
+    const initialFrames: TraceFrame[] = [];
+    if (config.args !== undefined && entry.kind === 'function') {
+      initialFrames.push(await buildEntryCallFrame({
+        source: this.source, functionName: entry.name, args: config.args, python: config.python, maxReprLength: config.tracerLimits.maxReprLength,
+      }));
+    }
+    return new PredictionNavigator(this.predictionSession(config, entry, initialFrames));
+  }
+
+  private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[]): PredictionSession {
+    const session = new PredictionSession({
+      source: this.source,
+      path: config.program,
+      entry,
+      backend: this.model!.pool,
+      codec: this.model!.codec,
+      initialFrames,
+      temperature: config.temperature,
+      seed: config.seed,
+      contextTokens: config.contextTokens,
+    });
+    session.onNotice = (message) => this.output(`${message}\n`, 'important');
+    return session;
+  }
+
+  /** Compare mode predicts in the background from launch on: progress while it runs, a message if it fails. */
+  private watchComparePrediction(navigator: CompareNavigator): void {
+    let id: string | undefined;
+    let count = 0;
+    navigator.progress = {
+      onStart: () => {
+        count = 0;
+        if (!this.clientProgress) return;
+        id = `cwm-progress-${++this.progressCounter}`;
+        this.progressOperations.set(id, { abort: () => navigator.cancelPrediction() });
+        this.sendEvent(new Event('progressStart', { progressId: id, title: 'CWM: predicting the trace', cancellable: true }));
+      },
+      onFrame: () => {
+        count++;
+        if (id && count % 25 === 0) this.sendEvent(new Event('progressUpdate', { progressId: id, message: `${count} steps predicted` }));
+      },
+      onDone: (error) => {
+        if (id) {
+          this.progressOperations.delete(id);
+          this.sendEvent(new Event('progressEnd', { progressId: id, message: `${count} steps predicted` }));
+          id = undefined;
+        }
+        if (error !== undefined && !this.lifetime.signal.aborted) {
+          const why = error instanceof EndpointError && error.kind === 'cancelled' ? 'it was cancelled' : messageOf(error);
+          this.output(`The prediction stopped after ${navigator.predictedFrames.length} steps: ${why}. The comparison uses the steps predicted so far.\n`, 'important');
+        }
+      },
+    };
+  }
+
+  /** Notes, early ends and output printed outside the traced steps, once per recorded trace. */
+  private announceTrace(trace: Trace): void {
+    for (const note of trace.notes) this.output(`${note}\n`, 'console');
+    if (trace.end.kind !== 'returned') this.output(`${describeTraceEnd(trace.end, 'actual')}\n`, trace.end.kind === 'raised' ? 'console' : 'important');
+    this.programOutput(trace.outsideOutput);
+  }
+
+  protected override async restartRequest(response: DebugProtocol.RestartResponse, _args: DebugProtocol.RestartArguments, request?: DebugProtocol.Request): Promise<void> {
+    this.enqueueRequest(response, request, (signal) => this.controller!.restart(signal), 'CWM: restarting');
+  }
+
+  protected override async disconnectRequest(response: DebugProtocol.DisconnectResponse, args: DebugProtocol.DisconnectArguments, request?: DebugProtocol.Request): Promise<void> {
+    await this.shutdownWork();
+    super.disconnectRequest(response, args, request);
+  }
+
+  protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {
+    await this.shutdownWork();
+    this.sendResponse(response);
+    this.endSession();
+  }
+
+  /** Stops the tracer, cancels model requests, ends the evaluator's Python process and closes connections. */
+  private async shutdownWork(): Promise<void> {
+    this.lifetime.abort();
+    for (const operation of this.operations.values()) operation.abort();
+    for (const operation of this.progressOperations.values()) operation.abort();
+    const pending: Promise<unknown>[] = [];
+    if (this.nav) pending.push(this.nav.dispose().catch(() => undefined));
+    if (this.evaluator) pending.push(this.evaluator.dispose().catch(() => undefined));
+    await Promise.all(pending);
+    await this.model?.close().catch(() => undefined);
+    this.model = undefined;
+  }
+
+  protected override cancelRequest(response: DebugProtocol.CancelResponse, args: DebugProtocol.CancelArguments): void {
+    if (args.requestId !== undefined) this.operations.get(args.requestId)?.abort();
+    if (args.progressId !== undefined) this.progressOperations.get(args.progressId)?.abort();
+    this.sendResponse(response);
+  }
+
+  protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+    // Nothing runs between stops except model predictions: pausing cancels the one in flight.
+    for (const operation of this.operations.values()) operation.abort();
+    this.sendResponse(response);
+  }
+
+  // ------------------------------------------------------------------------------------------------ movement
+
+  protected override nextRequest(response: DebugProtocol.NextResponse, _args: DebugProtocol.NextArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, (signal) => this.controller!.next(signal));
+  }
+
+  protected override stepInRequest(response: DebugProtocol.StepInResponse, _args: DebugProtocol.StepInArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, (signal) => this.controller!.stepIn(signal));
+  }
+
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse, _args: DebugProtocol.StepOutArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, (signal) => this.controller!.stepOut(signal));
+  }
+
+  protected override continueRequest(response: DebugProtocol.ContinueResponse, _args: DebugProtocol.ContinueArguments, request?: DebugProtocol.Request): void {
+    response.body = { allThreadsContinued: true };
+    this.enqueueRequest(response, request, (signal) => this.controller!.continue(signal));
+  }
+
+  protected override stepBackRequest(response: DebugProtocol.StepBackResponse, _args: DebugProtocol.StepBackArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, async () => this.controller!.stepBack());
+  }
+
+  protected override reverseContinueRequest(response: DebugProtocol.ReverseContinueResponse, _args: DebugProtocol.ReverseContinueArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, () => this.controller!.reverseContinue());
+  }
+
+  protected override gotoTargetsRequest(response: DebugProtocol.GotoTargetsResponse, args: DebugProtocol.GotoTargetsArguments): void {
+    const line = this.convertClientLineToDebugger(args.line);
+    const onProgram = this.config !== undefined && args.source.path !== undefined && samePath(args.source.path, this.config.program);
+    const text = this.source.split(/\r\n|\r|\n/)[line - 1];
+    response.body = {
+      targets: onProgram && isExecutableLine(text)
+        ? [{ id: line, label: `Run ${this.nav?.kind === 'actual' ? 'the real run' : 'the prediction'} to line ${line}`, line: args.line }]
+        : [],
+    };
+    this.sendResponse(response);
+  }
+
+  protected override gotoRequest(response: DebugProtocol.GotoResponse, args: DebugProtocol.GotoArguments, request?: DebugProtocol.Request): void {
+    this.enqueueRequest(response, request, (signal) => this.controller!.gotoLine(args.targetId, signal));
+  }
+
+  /** Runs a movement after the ones before it; answers the request, then reports the stop (the order clients expect). */
+  private enqueueRequest(
+    response: DebugProtocol.Response,
+    request: DebugProtocol.Request | undefined,
+    move: (signal: AbortSignal) => Promise<MoveResult> | MoveResult,
+    title = 'CWM: predicting',
+  ): void {
+    this.enqueue(response, move, title, request);
+  }
+
+  private enqueue(
+    response: DebugProtocol.Response | undefined,
+    move: (signal: AbortSignal) => Promise<MoveResult> | MoveResult,
+    title: string,
+    request?: DebugProtocol.Request,
+  ): void {
+    const operation = this.track(request);
+    const run = async (): Promise<void> => {
+      try {
+        if (!this.controller || this.ended) throw new UserError(this.ended ? 'The debug session has ended.' : 'The debug session has not started yet.');
+        const signal = AbortSignal.any([this.lifetime.signal, operation.signal]);
+        const needsModel = !this.controller.nav.complete;
+        const result = needsModel ? await this.withProgress(title, operation, request, () => move(signal)) : await move(signal);
+        if (response) this.sendResponse(response);
+        this.report(result);
+      } catch (error) {
+        if (response) this.sendError(response, error);
+        else this.output(`${messageOf(error)}\n`, 'important');
+      } finally {
+        this.untrack(request);
+      }
+    };
+    this.queue = this.queue.then(run, run);
+  }
+
+  /** Sends the stop (after new handles) or ends the session. */
+  private report(result: MoveResult): void {
+    this.frameHandles.reset();
+    this.store.reset();
+    if (result.kind === 'terminated') {
+      this.output(`${result.message}\n`, 'console');
+      this.endSession();
+      return;
+    }
+    this.lastStop = result.stop;
+    if (result.stop.text) this.output(`${result.stop.text}\n`, 'console');
+    const event = new StoppedEvent(result.stop.reason, THREAD_ID) as DebugProtocol.StoppedEvent;
+    event.body.allThreadsStopped = true;
+    if (result.stop.description) event.body.description = result.stop.description;
+    if (result.stop.text) event.body.text = result.stop.text;
+    if (result.stop.hitBreakpointIds) event.body.hitBreakpointIds = [...result.stop.hitBreakpointIds];
+    this.sendEvent(event);
+  }
+
+  private endSession(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sendEvent(new TerminatedEvent());
+  }
+
+  // ------------------------------------------------------------------------------------------------ breakpoints
+
+  protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
+    const path = args.source.path ?? '';
+    const requested = (args.breakpoints ?? (args.lines ?? []).map((line) => ({ line })))
+      .map((bp) => ({ ...bp, line: this.convertClientLineToDebugger(bp.line) }));
+    response.body = {
+      breakpoints: this.applyBreakpoints(path, requested).map((bp) => (bp.line === undefined ? bp : { ...bp, line: this.convertDebuggerLineToClient(bp.line) })),
+    };
+    this.sendResponse(response);
+  }
+
+  private applyBreakpoints(path: string, requested: readonly DebugProtocol.SourceBreakpoint[]): DebugProtocol.Breakpoint[] {
+    if (this.config === undefined) {
+      // Before launch the program is not known yet: keep them and verify once it is.
+      this.pendingBreakpoints = { path, breakpoints: [...requested] };
+      return requested.map((bp) => ({ verified: false, line: bp.line, message: 'Waiting for the debug session to start.' }));
+    }
+    if (!samePath(path, this.config.program)) {
+      return requested.map((bp) => ({
+        verified: false, line: bp.line, message: `Only ${basename(this.config!.program)} is traced; breakpoints in other files are never hit.`,
+      }));
+    }
+    const set = this.rules.setLineBreakpoints(this.source, requested);
+    const source = this.programSource();
+    return set.map((bp) => ({ id: bp.id, verified: bp.verified, line: bp.line, source, ...(bp.message ? { message: bp.message } : {}) }));
+  }
+
+  protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
+    const filters = [...args.filters, ...(args.filterOptions ?? []).map((option) => option.filterId)];
+    this.rules.setExceptionFilters(filters);
+    response.body = { breakpoints: filters.map(() => ({ verified: true })) };
+    this.sendResponse(response);
+  }
+
+  protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
+    let functionName: string | undefined;
+    if (args.variablesReference !== undefined) {
+      const scope = this.store.scopeOf(args.variablesReference);
+      if (scope && scope.frame.locals.has(args.name)) functionName = scope.frame.functionName;
+    } else {
+      const frame = this.controller?.currentFrame();
+      if (frame && frame.locals.has(args.name)) functionName = frame.functionName;
+    }
+    response.body = functionName === undefined
+      ? { dataId: null, description: 'Only a local variable of a frame can be watched for changes.' }
+      : {
+        dataId: JSON.stringify([functionName, args.name]),
+        description: `${args.name} in ${functionName}()`,
+        accessTypes: ['write'],
+        canPersist: false,
+      };
+    this.sendResponse(response);
+  }
+
+  protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
+    const accepted: { functionName: string; name: string }[] = [];
+    const verified: boolean[] = [];
+    for (const bp of args.breakpoints) {
+      const parsed = z.tuple([z.string(), z.string()]).safeParse(safeJson(bp.dataId));
+      verified.push(parsed.success);
+      if (parsed.success) accepted.push({ functionName: parsed.data[0], name: parsed.data[1] });
+    }
+    const set = this.rules.setDataBreakpoints(accepted);
+    let next = 0;
+    response.body = {
+      breakpoints: verified.map((ok) => (ok
+        ? { id: set[next++]!.id, verified: true }
+        : { verified: false, message: 'This data breakpoint does not name a variable of this program.' })),
+    };
+    this.sendResponse(response);
+  }
+
+  // ------------------------------------------------------------------------------------------------ inspection
+
+  protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
+    response.body = { threads: [new Thread(THREAD_ID, this.nav?.threadName ?? 'Python')] };
+    this.sendResponse(response);
+  }
+
+  protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
+    const nav = this.nav;
+    if (!nav || nav.position < 0) {
+      response.body = { stackFrames: [], totalFrames: 0 };
+      this.sendResponse(response);
+      return;
+    }
+    const levels = this.stackLevels(nav);
+    const start = args.startFrame ?? 0;
+    const end = args.levels ? start + args.levels : levels.length;
+    const source = this.programSource();
+    const shown = levels.slice(start, end).map((sides, offset) => {
+      const level = start + offset;
+      const primary = sides[sides.length - 1]!;
+      const frame = primary.frames[primary.index]!;
+      const id = this.frameHandles.create({ level, sides });
+      const name = nav.kind === 'compare' && sides.length === 1 ? `${frame.functionName} (${primary.side === 'actual' ? 'real only' : 'predicted only'})` : frame.functionName;
+      const stackFrame: DebugProtocol.StackFrame = {
+        id, name, line: frame.line > 0 ? this.convertDebuggerLineToClient(frame.line) : 0, column: this.convertDebuggerColumnToClient(1),
+      };
+      if (frame.line > 0) stackFrame.source = source;
+      else stackFrame.presentationHint = 'subtle';
+      return stackFrame;
+    });
+    response.body = { stackFrames: shown, totalFrames: levels.length };
+    this.sendResponse(response);
+  }
+
+  /** The scope chain at the current position, innermost first; in compare mode both sides level by level. */
+  private stackLevels(nav: TraceNavigator): SideFrame[][] {
+    const view = nav.view(nav.position);
+    const chains = view.sides.map((side) => scopeChain(side.frames, side.index).map((index): SideFrame => ({ side: side.side, frames: side.frames, index })));
+    const depth = Math.max(...chains.map((chain) => chain.length));
+    const levels: SideFrame[][] = [];
+    for (let level = 0; level < depth; level++) {
+      const sides = chains.map((chain) => chain[level]).filter((side): side is SideFrame => side !== undefined);
+      levels.push(sides);
+    }
+    return levels;
+  }
+
+  protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
+    const ref = this.frameHandles.get(args.frameId);
+    if (!ref) return this.sendError(response, new UserError('That stack frame is gone: the debugger moved on since.'));
+    const predicted = ref.sides.find((side) => side.side === 'predicted');
+    const actual = ref.sides.find((side) => side.side === 'actual');
+    const differences = this.nav?.kind === 'compare' && predicted && actual ? differencesOf(frameOf(predicted), frameOf(actual)) : undefined;
+    const editable = this.nav?.kind === 'predicted' && ref.level === 0;
+    const scopes = ref.sides.map((side) => {
+      const frame = shownFrame(side);
+      const name = this.nav?.kind === 'compare' ? (side.side === 'predicted' ? 'Predicted' : 'Actual') : 'Locals';
+      const variablesReference = this.store.scope({ kind: 'locals', frame, side: side.side, differences, editable: editable && (frame.event === 'call' || frame.event === 'line') });
+      return { name, variablesReference, expensive: false, presentationHint: 'locals', namedVariables: frame.locals.size + (frame.value !== undefined ? 1 : 0) };
+    });
+    response.body = { scopes };
+    this.sendResponse(response);
+  }
+
+  protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+    response.body = { variables: this.store.variables(args.variablesReference, args.filter, args.start ?? 0, args.count ?? 0) };
+    this.sendResponse(response);
+  }
+
+  protected override setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): void {
+    const work = async (): Promise<void> => {
+      try {
+        const nav = this.nav;
+        if (!nav || nav.kind !== 'predicted' || !nav.setVariable) {
+          throw new UserError(nav?.kind === 'actual'
+            ? 'The real run is a recording: its variables cannot be changed. Use "mode": "predict" to ask the model "what if".'
+            : 'Variables can be changed in predict mode only (a what-if the model continues from); the comparison shows recorded runs.');
+        }
+        const scope = this.store.scopeOf(args.variablesReference);
+        if (!scope) throw new UserError('Only a local variable of the current frame can be changed.');
+        if (!scope.editable) throw new UserError('Only variables of the current step can be changed, and only on call and line steps.');
+        const evaluated = await this.evaluator!.evaluate(args.value, scope.frame.locals);
+        if (!evaluated.ok) throw new UserError(`Cannot use "${args.value}" as the new value: ${evaluated.error}`);
+        const edited = nav.setVariable(args.name, evaluated.repr);
+        this.store.reset();
+        this.frameHandles.reset();
+        const variable = this.store.variable(args.name, edited.locals.get(args.name) ?? evaluated.repr, args.name);
+        response.body = { value: variable.value, type: variable.type, variablesReference: variable.variablesReference };
+        this.sendResponse(response);
+        this.output(`What-if: ${args.name} = ${evaluated.repr} at step ${edited.index}; the steps after it will be predicted again.\n`, 'console');
+        if (this.clientInvalidated) this.sendEvent(new Event('invalidated', { areas: ['variables', 'stacks'], threadId: THREAD_ID }));
+      } catch (error) {
+        this.sendError(response, error);
+      }
+    };
+    // After any movement in flight: the edit applies to the frame the user will see.
+    this.queue = this.queue.then(work, work);
+  }
+
+  protected override async evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments, request?: DebugProtocol.Request): Promise<void> {
+    const operation = this.track(request);
+    try {
+      const nav = this.nav;
+      if (!nav || nav.position < 0) throw new UserError('Nothing to evaluate on: the debug session has not stopped yet.');
+      const ref = args.frameId !== undefined ? this.frameHandles.get(args.frameId) : undefined;
+      const sides = ref?.sides ?? nav.view(nav.position).sides;
+      const results: { side: Side; repr: string }[] = [];
+      for (const side of sides) {
+        operation.signal.throwIfAborted();
+        const frame = shownFrame(side);
+        const direct = directValue(frame, args.expression);
+        if (direct !== undefined) {
+          results.push({ side: side.side, repr: direct });
+          continue;
+        }
+        const result = await this.evaluator!.evaluate(args.expression, frame.locals);
+        if (!result.ok) throw new UserError(sides.length > 1 ? `${side.side === 'actual' ? 'Actual' : 'Predicted'}: ${result.error}` : result.error);
+        results.push({ side: side.side, repr: result.repr });
+      }
+      const [first, second] = results;
+      if (args.context === 'clipboard') {
+        response.body = { result: second && second.repr !== first!.repr ? `${first!.repr}\n${second.repr}` : first!.repr, variablesReference: 0 };
+      } else {
+        const variable = this.store.variable(args.expression, first!.repr, args.expression);
+        const result = second && second.repr !== first!.repr ? `${variable.value}   (real: ${shorten(second.repr, 120)})` : variable.value;
+        response.body = {
+          result,
+          type: variable.type,
+          variablesReference: variable.variablesReference,
+          ...(variable.namedVariables !== undefined ? { namedVariables: variable.namedVariables } : {}),
+          ...(variable.indexedVariables !== undefined ? { indexedVariables: variable.indexedVariables } : {}),
+        };
+      }
+      this.sendResponse(response);
+    } catch (error) {
+      this.sendError(response, error);
+    } finally {
+      this.untrack(request);
+    }
+  }
+
+  protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
+    const frame = this.controller?.currentFrame();
+    if (!frame || frame.event !== 'exception') return this.sendError(response, new UserError('The current step is not an exception.'));
+    const { type, description } = parseExceptionValue(frame.value);
+    const uncaught = this.lastStop?.description?.startsWith('Uncaught') ?? false;
+    response.body = {
+      exceptionId: type,
+      description,
+      breakMode: uncaught ? 'unhandled' : 'always',
+      details: { typeName: type, message: description, fullTypeName: type, stackTrace: `line ${frame.line} in ${frame.functionName}` },
+    };
+    this.sendResponse(response);
+  }
+
+  // ------------------------------------------------------------------------------------------------ custom requests
+
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown, request?: DebugProtocol.Request): void {
+    switch (command) {
+      case 'cwm/traces':
+        void this.tracesRequest(response, request);
+        return;
+      case 'cwm/goToStep': {
+        const parsed = GoToStepArgs.safeParse(args ?? {});
+        if (!parsed.success) return this.sendError(response, new UserError('cwm/goToStep needs { "step": N } with N a step number of 0 or more.'));
+        this.enqueueRequest(response, request, () => this.controller!.goToPosition(this.positionOfStep(parsed.data.step, parsed.data.side)));
+        return;
+      }
+      case 'cwm/state':
+        response.body = this.state();
+        this.sendResponse(response);
+        return;
+      case 'cwm/sample': {
+        const parsed = SampleArgs.safeParse(args ?? {});
+        if (!parsed.success) return this.sendError(response, new UserError('cwm/sample takes { "n": N } with N from 1 to 64.'));
+        void this.sampleRequest(response, parsed.data.n ?? this.config?.samples ?? 3, request);
+        return;
+      }
+      default:
+        this.sendError(response, new UserError(`Unknown request ${command}.`));
+    }
+  }
+
+  private positionOfStep(step: number, side?: Side): number {
+    const nav = this.nav!;
+    if (side === undefined || nav.kind !== 'compare') return step;
+    const position = (nav as CompareNavigator).positionOfStep(side, step);
+    if (position === undefined) throw new MoveError(`The ${side === 'actual' ? 'real run' : 'prediction'} has no step ${step}.`);
+    return position;
+  }
+
+  private state(): Record<string, unknown> {
+    const nav = this.nav;
+    const frame = this.controller?.currentFrame();
+    return {
+      mode: this.config?.mode,
+      pid: process.pid,
+      threadName: nav?.threadName,
+      position: nav?.position ?? -1,
+      length: nav?.length ?? 0,
+      complete: nav?.complete ?? false,
+      ended: this.ended,
+      frame: frame ? frameJson(frame) : undefined,
+      lastStop: this.lastStop,
+    };
+  }
+
+  private async tracesRequest(response: DebugProtocol.Response, request?: DebugProtocol.Request): Promise<void> {
+    const operation = this.track(request);
+    try {
+      const nav = this.nav;
+      if (!nav) throw new UserError('The debug session has not started yet.');
+      if (nav.kind === 'compare' && !nav.complete) {
+        const signal = AbortSignal.any([this.lifetime.signal, operation.signal]);
+        await this.withProgress('CWM: predicting', operation, request, () => nav.extend({ signal }));
+      }
+      const body: Record<string, unknown> = { mode: nav.kind, position: nav.position };
+      if (nav.kind === 'compare') {
+        const compare = nav as CompareNavigator;
+        body.actual = compare.actualTrace.frames.map(frameJson);
+        body.predicted = compare.predictedFrames.map(frameJson);
+        body.rows = compare.currentAlignment?.rows ?? [];
+        body.firstDivergence = compare.currentAlignment?.firstDivergence ?? null;
+        body.scores = compare.scores ?? null;
+        body.actualEnd = compare.actualTrace.end;
+        body.malformed = compare.malformed;
+        if (compare.predictionFailure !== undefined) body.predictionError = messageOf(compare.predictionFailure);
+      } else {
+        const frames = nav.length > 0 ? nav.view(0).primary.frames : [];
+        body[nav.kind === 'actual' ? 'actual' : 'predicted'] = frames.map(frameJson);
+        body.end = nav.end ?? null;
+        if (nav instanceof PredictionNavigator) body.malformed = nav.session.malformed;
+      }
+      response.body = body;
+      this.sendResponse(response);
+    } catch (error) {
+      this.sendError(response, error);
+    } finally {
+      this.untrack(request);
+    }
+  }
+
+  private async sampleRequest(response: DebugProtocol.Response, n: number, request?: DebugProtocol.Request): Promise<void> {
+    const operation = this.track(request);
+    try {
+      const nav = this.nav;
+      if (!(nav instanceof PredictionNavigator)) throw new UserError('Sampling several rollouts works in predict mode only.');
+      const signal = AbortSignal.any([this.lifetime.signal, operation.signal]);
+      nav.session.goTo(nav.position);
+      const result = await this.withProgress(`CWM: sampling ${n} rollouts`, operation, request, () => nav.session.sample(n, { signal, parallelRequests: (this.config?.endpoints.length ?? 1) > 1 }));
+      response.body = {
+        rollouts: result.rollouts.map((frames) => frames.map(frameJson)),
+        agreement: result.agreement.map((entry) => ({ ...entry, variables: Object.fromEntries(entry.variables) })),
+      };
+      this.sendResponse(response);
+    } catch (error) {
+      this.sendError(response, error);
+    } finally {
+      this.untrack(request);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ helpers
+
+  private track(request: DebugProtocol.Request | undefined): AbortController {
+    const controller = new AbortController();
+    if (request) this.operations.set(request.seq, controller);
+    return controller;
+  }
+
+  private untrack(request: DebugProtocol.Request | undefined): void {
+    if (request) this.operations.delete(request.seq);
+  }
+
+  /** Runs work that may wait on the model or the tracer with a cancellable progress notification (when the client shows them). */
+  private async withProgress<T>(
+    title: string,
+    operation: Cancellable,
+    request: DebugProtocol.Request | undefined,
+    work: (progress: (message: string) => void) => Promise<T> | T,
+  ): Promise<T> {
+    if (!this.clientProgress) return work(() => undefined);
+    const id = `cwm-progress-${++this.progressCounter}`;
+    // Cancelling the progress cancels the operation it reports on.
+    this.progressOperations.set(id, operation);
+    const start: DebugProtocol.ProgressStartEvent['body'] = { progressId: id, title, cancellable: true };
+    if (request) start.requestId = request.seq;
+    this.sendEvent(new Event('progressStart', start));
+    const progress = { id, frames: 0, lastUpdate: 0 };
+    this.activeProgress = progress;
+    try {
+      return await work((message) => this.sendEvent(new Event('progressUpdate', { progressId: id, message })));
+    } finally {
+      this.progressOperations.delete(id);
+      if (this.activeProgress === progress) this.activeProgress = undefined;
+      this.sendEvent(new Event('progressEnd', { progressId: id, message: progress.frames > 0 ? `${progress.frames} steps predicted` : undefined }));
+    }
+  }
+
+  /** Counts predicted frames into the running progress notification, a few updates a second at most. */
+  private predictedFrame(): void {
+    const progress = this.activeProgress;
+    if (!progress) return;
+    progress.frames++;
+    const now = Date.now();
+    if (now - progress.lastUpdate < 200) return;
+    progress.lastUpdate = now;
+    this.sendEvent(new Event('progressUpdate', { progressId: progress.id, message: `${progress.frames} steps predicted` }));
+  }
+
+  private programSource(): DebugProtocol.Source {
+    return new Source(basename(this.config?.program ?? 'program.py'), this.config?.program);
+  }
+
+  private programOutput(chunks: readonly OutputChunk[]): void {
+    for (const chunk of chunks) this.output(chunk.text, chunk.stream);
+  }
+
+  private output(text: string, category: 'console' | 'stdout' | 'stderr' | 'important'): void {
+    if (text === '') return;
+    this.sendEvent(new OutputEvent(text, category));
+  }
+
+  /** An error response whose message the user can act on (no PII formatting: values may contain braces). */
+  private sendError(response: DebugProtocol.Response, error: unknown): void {
+    const cancelled = (error instanceof EndpointError && error.kind === 'cancelled') || (error instanceof Error && error.name === 'AbortError');
+    response.success = false;
+    response.message = cancelled ? 'cancelled' : messageOf(error);
+    response.body = { error: { id: 1, format: response.message, showUser: !cancelled } };
+    this.sendResponse(response);
+  }
+}
+
+function frameOf(side: SideFrame): TraceFrame {
+  return side.frames[side.index]!;
+}
+
+/**
+ * The frame as the Variables view shows it: a return or exception step carries no locals in the trace, so it shows
+ * the function's locals as they were at its previous step (with the value as `(return)` / `(exception)`).
+ */
+function shownFrame(side: SideFrame): TraceFrame {
+  const frame = frameOf(side);
+  if (frame.event === 'call' || frame.event === 'line') return frame;
+  const previous = linksOf(side.frames).previousInScope(side.index);
+  return previous < 0 ? frame : { ...frame, locals: side.frames[previous]!.locals };
+}
+
+function differencesOf(predicted: TraceFrame, actual: TraceFrame): Map<string, VariableDifference> {
+  const { variables, value } = compareState(predicted, actual);
+  const map = new Map<string, VariableDifference>(variables.map((difference) => [difference.name, difference]));
+  if (value) map.set(RETURN_NAME, { name: RETURN_NAME, ...value });
+  return map;
+}
+
+/** A name of the frame's locals (or the pseudo-variables) needs no Python: its repr is known. */
+function directValue(frame: TraceFrame, expression: string): string | undefined {
+  const name = expression.trim();
+  const local = frame.locals.get(name);
+  if (local !== undefined) return local;
+  if ((name === '(return)' || name === '(exception)') && frame.value !== undefined) return frame.value;
+  return undefined;
+}
+
+function frameJson(frame: TraceFrame): Record<string, unknown> {
+  return {
+    index: frame.index,
+    event: frame.event,
+    line: frame.line,
+    source: frame.sourceLine,
+    scope: frame.scope,
+    function: frame.functionName,
+    depth: frame.depth,
+    locals: localsToObject(frame.locals),
+    ...(frame.value !== undefined ? { value: frame.value } : {}),
+    ...(frame.output?.length ? { output: frame.output } : {}),
+    ...(frame.issues?.length ? { issues: frame.issues } : {}),
+  };
+}
+
+function samePath(a: string, b: string): boolean {
+  const normalize = (path: string) => (process.platform === 'win32' || process.platform === 'darwin' ? path.toLowerCase() : path);
+  return normalize(a) === normalize(b);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof UserError || error instanceof MoveError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function shorten(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}

@@ -1,0 +1,403 @@
+// What makes the debugger stop on a frame: line breakpoints (condition, hit condition, log points), data breakpoints
+// (a variable's value changes), exception filters and the first divergence; and the scanner that checks frames in order,
+// synchronously where it can so a streamed rollout is cancelled on the frame that stops it.
+
+import { splitSourceLines } from '../cwm/lines';
+import type { Locals, TraceFrame } from '../trace/model';
+
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'data breakpoint' | 'exception' | 'goto' | 'divergence' | 'pause' | 'end';
+
+/** Why and where a movement stopped. */
+export interface StopInfo {
+  readonly reason: StopReason;
+  /** Shown by the client next to the reason (e.g. the divergence sentence). */
+  readonly description?: string;
+  readonly text?: string;
+  readonly hitBreakpointIds?: readonly number[];
+}
+
+export type HitCondition = { readonly op: '==' | '>=' | '>' | '<' | '<=' | '%'; readonly n: number };
+
+/** `5`, `==5`, `>=3`, `>3`, `<3`, `<=3`, `%2`; undefined when the text is none of these. */
+export function parseHitCondition(text: string): HitCondition | undefined {
+  const match = /^\s*(==|>=|<=|>|<|%)?\s*(\d+)\s*$/.exec(text);
+  if (!match) return undefined;
+  const n = Number(match[2]);
+  const op = (match[1] ?? '==') as HitCondition['op'];
+  if (op === '%' && n === 0) return undefined;
+  return { op, n };
+}
+
+export function hitConditionHolds(condition: HitCondition, count: number): boolean {
+  switch (condition.op) {
+    case '==': return count === condition.n;
+    case '>=': return count >= condition.n;
+    case '>': return count > condition.n;
+    case '<': return count < condition.n;
+    case '<=': return count <= condition.n;
+    case '%': return count % condition.n === 0;
+  }
+}
+
+export interface LineBreakpoint {
+  readonly id: number;
+  readonly line: number;
+  readonly verified: boolean;
+  readonly message?: string;
+  readonly condition?: string;
+  readonly hitCondition?: HitCondition;
+  readonly logMessage?: string;
+  /** Times the breakpoint was reached (condition true) while moving forward. */
+  hits: number;
+}
+
+export interface DataBreakpoint {
+  readonly id: number;
+  readonly functionName: string;
+  readonly name: string;
+}
+
+export type ExceptionFilter = 'raised' | 'uncaught';
+
+/** Evaluates breakpoint conditions and log messages on a frame's locals (FrameEvaluator in production). */
+export interface ConditionEvaluator {
+  evaluateCondition(expression: string, locals: Locals): Promise<boolean | { error: string }>;
+  interpolateLogMessage(message: string, locals: Locals): Promise<string>;
+}
+
+/** A line is a place a breakpoint can hit when something can run there: not blank, not only a comment. */
+export function isExecutableLine(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  const trimmed = text.trim();
+  return trimmed !== '' && !trimmed.startsWith('#');
+}
+
+/** The breakpoints, data breakpoints and exception filters the client set. */
+export class StopRules {
+  private byLine = new Map<number, LineBreakpoint[]>();
+  private data: DataBreakpoint[] = [];
+  private exceptions = new Set<ExceptionFilter>();
+  private nextId = 1;
+  stopOnDivergence = true;
+
+  /**
+   * Replaces the program's line breakpoints. Hit counts survive for breakpoints that stay the same, since clients send
+   * the whole list whenever one changes.
+   */
+  setLineBreakpoints(
+    sourceText: string,
+    requested: readonly { line: number; condition?: string; hitCondition?: string; logMessage?: string }[],
+  ): LineBreakpoint[] {
+    const lines = splitSourceLines(sourceText);
+    const old = new Map<string, LineBreakpoint>();
+    for (const list of this.byLine.values()) for (const bp of list) old.set(breakpointKey(bp.line, bp.condition, bp.hitCondition, bp.logMessage), bp);
+    const result: LineBreakpoint[] = [];
+    const byLine = new Map<number, LineBreakpoint[]>();
+    for (const request of requested) {
+      const hitCondition = request.hitCondition?.trim() ? parseHitCondition(request.hitCondition) : undefined;
+      const condition = request.condition?.trim() ? request.condition.trim() : undefined;
+      const logMessage = request.logMessage === undefined || request.logMessage === '' ? undefined : request.logMessage;
+      let message: string | undefined;
+      if (request.line < 1 || request.line > lines.length) message = `Line ${request.line} is past the end of the program (${lines.length} lines).`;
+      else if (!isExecutableLine(lines[request.line - 1])) message = `Line ${request.line} is blank or a comment: nothing runs there.`;
+      else if (request.hitCondition?.trim() && hitCondition === undefined) {
+        message = `Hit condition "${request.hitCondition}" is not understood: use a count such as 5, >=3, >3, <3 or %2.`;
+      }
+      const key = breakpointKey(request.line, condition, hitCondition, logMessage);
+      const previous = old.get(key);
+      const bp: LineBreakpoint = previous && message === undefined
+        ? previous
+        : { id: this.nextId++, line: request.line, verified: message === undefined, message, condition, hitCondition, logMessage, hits: 0 };
+      result.push(bp);
+      if (bp.verified) {
+        const list = byLine.get(bp.line) ?? [];
+        list.push(bp);
+        byLine.set(bp.line, list);
+      }
+    }
+    this.byLine = byLine;
+    return result;
+  }
+
+  setDataBreakpoints(requested: readonly { functionName: string; name: string }[]): DataBreakpoint[] {
+    this.data = requested.map((request) => ({ id: this.nextId++, ...request }));
+    return this.data;
+  }
+
+  setExceptionFilters(filters: readonly string[]): void {
+    this.exceptions = new Set(filters.filter((f): f is ExceptionFilter => f === 'raised' || f === 'uncaught'));
+  }
+
+  breakpointsOn(line: number): readonly LineBreakpoint[] {
+    return this.byLine.get(line) ?? [];
+  }
+
+  get dataBreakpoints(): readonly DataBreakpoint[] {
+    return this.data;
+  }
+
+  hasException(filter: ExceptionFilter): boolean {
+    return this.exceptions.has(filter);
+  }
+
+  /** Whether anything could stop (or print) inside a call that a step over skips. */
+  get couldStopInsideCalls(): boolean {
+    return this.byLine.size > 0 || this.data.length > 0 || this.exceptions.has('raised');
+  }
+
+  /** Counts restart with a new trace. */
+  resetHits(): void {
+    for (const list of this.byLine.values()) for (const bp of list) bp.hits = 0;
+  }
+}
+
+function breakpointKey(line: number, condition?: string, hit?: HitCondition, log?: string): string {
+  return JSON.stringify([line, condition ?? null, hit ? `${hit.op}${hit.n}` : null, log ?? null]);
+}
+
+/** One frame the scanner checks, with what the checks need around it. */
+export interface ScannedFrame {
+  readonly position: number;
+  readonly frame: TraceFrame;
+  /** The previous call/line frame of the same scope, for data breakpoints. */
+  readonly previousInScope?: TraceFrame;
+}
+
+export interface ScanOptions {
+  readonly rules: StopRules;
+  readonly evaluator: ConditionEvaluator;
+  /** The movement's own goal (next line, step out, goto line); undefined for continue. */
+  readonly target?: (frame: TraceFrame, position: number) => boolean;
+  readonly targetStop?: StopInfo;
+  /** Compare mode: the position of the first divergence and its sentence (asked per frame: it is known once aligned). */
+  readonly divergence?: () => { readonly position: number; readonly description: string } | undefined;
+  /** Log point output, in frame order. */
+  readonly log: (text: string, frame: TraceFrame) => void;
+}
+
+interface Candidate {
+  readonly position: number;
+  reasons: Set<StopReason>;
+  hitIds: number[];
+  descriptions: string[];
+  texts: string[];
+}
+
+const PRIORITY: readonly StopReason[] = ['divergence', 'exception', 'data breakpoint', 'breakpoint', 'goto', 'step', 'end', 'entry', 'pause'];
+
+/**
+ * Checks frames in timeline order for a forward movement. `feed` decides synchronously whenever it can (locations, data
+ * and exception rules, the target); conditions and log messages are evaluated in order in the background, and `settle`
+ * gives the earliest stop. Feeding stops making sense once `feed` returned true.
+ */
+export class StopScanner {
+  private best?: Candidate;
+  private syncStop = false;
+  private chain: Promise<void> = Promise.resolve();
+  private pendingCount = 0;
+  private lastFed?: ScannedFrame;
+  private beforeLastFed?: ScannedFrame;
+  private origin = -1;
+
+  constructor(private readonly options: ScanOptions) {}
+
+  /** Frames whose checks still wait for Python. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  /** A stop is known (it may still move earlier once pending checks finish). */
+  get found(): boolean {
+    return this.best !== undefined;
+  }
+
+  /** The frame the movement starts from: not a stop itself, but the frame before the first one checked. */
+  seed(scanned: ScannedFrame): void {
+    this.lastFed = scanned;
+    this.origin = scanned.position;
+  }
+
+  /** Checks one frame; true when the movement can end here or earlier (the rollout may be cancelled). */
+  feed(scanned: ScannedFrame): boolean {
+    if (this.syncStop || this.best !== undefined) return true;
+    const { rules } = this.options;
+    const { frame, position } = scanned;
+    const candidate: Candidate = { position, reasons: new Set(), hitIds: [], descriptions: [], texts: [] };
+
+    if (this.options.target?.(frame, position)) {
+      const stop = this.options.targetStop ?? { reason: 'step' };
+      candidate.reasons.add(stop.reason);
+      if (stop.description) candidate.descriptions.push(stop.description);
+    }
+    const divergence = this.options.divergence?.();
+    if (divergence?.position === position) {
+      candidate.reasons.add('divergence');
+      candidate.descriptions.push(divergence.description);
+    }
+    this.checkData(scanned, candidate);
+    this.checkExceptions(scanned, candidate);
+
+    const asyncBreakpoints: LineBreakpoint[] = [];
+    const logs: LineBreakpoint[] = [];
+    if (frame.event === 'line' || frame.event === 'call') {
+      for (const bp of rules.breakpointsOn(frame.line)) {
+        if (bp.condition !== undefined) {
+          asyncBreakpoints.push(bp);
+          continue;
+        }
+        bp.hits++;
+        if (bp.hitCondition && !hitConditionHolds(bp.hitCondition, bp.hits)) continue;
+        if (bp.logMessage !== undefined) logs.push(bp);
+        else {
+          candidate.reasons.add('breakpoint');
+          candidate.hitIds.push(bp.id);
+        }
+      }
+    }
+    this.beforeLastFed = this.lastFed;
+    this.lastFed = scanned;
+
+    const stopsHere = candidate.reasons.size > 0;
+    if (asyncBreakpoints.length > 0 || logs.length > 0) {
+      this.pendingCount++;
+      if (stopsHere) this.syncStop = true;
+      this.chain = this.chain.then(async () => {
+        try {
+          await this.evaluate(candidate, frame, asyncBreakpoints, logs);
+        } finally {
+          this.pendingCount--;
+        }
+      });
+      return stopsHere;
+    }
+    if (stopsHere) {
+      this.consider(candidate);
+      this.syncStop = true;
+    }
+    return stopsHere;
+  }
+
+  /** Waits for pending checks. */
+  async drain(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Waits for pending checks and returns the earliest stop, if any. */
+  async settle(): Promise<{ position: number; stop: StopInfo } | undefined> {
+    await this.chain;
+    const best = this.best;
+    if (best === undefined) return undefined;
+    const reason = PRIORITY.find((r) => best.reasons.has(r)) ?? 'step';
+    const description = best.descriptions.length > 0 ? best.descriptions.join('; ') : undefined;
+    const text = best.texts.length > 0 ? best.texts.join('\n') : undefined;
+    return {
+      position: best.position,
+      stop: {
+        reason,
+        ...(description ? { description } : {}),
+        ...(text ? { text } : {}),
+        ...(best.hitIds.length > 0 ? { hitBreakpointIds: best.hitIds } : {}),
+      },
+    };
+  }
+
+  private async evaluate(candidate: Candidate, frame: TraceFrame, conditional: readonly LineBreakpoint[], logs: LineBreakpoint[]): Promise<void> {
+    // A stop before this frame means the movement never gets here: nothing to count or print.
+    if (this.best !== undefined && this.best.position < candidate.position) return;
+    const { evaluator } = this.options;
+    for (const bp of conditional) {
+      const result = await evaluator.evaluateCondition(bp.condition!, frame.locals);
+      if (typeof result !== 'boolean') {
+        candidate.reasons.add('breakpoint');
+        candidate.hitIds.push(bp.id);
+        candidate.texts.push(`The condition "${bp.condition}" of the breakpoint on line ${bp.line} failed: ${result.error}`);
+        continue;
+      }
+      if (!result) continue;
+      bp.hits++;
+      if (bp.hitCondition && !hitConditionHolds(bp.hitCondition, bp.hits)) continue;
+      if (bp.logMessage !== undefined) logs.push(bp);
+      else {
+        candidate.reasons.add('breakpoint');
+        candidate.hitIds.push(bp.id);
+      }
+    }
+    for (const bp of logs) this.options.log(await evaluator.interpolateLogMessage(bp.logMessage!, frame.locals), frame);
+    if (candidate.reasons.size > 0) this.consider(candidate);
+  }
+
+  private consider(candidate: Candidate): void {
+    if (this.best === undefined || candidate.position < this.best.position) this.best = candidate;
+  }
+
+  private checkData(scanned: ScannedFrame, candidate: Candidate): void {
+    const { frame } = scanned;
+    if (frame.event !== 'call' && frame.event !== 'line') return;
+    for (const watch of this.options.rules.dataBreakpoints) {
+      if (watch.functionName !== frame.functionName) continue;
+      const change = valueChange(frame, scanned.previousInScope, watch.name);
+      if (change === undefined) continue;
+      candidate.reasons.add('data breakpoint');
+      candidate.hitIds.push(watch.id);
+      candidate.descriptions.push(change);
+    }
+  }
+
+  private checkExceptions(scanned: ScannedFrame, candidate: Candidate): void {
+    const { rules } = this.options;
+    const { frame } = scanned;
+    if (frame.event === 'exception' && rules.hasException('raised') && !propagated(this.lastFed, this.beforeLastFed)) {
+      candidate.reasons.add('exception');
+      candidate.descriptions.push(`Raised ${describeException(frame.value)}`);
+    }
+    // An exception in the entry's own frame followed by its return escaped the program: uncaught.
+    const previous = this.lastFed;
+    if (
+      rules.hasException('uncaught') && frame.event === 'return' && frame.depth === 0 &&
+      previous !== undefined && previous.position !== this.origin && previous.frame.event === 'exception' && previous.frame.depth === 0 &&
+      previous.frame.scope === frame.scope
+    ) {
+      const earlier: Candidate = {
+        position: previous.position,
+        reasons: new Set(['exception']),
+        hitIds: [],
+        descriptions: [`Uncaught ${describeException(previous.frame.value)}`],
+        texts: [],
+      };
+      this.consider(earlier);
+      this.syncStop = true;
+    }
+  }
+}
+
+/** The exception event that follows a callee's exception and return is the same exception passing through. */
+function propagated(last?: ScannedFrame, beforeLast?: ScannedFrame): boolean {
+  return last?.frame.event === 'return' && beforeLast?.frame.event === 'exception' && beforeLast.frame.scope === last.frame.scope;
+}
+
+/** `y changed from 1 to 2`, or undefined when the value did not change since the previous frame of the scope. */
+export function valueChange(frame: TraceFrame, previous: TraceFrame | undefined, name: string): string | undefined {
+  const now = frame.locals.get(name);
+  const before = previous?.locals.get(name);
+  if (now === before) return undefined;
+  if (now === undefined) return `${name} was deleted (it was ${shorten(before ?? '')})`;
+  if (before === undefined) return `${name} was set to ${shorten(now)}`;
+  return `${name} changed from ${shorten(before)} to ${shorten(now)}`;
+}
+
+/** `ZeroDivisionError('division by zero')` out of the `(type, value, traceback)` repr of an exception frame. */
+export function describeException(value: string | undefined): string {
+  const parsed = parseExceptionValue(value);
+  return parsed.description ? parsed.description : parsed.type;
+}
+
+export function parseExceptionValue(value: string | undefined): { type: string; description: string } {
+  if (value === undefined) return { type: 'Exception', description: '' };
+  const match = /^\(<class '([^']+)'>, (.*), <traceback object>\)$/s.exec(value);
+  if (!match) return { type: 'Exception', description: value };
+  return { type: match[1]!, description: match[2]! };
+}
+
+function shorten(text: string, width = 80): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}

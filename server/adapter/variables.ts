@@ -1,0 +1,180 @@
+// Turns frames' locals (Python reprs) into DAP variables: long values shortened with the full text one level down,
+// containers expanded lazily from their repr with paging, differing values marked in compare mode.
+
+import { Handles } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { VariableDifference } from '../compare/align';
+import type { TraceFrame } from '../trace/model';
+import { parseRepr, type ReprNode } from '../values/pyrepr';
+import type { Side } from './navigator';
+
+/** Values longer than this are shown cut, with the whole text under "(full value)". */
+export const SHOWN_VALUE_LENGTH = 200;
+/** "(full value)" holds at most this much; Copy Value (evaluate, clipboard context) gives the rest. */
+export const FULL_VALUE_LIMIT = 100_000;
+/** Mappings and records with more children than this are paged like sequences. */
+const NAMED_CHILDREN_LIMIT = 100;
+export const FULL_VALUE_NAME = '(full value)';
+export const RETURN_NAME = '(return)';
+export const EXCEPTION_NAME = '(exception)';
+/** presentationHint attribute of a variable whose predicted and real values differ. */
+export const DIFFERS_ATTRIBUTE = 'cwm.differs';
+
+/** The locals of one frame as a scope. */
+export interface LocalsScope {
+  readonly kind: 'locals';
+  readonly frame: TraceFrame;
+  readonly side: Side;
+  /** Compare mode: variables whose value differs from the other side's, by name (`(return)` for the value). */
+  readonly differences?: ReadonlyMap<string, VariableDifference>;
+  /** setVariable may change this scope (predict mode, current frame). */
+  readonly editable: boolean;
+}
+
+type Container =
+  | LocalsScope
+  | { readonly kind: 'node'; readonly node: ReprNode; readonly evaluateName?: string; readonly full?: string }
+  | { readonly kind: 'full'; readonly text: string };
+
+export class VariableStore {
+  private handles = new Handles<Container>(1000);
+
+  /** Forgets every reference (after each stop, references from before are no longer valid). */
+  reset(): void {
+    this.handles.reset();
+  }
+
+  scope(scope: LocalsScope): number {
+    return this.handles.create(scope);
+  }
+
+  scopeOf(reference: number): LocalsScope | undefined {
+    const container = this.handles.get(reference);
+    return container?.kind === 'locals' ? container : undefined;
+  }
+
+  /** Children of a reference, honouring DAP's filter and paging. */
+  variables(reference: number, filter?: 'indexed' | 'named', start = 0, count = 0): DebugProtocol.Variable[] {
+    const container = this.handles.get(reference);
+    if (container === undefined) return [];
+    switch (container.kind) {
+      case 'locals':
+        return filter === 'indexed' ? [] : this.localsVariables(container);
+      case 'full':
+        return filter === 'indexed' ? [] : [fullValueVariable(container.text)];
+      case 'node':
+        return this.nodeVariables(container.node, container.evaluateName, container.full, filter, start, count);
+    }
+  }
+
+  /** A value as a variable (or evaluate result): shortened when long, expandable when its repr has children. */
+  variable(name: string, repr: string, evaluateName?: string): DebugProtocol.Variable {
+    const node = parseRepr(repr);
+    const long = repr.length > SHOWN_VALUE_LENGTH;
+    const variable: DebugProtocol.Variable = {
+      name,
+      value: long ? `${repr.slice(0, SHOWN_VALUE_LENGTH - 1)}…` : repr,
+      type: node.truncated ? `${node.typeName} (cut by the tracer)` : node.typeName,
+      variablesReference: 0,
+      ...(evaluateName !== undefined ? { evaluateName } : {}),
+    };
+    if (node.expandable) {
+      variable.variablesReference = this.handles.create({ kind: 'node', node, evaluateName, full: long ? repr : undefined });
+      const paged = childrenArePaged(node);
+      if (paged) {
+        variable.indexedVariables = node.childCount;
+        if (long) variable.namedVariables = 1;
+      } else {
+        variable.namedVariables = node.childCount + (long ? 1 : 0);
+      }
+    } else if (long) {
+      variable.variablesReference = this.handles.create({ kind: 'full', text: repr });
+      variable.namedVariables = 1;
+    }
+    return variable;
+  }
+
+  private localsVariables(scope: LocalsScope): DebugProtocol.Variable[] {
+    const out: DebugProtocol.Variable[] = [];
+    for (const [name, repr] of scope.frame.locals) out.push(this.marked(this.variable(name, repr, name), scope, name));
+    if (scope.frame.value !== undefined) {
+      const name = scope.frame.event === 'exception' ? EXCEPTION_NAME : RETURN_NAME;
+      const variable = this.variable(name, scope.frame.value);
+      variable.presentationHint = { kind: 'virtual', attributes: ['readOnly'] };
+      out.push(this.marked(variable, scope, RETURN_NAME));
+    }
+    if (!scope.editable) {
+      for (const variable of out) {
+        const hint = variable.presentationHint ?? {};
+        const attributes = new Set(hint.attributes ?? []);
+        attributes.add('readOnly');
+        variable.presentationHint = { ...hint, attributes: [...attributes] };
+      }
+    }
+    return out;
+  }
+
+  /** Marks a variable whose value differs from the other side's, and says the other value in its type. */
+  private marked(variable: DebugProtocol.Variable, scope: LocalsScope, key: string): DebugProtocol.Variable {
+    const difference = scope.differences?.get(key);
+    if (difference === undefined) return variable;
+    const other = scope.side === 'predicted' ? difference.actual : difference.predicted;
+    const otherName = scope.side === 'predicted' ? 'the real run' : 'the prediction';
+    const hint = variable.presentationHint ?? {};
+    variable.presentationHint = { kind: hint.kind ?? 'data', attributes: [...(hint.attributes ?? []), DIFFERS_ATTRIBUTE] };
+    variable.type = `${variable.type ?? ''} — differs from ${otherName}: ${other === undefined ? 'absent there' : shorten(other, 80)}`.trim();
+    return variable;
+  }
+
+  private nodeVariables(
+    node: ReprNode,
+    evaluateName: string | undefined,
+    full: string | undefined,
+    filter: 'indexed' | 'named' | undefined,
+    start: number,
+    count: number,
+  ): DebugProtocol.Variable[] {
+    const paged = childrenArePaged(node);
+    const out: DebugProtocol.Variable[] = [];
+    if (full !== undefined && filter !== 'indexed') out.push(fullValueVariable(full));
+    const wantChildren = filter === undefined || (filter === 'indexed') === paged;
+    if (!wantChildren) return out;
+    const from = paged || filter !== undefined ? start : 0;
+    const howMany = count > 0 ? count : node.childCount;
+    for (const child of node.children(from, howMany)) {
+      out.push(this.variable(child.name, child.value, childExpression(evaluateName, node, child.name)));
+    }
+    return out;
+  }
+}
+
+/** Sequences and sets are always paged (indexed); mappings and records only when large. */
+function childrenArePaged(node: ReprNode): boolean {
+  return node.naming === 'index' || node.naming === 'position' || node.childCount > NAMED_CHILDREN_LIMIT;
+}
+
+function childExpression(parent: string | undefined, node: ReprNode, name: string): string | undefined {
+  if (parent === undefined) return undefined;
+  // Names and the subscript/attribute chains built here need no parentheses; any other expression does.
+  const base = /^[\p{ID_Start}_][\p{ID_Continue}]*(?:\[[^\]]*\]|\.[\p{ID_Start}_][\p{ID_Continue}]*)*$/u.test(parent) ? parent : `(${parent})`;
+  switch (node.naming) {
+    case 'index':
+    case 'key':
+      return `${base}[${name}]`;
+    case 'field':
+      return `${base}.${name}`;
+    case 'position':
+      return undefined;
+  }
+}
+
+function fullValueVariable(text: string): DebugProtocol.Variable {
+  const value = text.length <= FULL_VALUE_LIMIT
+    ? text
+    : `${text.slice(0, FULL_VALUE_LIMIT)}… (${text.length.toLocaleString('en-US')} characters; Copy Value gives all of it)`;
+  return { name: FULL_VALUE_NAME, value, variablesReference: 0, presentationHint: { kind: 'virtual', attributes: ['rawString', 'readOnly'] } };
+}
+
+function shorten(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
