@@ -17,6 +17,7 @@ import type { TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
+import { benchAdapter } from './adapter-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
 
@@ -210,6 +211,10 @@ async function main(): Promise<void> {
     if (wants('tracer')) await benchTracer();
     if (wants('rollout')) await benchRollouts(codec);
     if (wants('client')) await benchClientCosts(codec);
+    if (wants('adapter')) {
+      print();
+      for (const line of await benchAdapter()) print(line);
+    }
   } finally {
     codec.dispose();
   }
