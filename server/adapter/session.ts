@@ -14,7 +14,7 @@ import { EndpointError } from '../endpoint/errors';
 import { PredictionSession } from '../engine/session';
 import { findEntryPoint } from '../trace/entry';
 import type { OutputChunk, Trace, TraceFrame } from '../trace/model';
-import { localsToObject } from '../trace/model';
+import { frameToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { recordTrace } from '../tracer/runner';
 import { FrameEvaluator } from '../values/evaluator';
@@ -680,7 +680,7 @@ export class CwmDebugSession extends DebugSession {
       length: nav?.length ?? 0,
       complete: nav?.complete ?? false,
       ended: this.ended,
-      frame: frame ? frameJson(frame) : undefined,
+      frame: frame ? frameToJson(frame) : undefined,
       lastStop: this.lastStop,
     };
   }
@@ -697,8 +697,8 @@ export class CwmDebugSession extends DebugSession {
       const body: Record<string, unknown> = { mode: nav.kind, position: nav.position };
       if (nav.kind === 'compare') {
         const compare = nav as CompareNavigator;
-        body.actual = compare.actualTrace.frames.map(frameJson);
-        body.predicted = compare.predictedFrames.map(frameJson);
+        body.actual = compare.actualTrace.frames.map(frameToJson);
+        body.predicted = compare.predictedFrames.map(frameToJson);
         body.rows = compare.currentAlignment?.rows ?? [];
         body.firstDivergence = compare.currentAlignment?.firstDivergence ?? null;
         body.scores = compare.scores ?? null;
@@ -707,7 +707,7 @@ export class CwmDebugSession extends DebugSession {
         if (compare.predictionFailure !== undefined) body.predictionError = messageOf(compare.predictionFailure);
       } else {
         const frames = nav.length > 0 ? nav.view(0).primary.frames : [];
-        body[nav.kind === 'actual' ? 'actual' : 'predicted'] = frames.map(frameJson);
+        body[nav.kind === 'actual' ? 'actual' : 'predicted'] = frames.map(frameToJson);
         body.end = nav.end ?? null;
         if (nav instanceof PredictionNavigator) body.malformed = nav.session.malformed;
       }
@@ -729,7 +729,7 @@ export class CwmDebugSession extends DebugSession {
       nav.session.goTo(nav.position);
       const result = await this.withProgress(`CWM: sampling ${n} rollouts`, operation, request, () => nav.session.sample(n, { signal, parallelRequests: (this.config?.endpoints.length ?? 1) > 1 }));
       response.body = {
-        rollouts: result.rollouts.map((frames) => frames.map(frameJson)),
+        rollouts: result.rollouts.map((frames) => frames.map(frameToJson)),
         agreement: result.agreement.map((entry) => ({ ...entry, variables: Object.fromEntries(entry.variables) })),
       };
       this.sendResponse(response);
@@ -842,21 +842,6 @@ function directValue(frame: TraceFrame, expression: string): string | undefined 
   return undefined;
 }
 
-function frameJson(frame: TraceFrame): Record<string, unknown> {
-  return {
-    index: frame.index,
-    event: frame.event,
-    line: frame.line,
-    source: frame.sourceLine,
-    scope: frame.scope,
-    function: frame.functionName,
-    depth: frame.depth,
-    locals: localsToObject(frame.locals),
-    ...(frame.value !== undefined ? { value: frame.value } : {}),
-    ...(frame.output?.length ? { output: frame.output } : {}),
-    ...(frame.issues?.length ? { issues: frame.issues } : {}),
-  };
-}
 
 function samePath(a: string, b: string): boolean {
   const normalize = (path: string) => (process.platform === 'win32' || process.platform === 'darwin' ? path.toLowerCase() : path);

@@ -2,7 +2,8 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { localsToObject, type Trace, type TraceFrame } from '../trace/model';
+import type { Trace } from '../trace/model';
+export { frameToJson, traceToJson } from '../trace/json';
 import type { TracerLimits } from '../tracer/runner';
 
 export const TRACER_OPTION_SPECS = {
@@ -60,34 +61,6 @@ export function describeEnd(trace: Trace): string {
     case 'crashed': return `The program ended abnormally: ${end.message}`;
     case 'incomplete': return `The trace is incomplete: ${end.message}`;
   }
-}
-
-export function frameToJson(frame: TraceFrame): Record<string, unknown> {
-  return {
-    index: frame.index,
-    event: frame.event,
-    line: frame.line,
-    source: frame.sourceLine,
-    scope: frame.scope,
-    function: frame.functionName,
-    depth: frame.depth,
-    locals: localsToObject(frame.locals),
-    ...(frame.value !== undefined ? { value: frame.value } : {}),
-    ...(frame.output?.length ? { output: frame.output } : {}),
-  };
-}
-
-export function traceToJson(trace: Trace): Record<string, unknown> {
-  return {
-    origin: trace.origin,
-    path: trace.path,
-    entry: trace.entry,
-    pythonVersion: trace.pythonVersion,
-    end: trace.end,
-    notes: trace.notes,
-    frames: trace.frames.map(frameToJson),
-    outsideOutput: trace.outsideOutput,
-  };
 }
 
 /** Entry options that must come together, checked the same way by every command. */

@@ -12,7 +12,7 @@ import type { EntryPoint, Trace, TraceFrame } from '../trace/model';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { recordTrace } from '../tracer/runner';
 import {
-  TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkProgramFile, describeEnd, limitsFrom, longestLine, terminalStyle, traceToJson,
+  TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkProgramFile, describeEnd, frameToJson, limitsFrom, longestLine, terminalStyle, traceToJson,
 } from './common';
 import { MODEL_OPTION_SPECS, NO_ENDPOINT_MESSAGE, connectModel, modelSettingsFrom, type ConnectedModel } from './model-options';
 import { renderScores, renderSideBySide } from './side-by-side';
@@ -89,7 +89,7 @@ export async function predictCommand(argv: string[], usage: string): Promise<num
     await session.runToEnd(signal, format === 'table' ? (frame) => process.stdout.write(table.row(frame) + '\n') : undefined);
     const trace = predictedTrace(session, source, file, entry);
     if (format === 'cwm') process.stdout.write(renderTrace(trace));
-    else if (format === 'json') process.stdout.write(JSON.stringify({ ...traceToJson(trace), malformed: trace.malformed }, null, 2) + '\n');
+    else if (format === 'json') process.stdout.write(JSON.stringify(traceToJson(trace), null, 2) + '\n');
     else {
       for (const bad of session.malformed) process.stdout.write(paint('yellow', `unreadable model output at step ${bad.index}: ${bad.reason}`) + '\n');
       process.stdout.write((session.ended ? paint('green', `The model ended the trace after ${session.trace.length} steps.`)
@@ -104,7 +104,7 @@ export async function predictCommand(argv: string[], usage: string): Promise<num
 function printSamples(result: SampleResult, table: TraceTable, n: number, format: string): number {
   if (format !== 'table') {
     process.stdout.write(JSON.stringify({
-      rollouts: result.rollouts.map((frames) => frames.map((frame) => traceToJsonFrame(frame))),
+      rollouts: result.rollouts.map((frames) => frames.map((frame) => frameToJson(frame))),
       agreement: result.agreement.map((entry) => ({ ...entry, variables: Object.fromEntries(entry.variables) })),
     }, null, 2) + '\n');
     return 0;
@@ -120,9 +120,6 @@ function printSamples(result: SampleResult, table: TraceTable, n: number, format
   return 0;
 }
 
-function traceToJsonFrame(frame: TraceFrame): Record<string, unknown> {
-  return { index: frame.index, event: frame.event, line: frame.line, depth: frame.depth, locals: Object.fromEntries(frame.locals), value: frame.value };
-}
 
 export async function compareCommand(argv: string[], usage: string): Promise<number> {
   const { values, file, format } = parse(argv, 'compare');

@@ -1,0 +1,34 @@
+// The trace's JSON form: what `cwm-debug ... --format json` prints, what the adapter's custom requests send, and what
+// a saved trace holds (server/adapter/saved-trace.ts reads it back). One writer so the three never drift apart.
+
+import { localsToObject, type Trace, type TraceFrame } from './model';
+
+export function frameToJson(frame: TraceFrame): Record<string, unknown> {
+  return {
+    index: frame.index,
+    event: frame.event,
+    line: frame.line,
+    source: frame.sourceLine,
+    scope: frame.scope,
+    function: frame.functionName,
+    depth: frame.depth,
+    locals: localsToObject(frame.locals),
+    ...(frame.value !== undefined ? { value: frame.value } : {}),
+    ...(frame.output?.length ? { output: frame.output } : {}),
+    ...(frame.issues?.length ? { issues: frame.issues } : {}),
+  };
+}
+
+export function traceToJson(trace: Trace): Record<string, unknown> {
+  return {
+    origin: trace.origin,
+    path: trace.path,
+    entry: trace.entry,
+    pythonVersion: trace.pythonVersion,
+    end: trace.end,
+    notes: trace.notes,
+    frames: trace.frames.map(frameToJson),
+    outsideOutput: trace.outsideOutput,
+    ...(trace.malformed.length ? { malformed: trace.malformed } : {}),
+  };
+}
