@@ -399,10 +399,12 @@ def _is_stable(v, t):
 
 
 # ---------------------------------------------------------------- the trace functions
-# Per live traced frame, _states maps the frame to [depth, scope id, names, name tokens, objs, reps, code info]:
+# Per live traced frame, _states maps the frame to
+# [depth, scope id, names, name tokens, objs, reps, code info, live locals or None]:
 #   names: the frame's local names as last sent, in order; name tokens: ':' + name for each
 #   objs:  per position, the last object when its repr provably cannot change (see _STABLE, _Snap), else _M
 #   reps:  per position, the last repr sent
+#   live locals: the frame's f_locals object where it is always current when a trace function runs (see below)
 # The lists are changed in place. Keying by the frame object (not its id) keeps the frame alive, so a new frame
 # cannot be mistaken for it; the entry is dropped when the frame returns for good (not at a yield).
 _states = {}
@@ -423,6 +425,10 @@ _call_headers = {}
 _call_headers_get = _call_headers.get
 _name_tokens = {}  # name -> ':name'
 _name_tokens_get = _name_tokens.get
+# Reading frame.f_locals re-syncs it from the fast locals. Before 3.11 CPython syncs the same dict before every
+# trace call anyway, and from 3.13 f_locals is a live view: there the object from the call event can be kept and
+# read as is. 3.11 and 3.12 only sync on access, so there it is read afresh each time.
+_KEEP_LOCALS = sys.version_info < (3, 11) or sys.version_info >= (3, 13)
 _target = ''
 _includes_files = set()
 _includes_dirs = ()
@@ -518,7 +524,7 @@ def _local(frame, event, arg):
         st = _states_get(frame)
         if st is None:
             return None
-        _, sid, names, ntoks, objs, reps, info = st
+        _, sid, names, ntoks, objs, reps, info, loc = st
         if event == 'line':
             line = frame.f_lineno
             if _cur == sid:
@@ -532,7 +538,8 @@ def _local(frame, event, arg):
             if info[2]:
                 _relocals(*_names_values(frame, info[3]), names, ntoks, objs, reps)
                 return _local
-            loc = frame.f_locals
+            if loc is None:
+                loc = frame.f_locals
             if info[5]:
                 if list(loc) != names:
                     _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
@@ -689,7 +696,8 @@ def _global(frame, event, arg):
         if st is None:
             _sid += 1
             sid = _sid
-            _states[frame] = [depth, sid, names, ntoks, objs, reps, info]
+            _states[frame] = [depth, sid, names, ntoks, objs, reps, info,
+                              loc if _KEEP_LOCALS and not info[2] else None]
         else:
             # A resumed generator: keep its lists (the objects), replace their contents.
             st[0] = depth
