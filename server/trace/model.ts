@@ -35,7 +35,7 @@ export interface TraceFrame {
   readonly event: TraceEventKind;
   /** 1-based line number in the traced file; 0 when a predicted line could not be mapped. */
   readonly line: number;
-  /** The physical source line, without its trailing newline and without the START_OF_TRACE marker. */
+  /** The physical source line exactly as in the file, without its line terminator (a marker comment the file carries stays). */
   readonly sourceLine: string;
   /** One id per live Python frame: recursion gives distinct ids, a resumed generator keeps its id. */
   readonly scope: number;
