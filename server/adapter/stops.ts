@@ -175,6 +175,17 @@ export interface ScanOptions {
   readonly log: (text: string, frame: TraceFrame) => void;
 }
 
+/** A breakpoint whose condition (if any) held: counts the hit, then logs or stops once its hit condition allows. */
+function recordHit(bp: LineBreakpoint, candidate: Candidate, logs: LineBreakpoint[]): void {
+  bp.hits++;
+  if (bp.hitCondition && !hitConditionHolds(bp.hitCondition, bp.hits)) return;
+  if (bp.logMessage !== undefined) logs.push(bp);
+  else {
+    candidate.reasons.add('breakpoint');
+    candidate.hitIds.push(bp.id);
+  }
+}
+
 interface Candidate {
   readonly position: number;
   reasons: Set<StopReason>;
@@ -245,13 +256,7 @@ export class StopScanner {
           asyncBreakpoints.push(bp);
           continue;
         }
-        bp.hits++;
-        if (bp.hitCondition && !hitConditionHolds(bp.hitCondition, bp.hits)) continue;
-        if (bp.logMessage !== undefined) logs.push(bp);
-        else {
-          candidate.reasons.add('breakpoint');
-          candidate.hitIds.push(bp.id);
-        }
+        recordHit(bp, candidate, logs);
       }
     }
     this.beforeLastFed = this.lastFed;
@@ -313,14 +318,7 @@ export class StopScanner {
         candidate.texts.push(`The condition "${bp.condition}" of the breakpoint on line ${bp.line} failed: ${result.error}`);
         continue;
       }
-      if (!result) continue;
-      bp.hits++;
-      if (bp.hitCondition && !hitConditionHolds(bp.hitCondition, bp.hits)) continue;
-      if (bp.logMessage !== undefined) logs.push(bp);
-      else {
-        candidate.reasons.add('breakpoint');
-        candidate.hitIds.push(bp.id);
-      }
+      if (result) recordHit(bp, candidate, logs);
     }
     for (const bp of logs) this.options.log(await evaluator.interpolateLogMessage(bp.logMessage!, frame.locals), frame);
     if (candidate.reasons.size > 0) this.consider(candidate);

@@ -3,7 +3,7 @@
 
 import type { TokenCodec } from '../cwm/codec';
 import { Tok } from '../cwm/tokens';
-import { CwmFrameEncoder, renderPrompt, type FramePieces } from '../cwm/writer';
+import { CwmFrameEncoder, type FramePieces } from '../cwm/writer';
 import type { TraceEventKind, TraceFrame } from '../trace/model';
 
 const EVENT_TOKEN: Record<TraceEventKind, string> = {
@@ -139,9 +139,4 @@ export class PromptTooLongError extends Error {
         'Trace a smaller file, or raise the context size (--context-tokens) if the server allows more.',
     );
   }
-}
-
-/** The text the prompt stands for (for logs and the test endpoint); not used to build ids. */
-export function promptText(context: string): string {
-  return renderPrompt(context);
 }
