@@ -1,6 +1,15 @@
-// Extension entry point: registers the CWM debugger, whose adapter runs inline in the extension host.
+// Extension entry point: the CWM debugger (its adapter runs inline in the extension host), launch configurations,
+// settings and API key, endpoint status, inline values, and the language server for predictions outside a debug session.
+
 import * as vscode from 'vscode';
 import { CwmDebugSession } from '../server/adapter/session';
+import { CwmConfigurationProvider, INITIAL_CONFIGURATIONS } from './debug-config';
+import { CwmInlineValuesProvider } from './inline-values';
+import { PredictionClient } from './language-client';
+import { ApiKeyStore } from './secrets';
+import { EndpointStatus } from './status';
+import { registerSideBySideView } from './side-by-side';
+import { registerTraceFiles } from './trace-files';
 
 class InlineAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
   createDebugAdapterDescriptor(): vscode.ProviderResult<vscode.DebugAdapterDescriptor> {
@@ -10,8 +19,21 @@ class InlineAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
 }
 
 export function activate(context: vscode.ExtensionContext): void {
+  const keys = new ApiKeyStore(context.secrets);
+  keys.register(context);
+  const provider = new CwmConfigurationProvider(keys);
+  const status = new EndpointStatus(keys);
+  const predictions = new PredictionClient(context, keys);
+  registerTraceFiles(context);
+  registerSideBySideView(context);
   context.subscriptions.push(
+    status,
+    predictions,
     vscode.debug.registerDebugAdapterDescriptorFactory('cwm', new InlineAdapterFactory()),
+    vscode.debug.registerDebugConfigurationProvider('cwm', provider),
+    // A second provider only lists configurations in the Run and Debug dropdown; resolving stays with the first, so it runs once.
+    vscode.debug.registerDebugConfigurationProvider('cwm', { provideDebugConfigurations: () => INITIAL_CONFIGURATIONS }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+    vscode.languages.registerInlineValuesProvider({ language: 'python' }, new CwmInlineValuesProvider()),
     vscode.commands.registerCommand('cwmDebug.traceCurrentFile', async () => {
       const editor = vscode.window.activeTextEditor;
       if (!editor || editor.document.languageId !== 'python') {
@@ -27,6 +49,11 @@ export function activate(context: vscode.ExtensionContext): void {
       });
     }),
   );
+  // Neither waits: activation stays fast, and a slow endpoint or server start only delays the status and the lenses.
+  void status.refresh();
+  void predictions.start().catch((error: unknown) => {
+    void vscode.window.showErrorMessage(`CWM: the prediction language server did not start: ${error instanceof Error ? error.message : String(error)}`);
+  });
 }
 
 export function deactivate(): void {}

@@ -39,7 +39,11 @@ await Promise.all([
   }),
   esbuild.build({
     ...common,
-    entryPoints: { cli: join(root, 'server/cli/main.ts'), adapter: join(root, 'server/adapter/main.ts') },
+    entryPoints: {
+      cli: join(root, 'server/cli/main.ts'),
+      adapter: join(root, 'server/adapter/main.ts'),
+      languageServer: join(root, 'server/lsp/main.ts'),
+    },
     outdir: join(root, 'dist'),
     banner: { js: '#!/usr/bin/env node' },
   }),

@@ -11,7 +11,8 @@ export type DebugMode = 'predict' | 'actual' | 'compare';
 
 /** A launch configuration that passed validation, with defaults applied and paths made absolute. */
 export interface LaunchConfig {
-  readonly program: string;
+  /** Absent only when `trace` replays a saved trace whose own context supplies the program text. */
+  readonly program?: string;
   readonly entry?: string;
   readonly args?: string;
   readonly mode: DebugMode;
@@ -30,7 +31,7 @@ export interface LaunchConfig {
   readonly requestTimeoutMs: number;
   readonly tracerLimits: Partial<TracerLimits>;
   readonly cwd?: string;
-  /** A saved trace to replay instead of running the program (actual mode). */
+  /** A saved trace (.cwmtrace or .json) to replay instead of running the program (actual mode). */
   readonly trace?: string;
 }
 
@@ -51,13 +52,15 @@ const TracerLimitsSchema = z.object(
   { error: 'must be an object such as { "maxEvents": 100000, "timeoutMs": 30000 }' },
 );
 
+const PROGRAM_REQUIRED = 'is required: the path of the Python file to debug';
+
 const nonEmpty = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
 
 const LaunchSchema = z.object({
-  program: z.string({ error: 'is required: the path of the Python file to debug' }).min(1, { error: 'is required: the path of the Python file to debug' }),
+  program: z.string({ error: PROGRAM_REQUIRED }).min(1, { error: PROGRAM_REQUIRED }).optional(),
   entry: nonEmpty('the name of the function to trace, e.g. "main"').optional(),
   args: z.string({ error: 'must be a string holding the Python argument list, e.g. "[1, 2], 3"' }).optional(),
-  mode: z.enum(['predict', 'actual', 'compare'], { error: 'must be predict, actual or compare' }).default('compare'),
+  mode: z.enum(['predict', 'actual', 'compare'], { error: 'must be predict, actual or compare' }).optional(),
   endpoints: z.array(nonEmpty('a URL such as http://127.0.0.1:8000'), { error: 'must be a list of endpoint URLs, e.g. ["http://127.0.0.1:8000"]' }).optional(),
   backend: z.enum(['auto', 'fgserve', 'vllm', 'mlx', 'openai'], { error: 'must be auto, fgserve, vllm, mlx or openai' }).default('auto'),
   tokenizer: nonEmpty("the path of the checkpoint's tokenizer.model").optional(),
@@ -76,7 +79,7 @@ const LaunchSchema = z.object({
   requestTimeoutMs: positiveInt('a positive whole number of milliseconds').default(600_000),
   tracerLimits: TracerLimitsSchema.default({}),
   cwd: nonEmpty('the path of a folder').optional(),
-  trace: nonEmpty('the path of a saved trace (.json)').optional(),
+  trace: nonEmpty('the path of a saved trace (.cwmtrace or .json)').optional(),
 });
 
 /** `"field.sub" must be …` for the first problem zod found. */
@@ -99,32 +102,40 @@ export function parseLaunchConfig(raw: unknown, env: NodeJS.ProcessEnv = process
   if (cwd !== undefined && (!existsSync(cwd) || !statSync(cwd).isDirectory())) throw new ConfigError(`"cwd" must be an existing folder; ${cwd} is not one.`);
   const base = cwd ?? process.cwd();
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
-  const program = absolute(value.program);
-  if (!existsSync(program)) throw new ConfigError(`"program" must name an existing Python file; ${program} does not exist.`);
-  if (!statSync(program).isFile()) throw new ConfigError(`"program" must name a Python file; ${program} is a folder.`);
+  const trace = value.trace === undefined ? undefined : absolute(value.trace);
+  // A replay reads the program text from the trace when there is no program (or not the one the trace ran).
+  if (value.program === undefined && trace === undefined) {
+    throw new ConfigError(`"program" ${PROGRAM_REQUIRED} (or give "trace": a saved trace to step through).`);
+  }
+  const mode: DebugMode = value.mode ?? (trace !== undefined ? 'actual' : 'compare');
+  const program = value.program === undefined ? undefined : absolute(value.program);
+  if (program !== undefined) {
+    if (!existsSync(program)) throw new ConfigError(`"program" must name an existing Python file; ${program} does not exist.`);
+    if (!statSync(program).isFile()) throw new ConfigError(`"program" must name a Python file; ${program} is a folder.`);
+  }
   if (value.args !== undefined && value.entry === undefined) {
     throw new ConfigError('"args" needs "entry": name the function that receives the arguments.');
   }
   const endpoints = value.endpoints ?? (env.CWM_ENDPOINT ?? '').split(',').map((url) => url.trim()).filter(Boolean);
   const tokenizer = value.tokenizer ?? (env.CWM_TOKENIZER || undefined);
-  const trace = value.trace === undefined ? undefined : absolute(value.trace);
   if (trace !== undefined) {
-    if (value.mode !== 'actual') throw new ConfigError('"trace" replays a saved real run: use it with "mode": "actual".');
+    if (mode !== 'actual') throw new ConfigError('"trace" replays a saved trace: use it with "mode": "actual" (or leave "mode" out).');
     if (!existsSync(trace)) throw new ConfigError(`"trace" must name an existing trace file; ${trace} does not exist.`);
+    if (!statSync(trace).isFile()) throw new ConfigError(`"trace" must name a trace file (.cwmtrace or .json); ${trace} is a folder.`);
   }
-  if (value.mode !== 'actual') {
+  if (mode !== 'actual') {
     if (endpoints.length === 0) {
-      throw new ConfigError(`"endpoints" is required in ${value.mode} mode: give the URL of a CWM server, e.g. ["http://127.0.0.1:8000"] (or set CWM_ENDPOINT), or use "mode": "actual".`);
+      throw new ConfigError(`"endpoints" is required in ${mode} mode: give the URL of a CWM server, e.g. ["http://127.0.0.1:8000"] (or set CWM_ENDPOINT), or use "mode": "actual".`);
     }
     if (tokenizer === undefined) {
-      throw new ConfigError(`"tokenizer" is required in ${value.mode} mode: give the path of the CWM checkpoint's tokenizer.model (or set CWM_TOKENIZER).`);
+      throw new ConfigError(`"tokenizer" is required in ${mode} mode: give the path of the CWM checkpoint's tokenizer.model (or set CWM_TOKENIZER).`);
     }
   }
   return {
     program,
     entry: value.entry,
     args: value.args,
-    mode: value.mode,
+    mode,
     endpoints,
     backend: value.backend,
     tokenizer: tokenizer === undefined ? undefined : absolute(tokenizer),

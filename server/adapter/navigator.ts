@@ -74,7 +74,6 @@ export interface TraceNavigator {
 /** A real trace recorded in full before debugging starts: every position is known, nothing is ever added. */
 export class RecordedNavigator implements TraceNavigator {
   readonly kind = 'actual' as const;
-  readonly threadName = 'Python (real)';
   readonly complete = true;
   private cursor = -1;
   private revisionCount = 0;
@@ -83,6 +82,7 @@ export class RecordedNavigator implements TraceNavigator {
     private trace: Trace,
     /** Records the trace again for `restart`; absent for a replayed file, which restarts from its first step. */
     private readonly rerecord?: (signal?: AbortSignal) => Promise<Trace>,
+    readonly threadName = 'Python (real)',
   ) {
     this.cursor = trace.frames.length > 0 ? 0 : -1;
   }
@@ -160,16 +160,9 @@ export class PredictionNavigator implements TraceNavigator {
     return this.revisionCount;
   }
 
-  /** How the prediction ended: an exception leaving the entry's scope right before its return is a raise. */
+  /** How the prediction ended, once it did. */
   get end(): TraceEnd | undefined {
-    if (!this.session.ended) return undefined;
-    const frames = this.session.trace;
-    const last = frames[frames.length - 1];
-    const before = frames[frames.length - 2];
-    if (last?.event === 'return' && last.depth === 0 && before?.event === 'exception' && before.scope === last.scope) {
-      return { kind: 'raised', message: describeException(before.value) };
-    }
-    return { kind: 'returned' };
+    return this.session.ended ? endOfFinishedTrace(this.session.trace) : undefined;
   }
 
   view(position: number): PositionView {
@@ -225,6 +218,16 @@ export class PredictionNavigator implements TraceNavigator {
   async dispose(): Promise<void> {
     await this.onDispose();
   }
+}
+
+/** How a trace that reached `<|end_of_text|>` ended: an exception leaving the entry's scope right before its return is a raise. */
+export function endOfFinishedTrace(frames: readonly TraceFrame[]): TraceEnd {
+  const last = frames[frames.length - 1];
+  const before = frames[frames.length - 2];
+  if (last?.event === 'return' && last.depth === 0 && before?.event === 'exception' && before.scope === last.scope) {
+    return { kind: 'raised', message: describeException(before.value) };
+  }
+  return { kind: 'returned' };
 }
 
 function checkPosition(position: number, length: number): void {

@@ -12,9 +12,10 @@ import { compareState, type VariableDifference } from '../compare/align';
 import { connectModel, type ConnectedModel } from '../cli/model-options';
 import { EndpointError } from '../endpoint/errors';
 import { PredictionSession } from '../engine/session';
+import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
-import type { OutputChunk, Trace, TraceFrame } from '../trace/model';
-import { frameToJson } from '../trace/json';
+import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
+import { frameToJson, traceToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { recordTrace } from '../tracer/runner';
 import { FrameEvaluator } from '../values/evaluator';
@@ -22,12 +23,14 @@ import { CompareNavigator } from './compare';
 import { ConfigError, parseLaunchConfig, type LaunchConfig } from './config';
 import { MoveError, StepController, describeTraceEnd, type MoveResult } from './controller';
 import { linksOf, scopeChain } from './frames';
-import { PredictionNavigator, RecordedNavigator, type Side, type SideFrame, type TraceNavigator } from './navigator';
-import { loadSavedTrace } from './saved-trace';
+import { PredictionNavigator, RecordedNavigator, endOfFinishedTrace, type Side, type SideFrame, type TraceNavigator } from './navigator';
+import { loadSavedTrace, type SavedTrace } from './saved-trace';
 import { StopRules, isExecutableLine, parseExceptionValue, type StopInfo } from './stops';
 import { RETURN_NAME, VariableStore } from './variables';
 
 const THREAD_ID = 1;
+/** The one source served by content (`source` request): the program text of a replayed trace that is not the program file. */
+const TRACE_SOURCE_REFERENCE = 1;
 
 /** One stack frame shown to the client: one frame per side at the same level of the call stack. */
 interface FrameRef {
@@ -45,6 +48,21 @@ class UserError extends Error {}
 
 const GoToStepArgs = z.object({ step: z.number().int().nonnegative(), side: z.enum(['actual', 'predicted']).optional() });
 const SampleArgs = z.object({ n: z.number().int().min(1).max(64).optional() });
+const ExportTraceArgs = z.object({ side: z.enum(['actual', 'predicted']).optional(), format: z.enum(['cwm', 'json']).optional() });
+
+/** The body of a `cwm/exportTrace` response. */
+export interface ExportedTrace {
+  /** The file's text: the rendered CWM trace (what `cwm-debug trace --format cwm` prints) or the JSON form with the program text. */
+  readonly text: string;
+  /** `<program>-<side>.cwmtrace` (or `.json`). */
+  readonly suggestedName: string;
+  readonly side: Side;
+  readonly format: 'cwm' | 'json';
+  /** Number of frames exported. */
+  readonly frames: number;
+  /** Set when the export is not a finished trace (a prediction still running or stopped early, a run cut short). */
+  readonly note?: string;
+}
 
 /** Evaluates on the locals of a frame in a Python helper (FrameEvaluator); kept as an interface for tests and stand-ins. */
 type Evaluator = Pick<FrameEvaluator, 'evaluate' | 'evaluateCondition' | 'interpolateLogMessage' | 'dispose'>;
@@ -52,6 +70,10 @@ type Evaluator = Pick<FrameEvaluator, 'evaluate' | 'evaluateCondition' | 'interp
 export class CwmDebugSession extends DebugSession {
   private config?: LaunchConfig;
   private source = '';
+  /** The replayed trace (launch with "trace"), loaded before breakpoints are set: it decides what the program text is. */
+  private saved?: SavedTrace;
+  /** The entry the predictions start from, for exporting them. */
+  private predictionEntry?: EntryPoint;
   private nav?: TraceNavigator;
   private controller?: StepController;
   private readonly rules = new StopRules();
@@ -74,7 +96,7 @@ export class CwmDebugSession extends DebugSession {
   /** Movements run one at a time. */
   private queue: Promise<void> = Promise.resolve();
   private ended = false;
-  private pendingBreakpoints?: { path: string; breakpoints: DebugProtocol.SourceBreakpoint[] };
+  private pendingBreakpoints?: { source: DebugProtocol.Source; breakpoints: DebugProtocol.SourceBreakpoint[] };
 
   constructor() {
     super();
@@ -121,10 +143,16 @@ export class CwmDebugSession extends DebugSession {
     const operation = this.track(request);
     try {
       const config = parseLaunchConfig(args);
+      if (config.trace !== undefined) {
+        const program = config.program === undefined ? undefined : { path: config.program, source: readFileSync(config.program, 'utf8') };
+        this.saved = await loadSavedTrace(config.trace, program, { entry: config.entry, args: config.args });
+        this.source = this.saved.source;
+      } else {
+        this.source = readFileSync(programOf(config), 'utf8');
+      }
       this.config = config;
-      this.source = readFileSync(config.program, 'utf8');
       this.rules.stopOnDivergence = config.stopOnDivergence;
-      if (this.pendingBreakpoints) this.applyBreakpoints(this.pendingBreakpoints.path, this.pendingBreakpoints.breakpoints);
+      if (this.pendingBreakpoints) this.applyBreakpoints(this.pendingBreakpoints.source, this.pendingBreakpoints.breakpoints);
       this.sendEvent(new InitializedEvent());
       this.evaluator = new FrameEvaluator({ python: config.python });
       const abort = AbortSignal.any([signal, operation.signal]);
@@ -149,9 +177,9 @@ export class CwmDebugSession extends DebugSession {
 
   private async buildNavigator(config: LaunchConfig, progress: (message: string) => void, signal: AbortSignal): Promise<TraceNavigator> {
     const record = async (abort?: AbortSignal): Promise<Trace> => {
-      if (abort === undefined) progress(`Running ${basename(config.program)} under the tracer…`);
+      if (abort === undefined) progress(`Running ${basename(programOf(config))} under the tracer…`);
       const trace = await recordTrace({
-        file: config.program,
+        file: programOf(config),
         python: config.python,
         entry: config.entry,
         args: config.args,
@@ -162,14 +190,12 @@ export class CwmDebugSession extends DebugSession {
       return trace;
     };
     if (config.mode === 'actual') {
-      if (config.trace) {
-        const trace = await loadSavedTrace(config.trace, {
-          path: config.program,
-          source: this.source,
-          entry: findEntryPoint(this.source, { entry: config.entry, args: config.args }),
-        });
+      if (this.saved) {
+        // Replay: nothing runs and no endpoint is needed.
+        const { trace, notice } = this.saved;
+        if (notice) this.output(`${notice.text}\n`, notice.important ? 'important' : 'console');
         this.announceTrace(trace);
-        return new RecordedNavigator(trace);
+        return new RecordedNavigator(trace, undefined, 'Python (saved trace)');
       }
       return new RecordedNavigator(await record(), record);
     }
@@ -192,6 +218,7 @@ export class CwmDebugSession extends DebugSession {
       // The prediction starts from the real call frame when it carries inputs, as the reference debugger does with given arguments.
       const first = real.frames[0];
       const initialFrames = first && first.event === 'call' && first.locals.size > 0 ? [first] : [];
+      this.predictionEntry = real.entry;
       const session = this.predictionSession(config, real.entry, initialFrames);
       const navigator = new CompareNavigator(real, session);
       this.watchComparePrediction(navigator);
@@ -199,6 +226,7 @@ export class CwmDebugSession extends DebugSession {
       return navigator;
     }
     const entry = findEntryPoint(this.source, { entry: config.entry, args: config.args });
+    this.predictionEntry = entry;
     const initialFrames: TraceFrame[] = [];
     if (config.args !== undefined && entry.kind === 'function') {
       initialFrames.push(await buildEntryCallFrame({
@@ -211,7 +239,7 @@ export class CwmDebugSession extends DebugSession {
   private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[]): PredictionSession {
     const session = new PredictionSession({
       source: this.source,
-      path: config.program,
+      path: programOf(config),
       entry,
       backend: this.model!.pool,
       codec: this.model!.codec,
@@ -330,7 +358,7 @@ export class CwmDebugSession extends DebugSession {
 
   protected override gotoTargetsRequest(response: DebugProtocol.GotoTargetsResponse, args: DebugProtocol.GotoTargetsArguments): void {
     const line = this.convertClientLineToDebugger(args.line);
-    const onProgram = this.config !== undefined && args.source.path !== undefined && samePath(args.source.path, this.config.program);
+    const onProgram = this.isProgramSource(args.source);
     const text = this.source.split(/\r\n|\r|\n/)[line - 1];
     response.body = {
       targets: onProgram && isExecutableLine(text)
@@ -407,25 +435,25 @@ export class CwmDebugSession extends DebugSession {
   // ------------------------------------------------------------------------------------------------ breakpoints
 
   protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
-    const path = args.source.path ?? '';
     const requested = (args.breakpoints ?? (args.lines ?? []).map((line) => ({ line })))
       .map((bp) => ({ ...bp, line: this.convertClientLineToDebugger(bp.line) }));
     response.body = {
-      breakpoints: this.applyBreakpoints(path, requested).map((bp) => (bp.line === undefined ? bp : { ...bp, line: this.convertDebuggerLineToClient(bp.line) })),
+      breakpoints: this.applyBreakpoints(args.source, requested).map((bp) => (bp.line === undefined ? bp : { ...bp, line: this.convertDebuggerLineToClient(bp.line) })),
     };
     this.sendResponse(response);
   }
 
-  private applyBreakpoints(path: string, requested: readonly DebugProtocol.SourceBreakpoint[]): DebugProtocol.Breakpoint[] {
+  private applyBreakpoints(target: DebugProtocol.Source, requested: readonly DebugProtocol.SourceBreakpoint[]): DebugProtocol.Breakpoint[] {
     if (this.config === undefined) {
       // Before launch the program is not known yet: keep them and verify once it is.
-      this.pendingBreakpoints = { path, breakpoints: [...requested] };
+      this.pendingBreakpoints = { source: target, breakpoints: [...requested] };
       return requested.map((bp) => ({ verified: false, line: bp.line, message: 'Waiting for the debug session to start.' }));
     }
-    if (!samePath(path, this.config.program)) {
-      return requested.map((bp) => ({
-        verified: false, line: bp.line, message: `Only ${basename(this.config!.program)} is traced; breakpoints in other files are never hit.`,
-      }));
+    if (!this.isProgramSource(target)) {
+      const message = this.servesSourceByContent()
+        ? `The replayed trace ran the program text it stores, shown as ${this.saved!.sourceName} (read-only): set breakpoints there.`
+        : `Only ${basename(this.config.program ?? '')} is traced; breakpoints in other files are never hit.`;
+      return requested.map((bp) => ({ verified: false, line: bp.line, message }));
     }
     const set = this.rules.setLineBreakpoints(this.source, requested);
     const source = this.programSource();
@@ -619,6 +647,16 @@ export class CwmDebugSession extends DebugSession {
     }
   }
 
+  protected override sourceRequest(response: DebugProtocol.SourceResponse, args: DebugProtocol.SourceArguments): void {
+    const reference = args.source?.sourceReference ?? args.sourceReference;
+    const ours = this.servesSourceByContent()
+      ? reference === TRACE_SOURCE_REFERENCE
+      : this.config?.program !== undefined && args.source?.path !== undefined && samePath(args.source.path, this.config.program);
+    if (!ours) return this.sendError(response, new UserError('This debug session has no such source: it only shows the traced program.'));
+    response.body = { content: this.source, mimeType: 'text/x-python' };
+    this.sendResponse(response);
+  }
+
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
     const frame = this.controller?.currentFrame();
     if (!frame || frame.event !== 'exception') return this.sendError(response, new UserError('The current step is not an exception.'));
@@ -646,6 +684,19 @@ export class CwmDebugSession extends DebugSession {
         this.enqueueRequest(response, request, () => this.controller!.goToPosition(this.positionOfStep(parsed.data.step, parsed.data.side)));
         return;
       }
+      case 'cwm/exportTrace': {
+        const parsed = ExportTraceArgs.safeParse(args ?? {});
+        if (!parsed.success) {
+          return this.sendError(response, new UserError('cwm/exportTrace takes { "side": "actual" | "predicted", "format": "cwm" | "json" }, both optional.'));
+        }
+        try {
+          response.body = this.exportTrace(parsed.data.side, parsed.data.format ?? 'cwm');
+          this.sendResponse(response);
+        } catch (error) {
+          this.sendError(response, error);
+        }
+        return;
+      }
       case 'cwm/state':
         response.body = this.state();
         this.sendResponse(response);
@@ -659,6 +710,68 @@ export class CwmDebugSession extends DebugSession {
       default:
         this.sendError(response, new UserError(`Unknown request ${command}.`));
     }
+  }
+
+  /**
+   * One side's trace as a file. Default side: the one shown, the prediction in compare mode. A prediction that is still
+   * running (or stopped before its end) is exported as far as it goes, and `note` says so.
+   */
+  private exportTrace(requested: Side | undefined, format: 'cwm' | 'json'): ExportedTrace {
+    const nav = this.nav;
+    const config = this.config;
+    if (!nav || !config) throw new UserError('The debug session has not started yet: there is no trace to export.');
+    const side: Side = requested ?? (nav.kind === 'actual' ? 'actual' : 'predicted');
+    const { trace, note } = side === 'actual' ? this.actualForExport(nav) : this.predictionForExport(nav, config);
+    const text = format === 'json'
+      // The program text travels with the JSON so that the file replays without the program.
+      ? `${JSON.stringify({ ...traceToJson(trace), source: trace.source }, null, 2)}\n`
+      : renderTrace(trace);
+    const program = config.program !== undefined ? basename(config.program) : this.saved?.sourceName ?? 'program.py';
+    const suggestedName = `${program.replace(/\.py[w]?$/i, '')}-${side}.${format === 'json' ? 'json' : 'cwmtrace'}`;
+    return { text, suggestedName, side, format, frames: trace.frames.length, ...(note !== undefined ? { note } : {}) };
+  }
+
+  private actualForExport(nav: TraceNavigator): { trace: Trace; note?: string } {
+    let trace: Trace;
+    if (nav instanceof RecordedNavigator) trace = nav.recorded;
+    else if (nav instanceof CompareNavigator) trace = nav.actualTrace;
+    else throw new UserError('This session has no real run to export: it only predicts. Export the prediction, or debug in compare mode.');
+    const finished = trace.end.kind === 'returned' || trace.end.kind === 'raised';
+    return finished ? { trace } : { trace, note: describeTraceEnd(trace.end, 'actual') };
+  }
+
+  private predictionForExport(nav: TraceNavigator, config: LaunchConfig): { trace: Trace; note?: string } {
+    let frames: readonly TraceFrame[];
+    let ended: boolean;
+    let note: string | undefined;
+    if (nav instanceof PredictionNavigator) {
+      frames = nav.session.trace;
+      ended = nav.session.ended;
+      if (!ended) note = `The prediction has not reached its end yet: the ${frames.length} steps predicted so far are exported (step on to predict more).`;
+    } else if (nav instanceof CompareNavigator) {
+      frames = nav.predictedFrames;
+      ended = nav.predictionDone && nav.session.ended;
+      if (!nav.predictionDone) note = `The prediction is still running: the ${frames.length} steps predicted so far are exported.`;
+      else if (nav.predictionFailure !== undefined) note = `The prediction stopped after ${frames.length} steps (${messageOf(nav.predictionFailure)}): those steps are exported.`;
+      else if (!ended) note = `The prediction stopped before its end: its ${frames.length} steps are exported.`;
+    } else {
+      throw new UserError('This session has no prediction to export: it replays the real run. Export the real run, or debug in predict or compare mode.');
+    }
+    const malformed = nav instanceof PredictionNavigator || nav instanceof CompareNavigator ? nav.session.malformed : [];
+    const end: TraceEnd = ended ? endOfFinishedTrace(frames) : { kind: 'incomplete', message: note ?? 'the prediction has not ended' };
+    const trace: Trace = {
+      origin: 'predicted',
+      ...(config.program !== undefined ? { path: config.program } : {}),
+      source: this.source,
+      entry: this.predictionEntry ?? findEntryPoint(this.source, { entry: config.entry, args: config.args }),
+      // A snapshot: the background prediction goes on appending to its own list.
+      frames: [...frames],
+      malformed: [...malformed],
+      end,
+      notes: [],
+      outsideOutput: [],
+    };
+    return note !== undefined ? { trace, note } : { trace };
   }
 
   private positionOfStep(step: number, side?: Side): number {
@@ -788,8 +901,24 @@ export class CwmDebugSession extends DebugSession {
     this.sendEvent(new Event('progressUpdate', { progressId: progress.id, message: `${progress.frames} steps predicted` }));
   }
 
+  /** The program as a DAP source: the file, or for a trace replayed from its own program text, content served by reference. */
   private programSource(): DebugProtocol.Source {
+    if (this.servesSourceByContent()) {
+      return new Source(this.saved!.sourceName, undefined, TRACE_SOURCE_REFERENCE, 'program text stored in the saved trace');
+    }
     return new Source(basename(this.config?.program ?? 'program.py'), this.config?.program);
+  }
+
+  /** A replayed trace whose program text is not the program file's: the client shows it read-only, from `source`. */
+  private servesSourceByContent(): boolean {
+    return this.saved !== undefined && !this.saved.fromProgram;
+  }
+
+  /** Whether a client source (breakpoints, goto) is the program the session steps through. */
+  private isProgramSource(source: DebugProtocol.Source): boolean {
+    if (this.config === undefined) return false;
+    if (this.servesSourceByContent()) return source.sourceReference === TRACE_SOURCE_REFERENCE;
+    return source.path !== undefined && this.config.program !== undefined && samePath(source.path, this.config.program);
   }
 
   private programOutput(chunks: readonly OutputChunk[]): void {
@@ -809,6 +938,12 @@ export class CwmDebugSession extends DebugSession {
     response.body = { error: { id: 1, format: response.message, showUser: !cancelled } };
     this.sendResponse(response);
   }
+}
+
+/** The program path of a configuration that runs or predicts it (validation requires one unless a trace is replayed). */
+function programOf(config: LaunchConfig): string {
+  if (config.program === undefined) throw new ConfigError('"program" is required: the path of the Python file to debug.');
+  return config.program;
 }
 
 function frameOf(side: SideFrame): TraceFrame {

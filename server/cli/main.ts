@@ -15,17 +15,20 @@ import {
 } from './common';
 import { MODEL_OPTIONS_HELP, ModelOptionError } from './model-options';
 import { compareCommand, predictCommand } from './predict';
+import { EVAL_USAGE, evalCommand } from './eval';
 import { TraceTable, painter } from './table';
 
 const USAGE = `Usage:
   cwm-debug trace FILE.py   [entry options] [tracer options] [--format table|cwm|json]
   cwm-debug predict FILE.py [entry options] [model options] [--format table|cwm|json]
   cwm-debug compare FILE.py [entry options] [tracer options] [model options]
+  cwm-debug eval CORPUS     [--endpoint URL ...] [--samples N] [--concurrency C] [--out DIR] [model options]
 
 Commands:
   trace    Run FILE.py under the bundled tracer and print its real execution trace.
   predict  Ask a CWM endpoint to predict the trace, without running anything; frames print as they arrive.
   compare  Record the real trace and the predicted one, and show them side by side with the first divergence.
+  eval     Score the model on a corpus of programs (rollouts, next-frame accuracy, breakdowns); writes a report.
 
 Entry options (first that applies): --entry NAME (with --args, a Python argument list such as "[1, 2], 'a'"),
 the function whose def line carries "# << START_OF_TRACE", else the whole script (or --script).
@@ -39,6 +42,7 @@ Tracer options:
   --max-output BYTES stop once the program printed more than this (default ${DEFAULT_TRACER_LIMITS.maxOutputBytes})
 
 ${MODEL_OPTIONS_HELP}
+${EVAL_USAGE}
 Output:
   --format FORMAT    table (default), cwm (the exact text CWM is trained on), json
   --no-color         plain text even on a terminal
@@ -131,6 +135,8 @@ export async function main(argv: string[]): Promise<number> {
         return await predictCommand(rest, USAGE);
       case 'compare':
         return await compareCommand(rest, USAGE);
+      case 'eval':
+        return await evalCommand(rest, USAGE);
       case undefined:
       case '-h':
       case '--help':

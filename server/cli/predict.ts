@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { alignTraces } from '../compare/align';
 import { scoreAlignment } from '../compare/scores';
 import { renderTrace } from '../cwm/writer';
+import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession, type SampleResult } from '../engine/session';
 import { findEntryPoint } from '../trace/entry';
 import type { EntryPoint, Trace, TraceFrame } from '../trace/model';
@@ -147,16 +148,14 @@ export async function compareCommand(argv: string[], usage: string): Promise<num
   const model = await connectModel(settings);
   try {
     printWarnings(model, paint);
-    // The prediction starts from the real call frame when it carries inputs, as the reference debugger does with given arguments.
-    const first = real.frames[0];
-    const initialFrames = first && first.event === 'call' && first.locals.size > 0 ? [first] : [];
+    const initialFrames = comparisonStartFrames(real);
     const session = new PredictionSession({
       source, path: file, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = (message) => process.stderr.write(paint('yellow', `note: ${message}`) + '\n');
     const progress = process.stderr.isTTY ? (frame: TraceFrame) => process.stderr.write(`\rpredicting… ${frame.index + 1} steps`) : undefined;
-    await session.runUntil((frame) => frame.index >= real.frames.length * 4 + 100, signal, progress);
+    await session.runUntil(comparisonHorizon(real), signal, progress);
     if (progress) process.stderr.write('\r\x1b[K');
     const predicted = session.trace;
     const alignment = alignTraces(predicted, real.frames);

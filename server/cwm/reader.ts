@@ -616,7 +616,7 @@ export class CwmTraceReader {
     }
     if (mentionsLambda(text)) return '<lambda>';
     if (line > 0) return this.lines.enclosingName(line);
-    if (depth === 0 && this.options.entry?.kind === 'function') return this.options.entry.name;
+    if (depth === 0 && this.options.entry?.kind === 'function') return this.options.entry.name.split('.').pop()!;
     return '<unknown>';
   }
 
@@ -624,7 +624,7 @@ export class CwmTraceReader {
   private nameFromBody(line: number, depth: number): string {
     if (depth === 0 && this.options.entry?.kind === 'script') return '<module>';
     if (line > 0) return this.lines.enclosingName(line);
-    if (depth === 0 && this.options.entry?.kind === 'function') return this.options.entry.name;
+    if (depth === 0 && this.options.entry?.kind === 'function') return this.options.entry.name.split('.').pop()!;
     return '<unknown>';
   }
 

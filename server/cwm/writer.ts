@@ -52,7 +52,8 @@ function escapeCodeUnit(code: number): string {
 export function markEntryLine(source: string, entry: EntryPoint): string {
   const lines = splitSourceLines(source);
   if (entry.kind === 'function') {
-    const index = entryDefIndex(lines, entry.name, entry.line);
+    // A method entry (`Class.method`) is marked on its own `def method` line, as the tracer names its frames.
+    const index = entryDefIndex(lines, entry.name.split('.').pop()!, entry.line);
     if (index >= 0 && !lines[index].includes(START_OF_TRACE_MARKER)) lines[index] += ENTRY_MARKER_SUFFIX;
   }
   return lines.join('\n');

@@ -17,7 +17,9 @@ import type { TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
+import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
+import { benchEval } from './eval-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
 
@@ -214,6 +216,14 @@ async function main(): Promise<void> {
     if (wants('adapter')) {
       print();
       for (const line of await benchAdapter()) print(line);
+    }
+    if (wants('eval')) {
+      print();
+      for (const line of await benchEval(codec, python)) print(line);
+    }
+    if (wants('activation')) {
+      print();
+      for (const line of benchActivation()) print(line);
     }
   } finally {
     codec.dispose();

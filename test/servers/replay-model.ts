@@ -1,10 +1,14 @@
 // The test endpoint's "model" (tests and benchmark only, never shipped): it replays the REAL trace of the program in
 // the prompt, recorded by the bundled tracer, continuing from the frames already in the prompt, with injectable corruption.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TokenCodec } from '../../server/cwm/codec';
 import { readCwmTrace } from '../../server/cwm/reader';
 import { Tok } from '../../server/cwm/tokens';
 import { CwmFrameEncoder, markEntryLine } from '../../server/cwm/writer';
+import type { CorpusItem } from '../../server/eval/corpus';
 import type { Trace, TraceEventKind, TraceFrame } from '../../server/trace/model';
 import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
 import type { TestModel, TestModelParams } from './protocol-server';
@@ -24,9 +28,25 @@ export type Corruption =
   /** Garbage text and tokens come before the frame. */
   | { readonly kind: 'garbage'; readonly step: number };
 
+/**
+ * Corruption at a seeded rate: every generated frame that qualifies is corrupted with probability `rate`. The draw
+ * depends only on (seed, program, step), so every request about the same step of the same program decides alike: a
+ * rollout and the teacher-forced prediction of that step see the same fault, and reruns see the same faults.
+ */
+export interface RateCorruption {
+  readonly kind: 'wrong-value' | 'wrong-line' | 'malformed-json';
+  readonly rate: number;
+  readonly seed?: number;
+  /** Only frames of these events qualify (default: call and line for wrong-value and malformed-json, every event for wrong-line). */
+  readonly events?: readonly TraceEventKind[];
+  /** wrong-value: the variable to corrupt is the first local this accepts (default: the first local); no such local, no fault. */
+  readonly variable?: (name: string, repr: string) => boolean;
+}
+
 export interface ReplayModelOptions {
   readonly codec: TokenCodec;
   readonly corruptions?: readonly Corruption[];
+  readonly rateCorruption?: RateCorruption;
   /**
    * Extra corruptions for one sample, to make rollouts disagree. A sample is numbered `sampleIndex + seed`: server-side n
    * numbers choices, while clients without n (mlx) send one request per sample with the seed raised by one each time.
@@ -41,6 +61,8 @@ export interface ReplayModel {
   prepare(request: TraceRequest): Promise<Trace>;
   /** Changes the corruptions for later requests. */
   setCorruptions(corruptions: readonly Corruption[]): void;
+  /** Changes (or with undefined, ends) the seeded-rate corruption for later requests. */
+  setRateCorruption(corruption: RateCorruption | undefined): void;
   /** How many prompts were answered. */
   readonly answered: number;
 }
@@ -48,6 +70,8 @@ export interface ReplayModel {
 interface Prepared {
   readonly trace: Trace;
   readonly context: string;
+  /** Hash of the context, so rate corruption draws differently per program. */
+  readonly programHash: number;
 }
 
 const EVENT_TOKENS: ReadonlyMap<string, TraceEventKind> = new Map([
@@ -61,6 +85,7 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
   const codec = options.codec;
   const byContext = new Map<string, Prepared>();
   let corruptions = [...(options.corruptions ?? [])];
+  let rateCorruption = options.rateCorruption;
   let answered = 0;
   const contextStart = codec.specialTokenId(Tok.traceContextStart)!;
   const frameSep = codec.specialTokenId(Tok.frameSep)!;
@@ -128,13 +153,13 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     for (let j = next; j < real.length; j++) {
       const step = promptFrames.length + (j - next);
       const frame = withEdits(real[j]!, edits, scopeMap, step);
-      const corruption = active.find((c) => c.step === step);
+      const corruption = active.find((c) => c.step === step) ?? (rateCorruption && drawCorruption(rateCorruption, prepared, frame, step));
       if (corruption?.kind === 'early-end') {
         yield endOfText;
         return;
       }
       if (corruption?.kind === 'garbage') yield* codec.encodeWithSpecialTokens('@@ garbage ~~ <|reserved_special_token_42|> %%');
-      let text = encoder.renderFrame(applyCorruption(frame, corruption, prepared.trace.source));
+      let text = encoder.renderFrame(applyCorruption(frame, corruption, prepared.trace.source, rateCorruption?.variable));
       if (corruption?.kind === 'malformed-json') text = text.replace(`}${Tok.actionSep}`, Tok.actionSep);
       if (first && forced !== undefined) text = text.slice(eventTokenText(forced).length);
       first = false;
@@ -151,11 +176,15 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     model: (promptIds, params) => generate(promptIds, params),
     async prepare(request) {
       const trace = await recordTrace(request);
-      byContext.set(markEntryLine(trace.source, trace.entry), { trace, context: markEntryLine(trace.source, trace.entry) });
+      const context = markEntryLine(trace.source, trace.entry);
+      byContext.set(context, { trace, context, programHash: hashText(context) });
       return trace;
     },
     setCorruptions(next) {
       corruptions = [...next];
+    },
+    setRateCorruption(next) {
+      rateCorruption = next;
     },
     get answered() {
       return answered;
@@ -203,10 +232,47 @@ function withEdits(frame: TraceFrame, edits: Map<string, Edit>, scopeMap: Readon
   return { ...frame, index: step, scope, locals };
 }
 
-function applyCorruption(frame: TraceFrame, corruption: Corruption | undefined, source: string): TraceFrame {
+/** FNV-1a over UTF-16 code units. */
+function hashText(text: string, seed = 0x811c9dc5): number {
+  let hash = seed | 0;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** A uniform draw in [0, 1) fixed by (seed, program, step). */
+function drawAt(seed: number, programHash: number, step: number): number {
+  let hash = hashText(`${seed}:${step}`, programHash);
+  // MurmurHash3's finaliser, so that neighbouring steps draw independently.
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return ((hash ^ (hash >>> 16)) >>> 0) / 2 ** 32;
+}
+
+function drawCorruption(rate: RateCorruption, prepared: Prepared, frame: TraceFrame, step: number): Corruption | undefined {
+  const withLocals = frame.event === 'call' || frame.event === 'line';
+  const events = rate.events ?? (rate.kind === 'wrong-line' ? ['call', 'line', 'return', 'exception'] : ['call', 'line']);
+  if (!events.includes(frame.event)) return undefined;
+  if (rate.kind !== 'wrong-line' && !withLocals) return undefined;
+  if (rate.kind === 'wrong-value' && !firstCorruptible(frame, rate.variable)) return undefined;
+  if (rate.kind === 'malformed-json' && frame.locals.size === 0) return undefined;
+  if (drawAt(rate.seed ?? 0, prepared.programHash, step) >= rate.rate) return undefined;
+  return { kind: rate.kind, step };
+}
+
+function firstCorruptible(frame: TraceFrame, accept?: (name: string, repr: string) => boolean): string | undefined {
+  for (const [name, repr] of frame.locals) if (accept === undefined || accept(name, repr)) return name;
+  return undefined;
+}
+
+function applyCorruption(
+  frame: TraceFrame,
+  corruption: Corruption | undefined,
+  source: string,
+  accept?: (name: string, repr: string) => boolean,
+): TraceFrame {
   if (corruption === undefined) return frame;
   if (corruption.kind === 'wrong-value' && frame.locals.size > 0) {
-    const name = corruption.variable ?? [...frame.locals.keys()][0]!;
+    const name = corruption.variable ?? firstCorruptible(frame, accept) ?? [...frame.locals.keys()][0]!;
     const current = frame.locals.get(name) ?? '0';
     const value = corruption.value ?? (/^-?\d+$/.test(current) ? String(BigInt(current) + 1n) : "'<wrong>'");
     return { ...frame, locals: new Map([...frame.locals, [name, value]]) };
@@ -217,4 +283,34 @@ function applyCorruption(frame: TraceFrame, corruption: Corruption | undefined, 
     return { ...frame, line: other, sourceLine: lines[other - 1] ?? '' };
   }
   return frame;
+}
+
+/**
+ * Traces every corpus item into the replay model, the way the evaluation traces it, `concurrency` at a time (tests, bench
+ * and serve-replay). Returns the real traces by item id; programs that cannot be traced are left out.
+ */
+export async function prepareCorpusItems(
+  replay: ReplayModel,
+  items: readonly CorpusItem[],
+  options: { python?: string; concurrency?: number } = {},
+): Promise<Map<string, Trace>> {
+  const dir = mkdtempSync(join(tmpdir(), 'cwm-replay-corpus-'));
+  let next = 0;
+  const prepared = new Map<string, Trace>();
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      let file = item.file;
+      if (file === undefined) {
+        file = join(dir, `${item.index}.py`);
+        writeFileSync(file, item.code.endsWith('\n') ? item.code : item.code + '\n');
+      }
+      try {
+        prepared.set(item.id, await replay.prepare({ file, python: options.python, entry: item.entry, args: item.args }));
+      } catch {
+        // A program that cannot be traced is one the evaluation records as an error; the endpoint needs nothing for it.
+      }
+    }
+  }));
+  return prepared;
 }

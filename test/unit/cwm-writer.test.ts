@@ -71,6 +71,12 @@ describe('markEntryLine', () => {
     assert.equal(markEntryLine(specSource, { kind: 'function', name: 'main', line: 7 }), specSource);
   });
 
+  test('a method entry (Class.method) marks the def of the method', () => {
+    const withClass = 'class Basket:\n    def __init__(self):\n        self.items = []\n\n    def add(self, item):\n        self.items.append(item)\n';
+    const marked = markEntryLine(withClass, { kind: 'function', name: 'Basket.add', line: 5 });
+    assert.equal(marked, withClass.replace('def add(self, item):', 'def add(self, item):  # << START_OF_TRACE'));
+  });
+
   test('script entries leave the source unchanged', () => {
     assert.equal(markEntryLine(source, { kind: 'script' }), source);
   });

@@ -1,0 +1,105 @@
+// Checks configured CWM endpoints for the status bar and "Check endpoint": loads the tokenizer, connects each endpoint
+// (detecting its kind and model) and says in words what is wrong and what to do. Nothing is generated.
+
+import { loadTokenizer, TokenizerError } from '../cwm/tokenizer';
+import { connectEndpoint } from './connect';
+import { EndpointError } from './errors';
+import { endpointTransportProblem } from './policy';
+import type { BackendKind } from './types';
+
+export interface HealthSettings {
+  readonly endpoints: readonly string[];
+  readonly backend: BackendKind | 'auto';
+  readonly tokenizerPath?: string;
+  readonly apiKey?: string;
+  readonly model?: string;
+  readonly allowInsecureHttp: boolean;
+  /** Per endpoint; a health check should answer within seconds, not the minutes a rollout may take. */
+  readonly timeoutMs: number;
+}
+
+export interface EndpointHealth {
+  readonly url: string;
+  readonly ok: boolean;
+  readonly kind?: BackendKind;
+  readonly model?: string;
+  readonly streams?: boolean;
+  /** What is wrong and what to do, when not ok. */
+  readonly problem?: string;
+  readonly warnings: readonly string[];
+}
+
+export type HealthState = 'ok' | 'not-configured' | 'tokenizer' | 'down' | 'partial';
+
+export interface HealthReport {
+  readonly state: HealthState;
+  /** One line for a status bar tooltip or a message. */
+  readonly summary: string;
+  readonly endpoints: readonly EndpointHealth[];
+  readonly tokenizerProblem?: string;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function checkEndpoints(settings: HealthSettings, signal?: AbortSignal): Promise<HealthReport> {
+  if (settings.endpoints.length === 0) {
+    return {
+      state: 'not-configured',
+      summary: 'No CWM endpoint is configured: set cwmDebug.endpoints to the URL of a CWM server (fgserve, vLLM, MLX-LM or OpenAI-compatible).',
+      endpoints: [],
+    };
+  }
+  if (!settings.tokenizerPath) {
+    return {
+      state: 'tokenizer',
+      summary: "No tokenizer is configured: set cwmDebug.tokenizerPath to the CWM checkpoint's tokenizer.model.",
+      tokenizerProblem: 'not configured',
+      endpoints: [],
+    };
+  }
+  let codec;
+  try {
+    codec = await loadTokenizer(settings.tokenizerPath);
+  } catch (error) {
+    const problem = error instanceof TokenizerError ? error.message : `The tokenizer ${settings.tokenizerPath} cannot be loaded: ${messageOf(error)}`;
+    return { state: 'tokenizer', summary: problem, tokenizerProblem: problem, endpoints: [] };
+  }
+  try {
+    const endpoints = await Promise.all(settings.endpoints.map(async (url): Promise<EndpointHealth> => {
+      const refused = endpointTransportProblem(url, settings.allowInsecureHttp);
+      if (refused !== undefined) return { url, ok: false, problem: refused, warnings: [] };
+      if (signal?.aborted) return { url, ok: false, problem: 'The check was cancelled.', warnings: [] };
+      try {
+        const client = await connectEndpoint({
+          url,
+          backend: settings.backend,
+          apiKey: settings.apiKey,
+          model: settings.model,
+          timeouts: { connectMs: settings.timeoutMs, totalMs: settings.timeoutMs },
+          retries: { max: 0 },
+        }, codec);
+        const health: EndpointHealth = {
+          url, ok: true, kind: client.kind, streams: client.streams, warnings: [...client.warnings],
+          ...(client.model !== undefined ? { model: client.model } : {}),
+        };
+        await client.close();
+        return health;
+      } catch (error) {
+        return { url, ok: false, problem: error instanceof EndpointError ? error.message : messageOf(error), warnings: [] };
+      }
+    }));
+    const up = endpoints.filter((endpoint) => endpoint.ok);
+    const state: HealthState = up.length === endpoints.length ? 'ok' : up.length === 0 ? 'down' : 'partial';
+    const describe = (endpoint: EndpointHealth): string => `${endpoint.model ?? 'CWM'} on ${endpoint.kind} at ${endpoint.url}`;
+    const summary = state === 'ok'
+      ? `Ready: ${up.map(describe).join('; ')}.`
+      : state === 'partial'
+        ? `${up.length} of ${endpoints.length} endpoints answer. ${endpoints.find((endpoint) => !endpoint.ok)!.problem}`
+        : endpoints[0]!.problem ?? 'The endpoint does not answer.';
+    return { state, summary, endpoints };
+  } finally {
+    codec.dispose();
+  }
+}
