@@ -4,11 +4,10 @@
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { z } from 'zod';
-import { connectModel } from '../server/cli/model-options';
 import { formatDuration, type EvaluationProgress } from '../server/eval/progress';
-import { evaluationModelOf, runEvaluation } from '../server/eval/run';
+import { heavy } from './lazy';
 import { resolvePython } from './python';
-import { ApiKeyStore } from './secrets';
+import type { ApiKeyStore } from './secrets';
 import { readSettings } from './settings';
 import { canExecute, explainRestricted } from './trust';
 
@@ -78,6 +77,7 @@ async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void>
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       progress.report({ message: 'connecting to the model…' });
+      const { connectModel, evaluationModelOf, runEvaluation } = heavy();
       const model = await connectModel({
         endpoints: settings.endpoints,
         backend: settings.backend,
@@ -126,8 +126,7 @@ async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void>
   if (choice) await vscode.env.openExternal(vscode.Uri.file(outcome.htmlPath));
 }
 
-export function registerEvaluateCommand(context: vscode.ExtensionContext): void {
-  const apiKeys = new ApiKeyStore(context.secrets);
+export function registerEvaluateCommand(context: vscode.ExtensionContext, apiKeys: ApiKeyStore): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(EVALUATE_FOLDER_COMMAND, async (argument?: unknown) => {
       if (!canExecute()) {

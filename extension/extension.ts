@@ -2,9 +2,10 @@
 // settings and API key, endpoint status, inline values, and the language server for predictions outside a debug session.
 
 import * as vscode from 'vscode';
-import { CwmDebugSession } from '../server/adapter/session';
 import { CwmConfigurationProvider, INITIAL_CONFIGURATIONS } from './debug-config';
+import { registerEvaluateCommand } from './evaluate';
 import { CwmInlineValuesProvider } from './inline-values';
+import { heavy } from './lazy';
 import { PredictionClient } from './language-client';
 import { ApiKeyStore } from './secrets';
 import { EndpointStatus } from './status';
@@ -14,7 +15,7 @@ import { registerTraceFiles } from './trace-files';
 class InlineAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
   createDebugAdapterDescriptor(): vscode.ProviderResult<vscode.DebugAdapterDescriptor> {
     // Same adapter as dist/adapter.js, without a process of its own: DAP messages stay inside the extension host.
-    return new vscode.DebugAdapterInlineImplementation(new CwmDebugSession());
+    return new vscode.DebugAdapterInlineImplementation(new (heavy().CwmDebugSession)());
   }
 }
 
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const predictions = new PredictionClient(context, keys);
   registerTraceFiles(context);
   registerSideBySideView(context);
+  registerEvaluateCommand(context, keys);
   context.subscriptions.push(
     status,
     predictions,
@@ -50,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   // Neither waits: activation stays fast, and a slow endpoint or server start only delays the status and the lenses.
-  void status.refresh();
+  // The endpoint check loads the HTTP stack and the tokenizer, so it starts after activation has returned.
+  setTimeout(() => void status.refresh(), 0);
   void predictions.start().catch((error: unknown) => {
     void vscode.window.showErrorMessage(`CWM: the prediction language server did not start: ${error instanceof Error ? error.message : String(error)}`);
   });

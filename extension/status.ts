@@ -2,7 +2,8 @@
 // "CWM: Check Endpoint" command that explains what is wrong when it does not.
 
 import * as vscode from 'vscode';
-import { checkEndpoints, type HealthReport } from '../server/endpoint/health';
+import type { HealthReport } from '../server/endpoint/health';
+import { heavy } from './lazy';
 import type { ApiKeyStore } from './secrets';
 import { readSettings } from './settings';
 
@@ -37,7 +38,7 @@ export class EndpointStatus implements vscode.Disposable {
     this.running = controller;
     const settings = readSettings();
     this.show('$(sync~spin) CWM', 'Checking the CWM endpoint…');
-    const report = await checkEndpoints({
+    const report = await heavy().checkEndpoints({
       endpoints: settings.endpoints,
       backend: settings.backend,
       tokenizerPath: settings.tokenizerPath,

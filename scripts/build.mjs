@@ -33,7 +33,7 @@ mkdirSync(join(root, 'dist'), { recursive: true });
 await Promise.all([
   esbuild.build({
     ...common,
-    entryPoints: { extension: join(root, 'extension/extension.ts') },
+    entryPoints: { extension: join(root, 'extension/extension.ts'), 'extension-heavy': join(root, 'extension/heavy.ts') },
     outdir: join(root, 'dist'),
     external: ['vscode'],
   }),

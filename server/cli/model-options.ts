@@ -20,7 +20,7 @@ export const MODEL_OPTION_SPECS = {
   'request-timeout': { type: 'string' },
 } as const;
 
-export const MODEL_OPTIONS_HELP = `Model options (predict, compare):
+export const MODEL_OPTIONS_HELP = `Model options (predict, compare, eval):
   --endpoint URL       a CWM endpoint (repeatable: rollouts are spread over them); default $CWM_ENDPOINT (comma-separated)
   --backend KIND       fgserve | vllm | mlx | openai | auto (default auto: detected from the server)
   --tokenizer PATH     the checkpoint's tokenizer.model; default $CWM_TOKENIZER

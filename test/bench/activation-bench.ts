@@ -23,19 +23,32 @@ function stub() {
       if (key === 'dispose') return () => {};
       return stub();
     },
+    set() { return true; },
+    defineProperty() { return true; },
     apply() { return stub(); },
     construct() { return stub(); },
   });
 }
-const vscode = stub();
+// esbuild copies a CommonJS module's own keys into its ESM wrapper, so the top level must list the API names the bundle uses.
+const names = new Set(['version', 'window', 'workspace', 'commands', 'debug', 'languages', 'extensions', 'env', 'Uri', 'EventEmitter', 'Disposable']);
+const source = require('node:fs').readFileSync(process.argv[2], 'utf8');
+for (const match of source.matchAll(/\b(?:\w*vscode\w*|code)\.([A-Za-z_]\w*)/g)) names.add(match[1]);
+const vscode = new Proxy({}, {
+  get(_t, key) {
+    if (key === 'version') return '1.100.3';
+    return key === 'then' || key === '__esModule' ? undefined : stub();
+  },
+  ownKeys() { return [...names]; },
+  getOwnPropertyDescriptor(_t, key) { return names.has(key) ? { configurable: true, enumerable: true, value: stub() } : undefined; },
+});
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   return request === 'vscode' ? 'vscode' : resolve.call(this, request, ...rest);
 };
 require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: vscode };
+const started = performance.now();
 const context = { subscriptions: [], secrets: stub(), asAbsolutePath: (p) => require('node:path').join(process.argv[3], p),
   extensionPath: process.argv[3], globalState: stub(), workspaceState: stub(), extensionUri: stub() };
-const started = performance.now();
 const extension = require(process.argv[2]);
 const loaded = performance.now();
 extension.activate(context);
