@@ -49,6 +49,9 @@ await Promise.all([
   }),
   esbuild.build({
     ...common,
+    // Tests and the benchmark are never shipped: readable stack traces matter more than size, even in a --production build.
+    sourcemap: true,
+    minify: false,
     entryPoints: listTests(join(root, 'test')),
     outdir: join(root, 'out/test'),
     outbase: join(root, 'test'),
