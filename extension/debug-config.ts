@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { endpointTransportProblem } from '../server/endpoint/policy';
-import { enclosingFunction } from '../server/trace/functions';
+import { entryAt, findFunctions } from '../server/trace/functions';
 import { resolvePython } from './python';
 import type { ApiKeyStore } from './secrets';
 import { readSettings } from './settings';
@@ -45,12 +45,12 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
       return undefined;
     }
     const document = editor.document;
-    const target = enclosingFunction(document.getText(), editor.selection.active.line + 1);
-    if (target?.isAsync) {
-      void vscode.window.showWarningMessage(`CWM: ${target.entry} is an async function, which the tracer cannot start on its own. Put the cursor in a plain function, or outside functions to trace the whole file.`);
+    const target = entryAt(findFunctions(document.getText()), editor.selection.active.line);
+    if (target?.unsupported) {
+      void vscode.window.showWarningMessage(`CWM: ${target.name} cannot be traced on its own: ${target.unsupported}. Put the cursor in another function, or outside functions to trace the whole file.`);
       return undefined;
     }
-    const subject = target ? `${target.entry}()` : vscode.workspace.asRelativePath(document.uri);
+    const subject = target ? `${target.name}()` : vscode.workspace.asRelativePath(document.uri);
     const items: ModeItem[] = [
       { mode: 'compare', label: `$(split-horizontal) Compare prediction with the real run of ${subject}`, detail: 'Runs the program under the tracer and asks the model; stops where they first differ.' },
       { mode: 'predict', label: `$(sparkle) Predict ${subject}`, detail: 'Asks the model only: nothing is run.' },
@@ -61,7 +61,7 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
     let args: string | undefined;
     if (target) {
       const entered = await vscode.window.showInputBox({
-        title: `Arguments for ${target.entry}`,
+        title: `Arguments for ${target.name}`,
         prompt: picked.mode === 'predict'
           ? 'A Python argument list, e.g. [3, 1, 2], key="a". Leave empty to let the model choose the inputs.'
           : 'A Python argument list, e.g. [3, 1, 2], key="a". Leave empty to run the file and record the first call.',
@@ -77,7 +77,7 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
       name: `CWM: ${picked.mode} ${subject}`,
       program: document.uri.fsPath,
       mode: picked.mode,
-      ...(target ? { entry: target.entry } : {}),
+      ...(target ? { entry: target.name } : {}),
       ...(args !== undefined ? { args } : {}),
     };
   }

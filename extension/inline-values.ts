@@ -2,7 +2,7 @@
 // line, are looked up by VS Code in the stopped frame's scopes (the Predicted scope comes first in compare mode).
 
 import * as vscode from 'vscode';
-import { enclosingFunction } from '../server/trace/functions';
+import { findFunctions, functionAt } from '../server/trace/functions';
 
 const KEYWORDS = new Set([
   'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else',
@@ -33,8 +33,8 @@ export class CwmInlineValuesProvider implements vscode.InlineValuesProvider {
   provideInlineValues(document: vscode.TextDocument, viewPort: vscode.Range, context: vscode.InlineValueContext): vscode.InlineValue[] {
     if (vscode.debug.activeDebugSession?.type !== 'cwm') return [];
     const stoppedLine = context.stoppedLocation.end.line;
-    const owner = enclosingFunction(document.getText(), stoppedLine + 1);
-    const first = Math.max(viewPort.start.line, owner ? owner.line - 1 : viewPort.start.line);
+    const owner = functionAt(findFunctions(document.getText()), stoppedLine);
+    const first = Math.max(viewPort.start.line, owner ? owner.line : viewPort.start.line);
     const last = Math.min(stoppedLine, viewPort.end.line, document.lineCount - 1);
     const values: vscode.InlineValue[] = [];
     for (let line = first; line <= last; line++) {

@@ -641,7 +641,7 @@ export class CwmDebugSession extends DebugSession {
       }
       this.sendResponse(response);
     } catch (error) {
-      this.sendError(response, error);
+      this.sendError(response, error, { quiet: true });
     } finally {
       this.untrack(request);
     }
@@ -931,11 +931,12 @@ export class CwmDebugSession extends DebugSession {
   }
 
   /** An error response whose message the user can act on (no PII formatting: values may contain braces). */
-  private sendError(response: DebugProtocol.Response, error: unknown): void {
+  private sendError(response: DebugProtocol.Response, error: unknown, options: { quiet?: boolean } = {}): void {
+    // `quiet`: the client shows the message where it was asked (a watch, a hover, the console); no pop-up as well.
     const cancelled = (error instanceof EndpointError && error.kind === 'cancelled') || (error instanceof Error && error.name === 'AbortError');
     response.success = false;
     response.message = cancelled ? 'cancelled' : messageOf(error);
-    response.body = { error: { id: 1, format: response.message, showUser: !cancelled } };
+    response.body = { error: { id: 1, format: response.message, showUser: !cancelled && !options.quiet } };
     this.sendResponse(response);
   }
 }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { splitSourceLines } from '../cwm/lines';
 import type { TraceFrame } from '../trace/model';
 import { divergenceDiagnostics } from './divergences';
-import { findFunctions, functionAt, type PythonFunction } from './functions';
+import { findFunctions, functionAt, type PythonFunction } from '../trace/functions';
 import { hintLabel, hintTooltip, historySection, lineExecutions, variableHistory, code, type LineExecution } from './line-values';
 import {
   COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionErrorData,

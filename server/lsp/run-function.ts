@@ -14,7 +14,7 @@ import { PredictionSession } from '../engine/session';
 import type { EntryPoint, Trace, TraceFrame } from '../trace/model';
 import { buildEntryCallFrame, EntryFrameError } from '../tracer/entry-frame';
 import { recordTrace, TracerError } from '../tracer/runner';
-import { findFunctions, type PythonFunction } from './functions';
+import { findFunctions, type PythonFunction } from '../trace/functions';
 import type { RunFunctionErrorKind, RunFunctionParams, RunFunctionResult } from './protocol';
 import { modelSettingsOf, type ServerSettings } from './settings';
 

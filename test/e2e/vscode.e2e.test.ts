@@ -7,7 +7,7 @@
 // failing window, code-server's and VS Code's logs and the browser console.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
@@ -237,7 +237,30 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     });
   });
 
-  test('6. code-server stops with its whole process group', async () => {
+  test('6. F5 without a launch.json offers compare / predict / real run for the function under the cursor', async () => {
+    await step('f5-without-launch-json', async () => {
+      rmSync(workspace!.path('.vscode/launch.json'));
+      await vscode.quickOpen(PROGRAM);
+      await vscode.goToLine(LINES.loopBody);
+      await vscode.focusWorkbench();
+      await vscode.page.keyboard.press('F5');
+      // With no Python extension installed, ours is the only debugger for Python, so VS Code goes straight to it.
+      await vscode.pickQuickInputRow(`Compare prediction with the real run of ${ENTRY}()`);
+      await vscode.answerInputBox(`Arguments for ${ENTRY}`, ARGS);
+      await vscode.waitForDebugToolbar();
+      // The endpoint and tokenizer come from the settings; stopOnEntry is the default, so it stops on the call.
+      const stack = await vscode.waitForStopped(30_000);
+      assert.equal(stack[0]!.name, ENTRY);
+      assert.equal(stack[0]!.line, LINES.entryDef);
+      const predicted = await vscode.waitForScope('Predicted', (values) => values.get('n') === ARGS, `to hold n = ${ARGS}`);
+      assert.equal(predicted.get('n'), ARGS);
+      await vscode.waitForScope('Actual', (values) => values.get('n') === ARGS, `to hold n = ${ARGS}`);
+      await vscode.screenshot('09-f5-without-launch-json');
+      await vscode.stopDebugging();
+    });
+  });
+
+  test('7. code-server stops with its whole process group', async () => {
     await step('stop-server', async () => {
       const server = session!.server;
       const members = server.members();

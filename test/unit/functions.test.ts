@@ -1,60 +1,61 @@
-// Tests for finding the function under the cursor from the program text.
+// Tests for choosing the function to trace from the cursor (F5 without a launch.json), from the program text alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { enclosingFunction } from '../../server/trace/functions';
+import { entryAt, findFunctions } from '../../server/trace/functions';
 import { examplesDir } from '../helpers/paths';
 
 const source = [
-  'import math',            // 1
-  '',                       // 2
-  'def outer(x):',          // 3
-  '    def inner(y):',      // 4
-  '        return y + 1',   // 5
-  '    total = inner(x)',   // 6
-  '',                       // 7
-  '    return total',       // 8
-  '',                       // 9
-  'class Box:',             // 10
-  '    size = 3',           // 11
-  '    def grow(self, n):', // 12
-  '        # comment',      // 13
-  '        self.size += n', // 14
-  '',                       // 15
-  'async def later():',     // 16
-  '    pass',               // 17
-  'print(outer(2))',        // 18
+  'import math',            // 0
+  '',                       // 1
+  'def outer(x):',          // 2
+  '    def inner(y):',      // 3
+  '        return y + 1',   // 4
+  '    total = inner(x)',   // 5
+  '',                       // 6
+  '    return total',       // 7
+  '',                       // 8
+  'class Box:',             // 9
+  '    size = 3',           // 10
+  '    def grow(self, n):', // 11
+  '        # comment',      // 12
+  '        self.size += n', // 13
+  '',                       // 14
+  'async def later():',     // 15
+  '    pass',               // 16
+  'print(outer(2))',        // 17
 ].join('\n');
+const functions = findFunctions(source);
 
-test('a line in a function body gives that function', () => {
-  assert.deepEqual(enclosingFunction(source, 6), { entry: 'outer', line: 3, isAsync: false });
-  assert.deepEqual(enclosingFunction(source, 8), { entry: 'outer', line: 3, isAsync: false });
-  assert.deepEqual(enclosingFunction(source, 3), { entry: 'outer', line: 3, isAsync: false });
+test('a line in a function body, or its def line, gives that function', () => {
+  for (const line of [2, 5, 7]) assert.equal(entryAt(functions, line)?.name, 'outer', `line ${line}`);
 });
 
-test('a nested function resolves to the module-level function that holds it', () => {
-  assert.equal(enclosingFunction(source, 5)?.entry, 'outer');
+test('a line in a nested function gives the traceable function that holds it', () => {
+  assert.equal(entryAt(functions, 4)?.name, 'outer');
+  assert.equal(entryAt(functions, 4)?.unsupported, undefined);
 });
 
-test('a method is named Class.method; a class body line outside a method is no function', () => {
-  assert.deepEqual(enclosingFunction(source, 14), { entry: 'Box.grow', line: 12, isAsync: false });
-  assert.equal(enclosingFunction(source, 13)?.entry, 'Box.grow');
-  assert.equal(enclosingFunction(source, 11), undefined);
+test('a method is Class.method; a class body line outside methods and module code give none', () => {
+  assert.equal(entryAt(functions, 13)?.name, 'Box.grow');
+  assert.equal(entryAt(functions, 12)?.name, 'Box.grow');
+  assert.equal(entryAt(functions, 10), undefined);
+  assert.equal(entryAt(functions, 0), undefined);
+  assert.equal(entryAt(functions, 17), undefined);
 });
 
-test('module-level code and out-of-range lines are no function; async defs say so', () => {
-  assert.equal(enclosingFunction(source, 1), undefined);
-  assert.equal(enclosingFunction(source, 18), undefined);
-  assert.equal(enclosingFunction(source, 99), undefined);
-  assert.deepEqual(enclosingFunction(source, 17), { entry: 'later', line: 16, isAsync: true });
+test('an async function is found but says why it cannot be traced', () => {
+  const found = entryAt(functions, 16);
+  assert.equal(found?.name, 'later');
+  assert.match(found?.unsupported ?? '', /async/);
 });
 
-test('the bundled example: every line of its marked function resolves to it', () => {
+test('the bundled example: a line of its marked function resolves to it', () => {
   const text = readFileSync(join(examplesDir, 'inventory.py'), 'utf8');
   const lines = text.split('\n');
-  const defLine = lines.findIndex((line) => line.includes('START_OF_TRACE')) + 1;
-  assert.ok(defLine > 0);
-  const name = /def\s+(\w+)/.exec(lines[defLine - 1]!)![1];
-  assert.equal(enclosingFunction(text, defLine + 1)?.entry, name);
+  const defLine = lines.findIndex((line) => line.includes('START_OF_TRACE'));
+  assert.ok(defLine >= 0);
+  const name = /def\s+(\w+)/.exec(lines[defLine]!)![1];
+  assert.equal(entryAt(findFunctions(text), defLine + 1)?.name, name);
 });

@@ -17,7 +17,7 @@ import type { CodeLens, Diagnostic, Hover, InlayHint, MarkupContent } from 'vsco
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import type { BackendKind } from '../../server/endpoint/types';
 import { endpointTransportProblem } from '../../server/endpoint/policy';
-import { findFunctions } from '../../server/lsp/functions';
+import { findFunctions } from '../../server/trace/functions';
 import { parseServerSettings } from '../../server/lsp/settings';
 import {
   COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionParams,

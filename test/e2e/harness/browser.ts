@@ -256,6 +256,21 @@ export class VsCodePage {
     await this.waitVisible(this.page.locator(`${SELECTORS.activeEditor} .view-lines`), `the editor text of ${fileName}`);
   }
 
+  /** Waits for a quick pick (or input box) whose rows or prompt show `text`, and picks the row holding `text`. */
+  async pickQuickInputRow(text: string | RegExp): Promise<void> {
+    const row = this.page.locator(SELECTORS.quickInputRow, { hasText: text });
+    await this.waitVisible(row.first(), `a quick pick row "${String(text)}"`);
+    await row.first().click();
+  }
+
+  /** Types into the open input box (whose prompt or title shows `title`) and accepts it with Enter. */
+  async answerInputBox(title: string | RegExp, answer: string): Promise<void> {
+    await this.waitVisible(this.page.locator(SELECTORS.quickInput, { hasText: title }), `an input box "${String(title)}"`);
+    await this.page.locator(SELECTORS.quickInputBox).fill(answer);
+    await this.page.keyboard.press('Enter');
+    await this.waitHidden(this.page.locator(SELECTORS.quickInput), 'the input box to close');
+  }
+
   /** Moves the cursor of the active editor to the start of a line (Go to Line) and checks the status bar says so. */
   async goToLine(line: number): Promise<void> {
     await this.openQuickInput('F1');
