@@ -22,6 +22,8 @@ import { ensureVsix } from './harness/vsix';
 import { createWorkspace, type Workspace } from './harness/workspace';
 
 const PROGRAM = 'squares.py';
+/** The workspace's one program with a marked entry: what "CWM: Evaluate Folder" evaluates. */
+const EVAL_PROGRAM = 'mean.py';
 const ENTRY = 'sum_of_squares';
 const ARGS = '4';
 /** Lines of the fixture program (checked against the file in `before`). */
@@ -83,7 +85,7 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     const packaged = Date.now();
     workspace = createWorkspace();
     endpoint = await startReplayEndpoint({
-      programs: [{ file: workspace.path(PROGRAM), entry: ENTRY, args: ARGS }],
+      programs: [{ file: workspace.path(PROGRAM), entry: ENTRY, args: ARGS }, { file: workspace.path(EVAL_PROGRAM) }],
       corruptions: [{ kind: 'wrong-value', step: DIVERGENCE_STEP, variable: 'total', value: WRONG_TOTAL }],
     });
     realFrames = endpoint.traces[0]!.frames;
@@ -260,7 +262,22 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     });
   });
 
-  test('7. code-server stops with its whole process group', async () => {
+  test('7. "CWM: Evaluate Folder" scores the workspace\'s marked programs and opens the summary', async () => {
+    await step('evaluate-folder', async () => {
+      await vscode.runCommand('CWM: Evaluate Folder');
+      await vscode.pickQuickInputRow('the workspace folder');
+      const preview = await vscode.findFrame(/CWM evaluation summary/, 'the evaluation summary in the Markdown preview');
+      const text = await preview.locator('body').innerText();
+      assert.match(text, /Output \(CRUXEval-O\)/);
+      assert.match(text, new RegExp(`1 program|${EVAL_PROGRAM}`));
+      const written = await vscode.poll('the "evaluation written" notification', () => vscode.notifications(),
+        (shown) => shown.some((message) => /evaluation written to .*\.cwm-eval/.test(message)));
+      assert.ok(written.some((message) => /Output accuracy 100\.0% \(1\/1\)/.test(message)), `notifications: ${JSON.stringify(written)}`);
+      await vscode.screenshot('10-evaluate-folder');
+    });
+  });
+
+  test('8. code-server stops with its whole process group', async () => {
     await step('stop-server', async () => {
       const server = session!.server;
       const members = server.members();
