@@ -103,7 +103,8 @@ const ENVIRONMENT_TRACER_ERRORS: ReadonlySet<string> = new Set(['python-not-foun
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationOutcome> {
   const corpus = loadCorpus(options.corpus);
   if (corpus.skipped.length > 0) {
-    options.onNotice?.(`${corpus.skipped.length} .py files have no "# << START_OF_TRACE" marker and are left out (${corpus.skipped.slice(0, 3).join(', ')}${corpus.skipped.length > 3 ? ', …' : ''}).`);
+    const files = corpus.skipped.length === 1 ? '1 .py file has' : `${corpus.skipped.length} .py files have`;
+    options.onNotice?.(`${files} no "# << START_OF_TRACE" marker and ${corpus.skipped.length === 1 ? 'is' : 'are'} left out (${corpus.skipped.slice(0, 3).join(', ')}${corpus.skipped.length > 3 ? ', …' : ''}).`);
   }
   const selected = selectItems(corpus.items, options.limit);
   const tracerLimits = { ...DEFAULT_TRACER_LIMITS, ...options.tracerLimits };

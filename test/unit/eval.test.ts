@@ -347,7 +347,7 @@ describe('cwm-debug eval against the replay endpoint', { timeout: 600_000 }, () 
     assert.equal(outcome.totals.programs.done, 2);
     assert.equal(outcome.totals.rollout.output.matched, 2);
     assert.equal(outcome.totals.rollout.fullMatch.matched, 2);
-    assert.match(notices.join('\n'), /1 \.py files have no "# << START_OF_TRACE" marker/);
+    assert.match(notices.join('\n'), /1 \.py file has no "# << START_OF_TRACE" marker and is left out/);
   });
 
   test('a program that cannot be traced is recorded as such and not retried', async () => {
