@@ -2,26 +2,23 @@
 // replaying a saved .cwmtrace or JSON trace with the program, without it, and against a program that changed since.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { parseRenderedTrace } from '../../server/cwm/reader';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import type { TraceFrame } from '../../server/trace/model';
-import { fixturesDir, repoRoot } from '../helpers/paths';
+import { ADAPTER, childrenOf, Debuggee } from '../helpers/debuggee';
+import { fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
 
-const ADAPTER = join(repoRoot, 'dist', 'adapter.js');
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
 const LOOP_SOURCE = readFileSync(LOOP, 'utf8');
 const MARKER_SUFFIX = '  # << START_OF_TRACE';
-const TIMEOUT = 30_000;
 /** Line numbers in loop.py (checked in `before`). */
 const L = { squareBody: 5, mainDef: 9, total0: 10, callSquare: 12 };
 /** Steps at which the recorded run and its replays are compared: calls, lines, returns, the loop's later turns. */
@@ -52,81 +49,10 @@ interface Snapshot {
   variables: Record<string, string>;
 }
 
-/** One adapter process and what it sent. */
-class Debuggee {
-  readonly outputs: DebugProtocol.OutputEvent[] = [];
-  private readonly stops: DebugProtocol.StoppedEvent[] = [];
-  private readonly waiters: ((event: DebugProtocol.StoppedEvent) => void)[] = [];
-  private closed = false;
-
-  private constructor(readonly dc: DebugClient) {
-    dc.on('stopped', (event: DebugProtocol.StoppedEvent) => {
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(event);
-      else this.stops.push(event);
-    });
-    dc.on('output', (event: DebugProtocol.OutputEvent) => this.outputs.push(event));
-  }
-
-  static async open(): Promise<Debuggee> {
-    const dc = new DebugClient('node', ADAPTER, 'cwm');
-    dc.defaultTimeout = TIMEOUT;
-    await dc.start();
-    return new Debuggee(dc);
-  }
-
-  get process(): ChildProcess {
-    return (this.dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
-  }
-
-  /** initialize, launch, configurationDone; returns the first stop. */
-  async launch(config: Record<string, unknown>): Promise<DebugProtocol.StoppedEvent> {
-    await this.dc.initializeRequest({ adapterID: 'cwm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
-    const initialized = this.dc.waitForEvent('initialized');
-    const launched = this.dc.launchRequest(config as DebugProtocol.LaunchRequestArguments);
-    launched.catch(() => undefined);
-    await initialized;
-    await this.dc.setExceptionBreakpointsRequest({ filters: [] });
-    await this.dc.configurationDoneRequest();
-    await launched;
-    return this.nextStop();
-  }
-
-  async launchError(config: Record<string, unknown>): Promise<string> {
-    await this.dc.initializeRequest({ adapterID: 'cwm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
-    const configured = this.dc.waitForEvent('initialized', TIMEOUT).then(() => this.dc.configurationDoneRequest()).catch(() => undefined);
-    try {
-      await this.dc.launchRequest(config as DebugProtocol.LaunchRequestArguments);
-    } catch (error) {
-      void configured;
-      return (error as Error).message;
-    }
-    throw new Error('the launch succeeded');
-  }
-
-  nextStop(): Promise<DebugProtocol.StoppedEvent> {
-    const queued = this.stops.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no stopped event within ${TIMEOUT} ms`)), TIMEOUT);
-      this.waiters.push((event) => {
-        clearTimeout(timer);
-        resolve(event);
-      });
-    });
-  }
-
-  async move(command: string, args: Record<string, unknown> = { threadId: 1 }): Promise<DebugProtocol.StoppedEvent> {
-    await this.dc.customRequest(command, args);
-    return this.nextStop();
-  }
-
-  async state(): Promise<{ mode: string; position: number; length: number; threadName: string }> {
-    return (await this.dc.customRequest('cwm/state')).body as { mode: string; position: number; length: number; threadName: string };
-  }
-
-  async stack(): Promise<DebugProtocol.StackFrame[]> {
-    return (await this.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+/** The shared adapter session, launched as a replay is (no exception filters), with what these tests read at a stop. */
+class TraceFileDebuggee extends Debuggee {
+  override launch(config: Record<string, unknown>): Promise<DebugProtocol.StoppedEvent> {
+    return super.launch(config, { exceptionFilters: [] });
   }
 
   async snapshot(): Promise<Snapshot> {
@@ -157,41 +83,6 @@ class Debuggee {
   async exportTrace(args: Record<string, unknown> = {}): Promise<Exported> {
     return (await this.dc.customRequest('cwm/exportTrace', args)).body as Exported;
   }
-
-  async traces(): Promise<Record<string, unknown>> {
-    return (await this.dc.customRequest('cwm/traces')).body as Record<string, unknown>;
-  }
-
-  output(category: string): string {
-    return this.outputs.filter((o) => o.body.category === category).map((o) => o.body.output).join('');
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const child = this.process;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await Promise.race([this.dc.disconnectRequest({}).catch(() => undefined), exited]);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-/** Child processes of a pid, from /proc (Linux). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
-    } catch {
-      // The process ended while being read.
-    }
-  }
-  return found;
 }
 
 /** The frame fields a rendered trace carries (no scope ids, no output). */
@@ -231,10 +122,10 @@ before(async () => {
 });
 
 describe('cwm/exportTrace in actual mode', { timeout: 120_000 }, () => {
-  let session: Debuggee;
+  let session: TraceFileDebuggee;
 
   before(async () => {
-    session = await Debuggee.open();
+    session = await TraceFileDebuggee.open();
     await session.launch({ program: LOOP, mode: 'actual', entry: 'main', args: '8' });
     recordedFrames = (await session.traces()).actual as FrameJson[];
   });
@@ -289,7 +180,7 @@ describe('cwm/exportTrace in actual mode', { timeout: 120_000 }, () => {
 
 describe('replaying a saved trace', { timeout: 180_000 }, () => {
   test('with the program: the real file, the same stacks and variables at every compared step', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ program: LOOP, trace: cwmFile });
       const state = await session.state();
@@ -307,7 +198,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
   });
 
   test('without a program: the source comes from the trace by reference; breakpoints go there; nothing runs', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ trace: cwmFile });
       assert.match(session.output('console'), /Replaying loop-actual\.cwmtrace: the program text comes from the trace \(read-only\)/);
@@ -342,7 +233,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
     writeFileSync(changed, LOOP_SOURCE.replace('    total = 0\n', '    total = 0  # changed after the trace was saved\n    total += 0\n'));
     const trace = join(dir, 'loop-actual.cwmtrace');
     copyFileSync(cwmFile, trace);
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ program: changed, trace });
       assert.match(session.output('important'), /The saved trace loop-actual\.cwmtrace was recorded from a different version of loop\.py: stepping through the program text stored in the trace \(read-only\)/);
@@ -359,7 +250,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
   });
 
   test('a JSON export replays without the program, from the program text it holds', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ trace: jsonFile });
       assert.equal((await session.state()).length, recordedFrames.length);
@@ -373,7 +264,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
   });
 
   test('a replay exports what it replays: the same text again', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ trace: cwmFile });
       const exported = await session.exportTrace();
@@ -397,7 +288,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
   ];
   for (const [what, config, expected] of refused) {
     test(`${what} is refused`, async () => {
-      const session = await Debuggee.open();
+      const session = await TraceFileDebuggee.open();
       try {
         assert.match(await session.launchError(config()), expected);
       } finally {
@@ -408,7 +299,7 @@ describe('replaying a saved trace', { timeout: 180_000 }, () => {
 
   test('frames without their prompt replay against the given program', async () => {
     const file = join(workDir, 'frames-only.cwmtrace');
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch({ program: LOOP, entry: 'main', trace: file });
       assert.equal((await session.stack())[0]!.source?.path, LOOP);
@@ -440,7 +331,7 @@ describe('cwm/exportTrace in compare mode', { timeout: 180_000 }, () => {
   const compareConfig = () => ({ program: LOOP, mode: 'compare', entry: 'main', args: '8', endpoints: [server.url], tokenizer: tokenizerPath });
 
   test('both sides export as CWM text that reads back to the frames the session compares', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     try {
       await session.launch(compareConfig());
       const traces = await session.traces();
@@ -469,7 +360,7 @@ describe('cwm/exportTrace in compare mode', { timeout: 180_000 }, () => {
   });
 
   test('a prediction still running exports the steps so far and says so', async () => {
-    const session = await Debuggee.open();
+    const session = await TraceFileDebuggee.open();
     server.faults = { stallAfterTokens: 2500 };
     try {
       await session.launch(compareConfig());

@@ -2,42 +2,28 @@
 // bundled tracer, and the loopback CWM endpoint whose model replays the real run (with injected corruptions).
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import type { Trace } from '../../server/trace/model';
-import { fixturesDir, repoRoot } from '../helpers/paths';
+import { ADAPTER, childrenOf, Debuggee, type LaunchOptions } from '../helpers/debuggee';
+import { fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
 
-const ADAPTER = join(repoRoot, 'dist', 'adapter.js');
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
 const RAISES = join(fixturesDir, 'adapter', 'raises.py');
 const VALUES = join(fixturesDir, 'adapter', 'values.py');
 const SLOW = join(fixturesDir, 'adapter', 'slow.py');
-const TIMEOUT = 30_000;
 
 /** Line numbers of the fixtures (asserted against the files below, so an edit of a fixture fails loudly). */
 const L = { squareDef: 4, squareBody: 5, squareReturn: 6, mainDef: 9, total0: 10, loop: 11, callSquare: 12, addSq: 13, ifLine: 14, print: 15, returnTotal: 16 };
 const R = { parseBody: 5, divide: 15 };
 const V = { returnLine: 9 };
-
-interface CwmState {
-  mode: string;
-  pid: number;
-  threadName: string;
-  position: number;
-  length: number;
-  complete: boolean;
-  ended: boolean;
-  frame?: { index: number; event: string; line: number; function: string; depth: number; locals: Record<string, string>; value?: string };
-}
 
 interface FrameJson {
   index: number;
@@ -47,169 +33,6 @@ interface FrameJson {
   depth: number;
   locals: Record<string, string>;
   value?: string;
-}
-
-interface LaunchOptions {
-  breakpoints?: DebugProtocol.SourceBreakpoint[];
-  exceptionFilters?: string[];
-  progress?: boolean;
-}
-
-/** One adapter process and everything it sent, with stops queued so none is missed between a response and its event. */
-class Debuggee {
-  readonly outputs: DebugProtocol.OutputEvent[] = [];
-  readonly progress: DebugProtocol.Event[] = [];
-  terminated = false;
-  private readonly stops: DebugProtocol.StoppedEvent[] = [];
-  private readonly waiters: ((event: DebugProtocol.StoppedEvent) => void)[] = [];
-
-  private constructor(readonly dc: DebugClient) {
-    dc.on('stopped', (event: DebugProtocol.StoppedEvent) => {
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(event);
-      else this.stops.push(event);
-    });
-    dc.on('output', (event: DebugProtocol.OutputEvent) => this.outputs.push(event));
-    dc.on('terminated', () => {
-      this.terminated = true;
-    });
-    for (const name of ['progressStart', 'progressUpdate', 'progressEnd']) dc.on(name, (event: DebugProtocol.Event) => this.progress.push(event));
-  }
-
-  static async open(): Promise<Debuggee> {
-    const dc = new DebugClient('node', ADAPTER, 'cwm');
-    dc.defaultTimeout = TIMEOUT;
-    await dc.start();
-    return new Debuggee(dc);
-  }
-
-  get process(): ChildProcess {
-    return (this.dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
-  }
-
-  async initialize(progress = false): Promise<DebugProtocol.InitializeResponse> {
-    return this.dc.initializeRequest({
-      adapterID: 'cwm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path',
-      supportsProgressReporting: progress, supportsInvalidatedEvent: true,
-    });
-  }
-
-  /** initialize, launch, breakpoints, configurationDone; returns the first stop. */
-  async launch(config: Record<string, unknown>, options: LaunchOptions = {}): Promise<DebugProtocol.StoppedEvent> {
-    await this.initialize(options.progress);
-    const initialized = this.dc.waitForEvent('initialized');
-    const launched = this.dc.launchRequest(config as DebugProtocol.LaunchRequestArguments);
-    launched.catch(() => undefined);
-    await initialized;
-    if (options.breakpoints) await this.setBreakpoints(String(config.program), options.breakpoints);
-    await this.dc.setExceptionBreakpointsRequest({ filters: options.exceptionFilters ?? ['uncaught'] });
-    await this.dc.configurationDoneRequest();
-    await launched;
-    return this.nextStop();
-  }
-
-  async launchError(config: Record<string, unknown>): Promise<string> {
-    await this.initialize();
-    const configured = this.dc.waitForEvent('initialized', TIMEOUT).then(() => this.dc.configurationDoneRequest()).catch(() => undefined);
-    try {
-      await this.dc.launchRequest(config as DebugProtocol.LaunchRequestArguments);
-    } catch (error) {
-      void configured;
-      return (error as Error).message;
-    }
-    throw new Error('the launch succeeded');
-  }
-
-  async setBreakpoints(path: string, breakpoints: DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
-    return (await this.dc.setBreakpointsRequest({ source: { path }, breakpoints })).body.breakpoints;
-  }
-
-  nextStop(timeoutMs = TIMEOUT): Promise<DebugProtocol.StoppedEvent> {
-    const queued = this.stops.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no stopped event within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((event) => {
-        clearTimeout(timer);
-        resolve(event);
-      });
-    });
-  }
-
-  /** Sends a movement request and waits for the stop it causes. */
-  async move(command: string, args: Record<string, unknown> = { threadId: 1 }): Promise<DebugProtocol.StoppedEvent> {
-    await this.dc.customRequest(command, args);
-    return this.nextStop();
-  }
-
-  async state(): Promise<CwmState> {
-    return (await this.dc.customRequest('cwm/state')).body as CwmState;
-  }
-
-  async stack(): Promise<DebugProtocol.StackFrame[]> {
-    return (await this.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
-  }
-
-  async scopes(frameId?: number): Promise<DebugProtocol.Scope[]> {
-    const id = frameId ?? (await this.stack())[0]!.id;
-    return (await this.dc.scopesRequest({ frameId: id })).body.scopes;
-  }
-
-  /** Variables of the named scope (default: the first) of the top frame, by name. */
-  async locals(scopeName?: string): Promise<Map<string, DebugProtocol.Variable>> {
-    const scopes = await this.scopes();
-    const scope = scopeName === undefined ? scopes[0]! : scopes.find((s) => s.name === scopeName)!;
-    assert.ok(scope, `no scope ${scopeName}`);
-    const variables = (await this.dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables;
-    return new Map(variables.map((v) => [v.name, v]));
-  }
-
-  async values(scopeName?: string): Promise<Record<string, string>> {
-    return Object.fromEntries([...(await this.locals(scopeName))].map(([name, v]) => [name, v.value]));
-  }
-
-  async traces(): Promise<Record<string, unknown>> {
-    return (await this.dc.customRequest('cwm/traces')).body as Record<string, unknown>;
-  }
-
-  stdout(): string {
-    return this.outputs.filter((o) => o.body.category === 'stdout').map((o) => o.body.output).join('');
-  }
-
-  console(): string {
-    return this.outputs.filter((o) => o.body.category === 'console' || o.body.category === 'important').map((o) => o.body.output).join('');
-  }
-
-  /** Disconnects and waits until the adapter process has exited (once; later calls return at once). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const child = this.process;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await Promise.race([this.dc.disconnectRequest({}).catch(() => undefined), exited]);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  private closed = false;
-}
-
-/** Child processes of a pid, from /proc (Linux). */
-function childrenOf(pid: number): { pid: number; cmdline: string }[] {
-  const found: { pid: number; cmdline: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push({ pid: Number(entry), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
-    } catch {
-      // The process ended while being read.
-    }
-  }
-  return found;
 }
 
 function alive(pid: number): boolean {

@@ -3,7 +3,6 @@
 // headless Chromium under the panel's Content Security Policy, including a 100,000-step real trace.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
@@ -11,8 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Browser, Page } from 'playwright-core';
 import { alignTraces } from '../../server/compare/align';
 import { scoreAlignment } from '../../server/compare/scores';
@@ -23,14 +20,13 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { frameToJson } from '../../server/trace/json';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
+import { Debuggee } from '../helpers/debuggee';
 import { fixturesDir, repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
 import { createReplayModel, type Corruption, type ReplayModel } from '../servers/replay-model';
 
-const ADAPTER = join(repoRoot, 'dist', 'adapter.js');
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
-const TIMEOUT = 30_000;
 /** Corruptions of the replayed prediction of loop.py main(8): a wrong value, a wrong line, and an end that comes too early. */
 const CORRUPTIONS: readonly Corruption[] = [
   { kind: 'wrong-value', step: 8, variable: 'total', value: '99' },
@@ -40,52 +36,22 @@ const CORRUPTIONS: readonly Corruption[] = [
 
 // ---------------------------------------------------------------------------------------------------- adapter sessions
 
-/** One adapter process over stdio, launched and stopped on entry. */
-class AdapterSession {
-  private constructor(readonly dc: DebugClient) {}
-
-  static async launch(config: Record<string, unknown>): Promise<AdapterSession> {
-    const dc = new DebugClient('node', ADAPTER, 'cwm');
-    dc.defaultTimeout = TIMEOUT;
-    await dc.start();
-    const session = new AdapterSession(dc);
-    await dc.initializeRequest({ adapterID: 'cwm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
-    const initialized = dc.waitForEvent('initialized');
-    const stopped = dc.waitForEvent('stopped');
-    const launched = dc.launchRequest(config as DebugProtocol.LaunchRequestArguments);
-    await initialized;
-    await dc.setExceptionBreakpointsRequest({ filters: [] });
-    await dc.configurationDoneRequest();
-    await launched;
-    await stopped;
+/** The shared adapter session, launched and stopped on entry, with the moves the view asks for. */
+class AdapterSession extends Debuggee {
+  static async launched(config: Record<string, unknown>): Promise<AdapterSession> {
+    const session = await AdapterSession.open();
+    await session.launch(config, { exceptionFilters: [] });
     return session;
   }
 
-  async traces(): Promise<unknown> {
-    return (await this.dc.customRequest('cwm/traces')).body;
-  }
-
   async position(): Promise<number> {
-    return ((await this.dc.customRequest('cwm/state')).body as { position: number }).position;
+    return (await this.state()).position;
   }
 
   /** Moves the debugger as the view asks it to, and says where it stopped. */
   async goTo(row: ViewRow): Promise<number> {
-    const stopped = this.dc.waitForEvent('stopped');
-    await this.dc.customRequest('cwm/goToStep', row.goTo);
-    await stopped;
+    await this.move('cwm/goToStep', { ...row.goTo });
     return this.position();
-  }
-
-  /** Disconnects and waits until the adapter process has exited. */
-  async close(): Promise<void> {
-    const child = (this.dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await Promise.race([this.dc.disconnectRequest({}).catch(() => undefined), exited]);
-    await exited;
-    clearTimeout(timer);
   }
 }
 
@@ -128,12 +94,12 @@ const PREDICTED_STEPS = 6;
 
 async function openSessions(): Promise<void> {
   replay.setCorruptions(CORRUPTIONS);
-  const compare = await AdapterSession.launch(launchConfig('compare'));
+  const compare = await AdapterSession.launched(launchConfig('compare'));
   // The prediction streams in the background: the corruptions stay until it is all in (cwm/traces waits for it).
   const compareBody = await compare.traces();
   replay.setCorruptions([]);
-  const actual = await AdapterSession.launch(launchConfig('actual'));
-  const predicted = await AdapterSession.launch(launchConfig('predict'));
+  const actual = await AdapterSession.launched(launchConfig('actual'));
+  const predicted = await AdapterSession.launched(launchConfig('predict'));
   for (let i = 1; i < PREDICTED_STEPS; i++) {
     const stopped = predicted.dc.waitForEvent('stopped');
     await predicted.dc.stepInRequest({ threadId: 1 });
