@@ -3,6 +3,7 @@
 
 import { alignTraces, type Alignment, type AlignmentRow } from '../compare/align';
 import { scoreAlignment, type AlignmentScores } from '../compare/scores';
+import { comparisonHorizon } from '../engine/compare-prediction';
 import type { PredictionSession } from '../engine/session';
 import type { MalformedFrame, Trace, TraceEnd, TraceFrame } from '../trace/model';
 import type { ExtendRequest, ExtendResult, PositionView, SideFrame, TraceNavigator } from './navigator';
@@ -53,12 +54,12 @@ export class CompareNavigator implements TraceNavigator {
     const collected: TraceFrame[] = [...this.session.trace];
     this.predicted = collected;
     // A prediction far longer than the real run is wrong anyway: cut it off instead of filling the context.
-    const limit = this.real.frames.length * 4 + 100;
+    const pastHorizon = comparisonHorizon(this.real);
     const signal = this.predictionAbort.signal;
     this.progress.onStart?.();
     this.prediction = (async () => {
       try {
-        await this.session.runUntil((frame) => frame.index >= limit, signal, (frame) => {
+        await this.session.runUntil(pastHorizon, signal, (frame) => {
           collected.push(frame);
           this.progress.onFrame?.(frame);
         });

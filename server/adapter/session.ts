@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { compareState, type VariableDifference } from '../compare/align';
 import { connectModel, type ConnectedModel } from '../cli/model-options';
 import { EndpointError } from '../endpoint/errors';
+import { comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession } from '../engine/session';
 import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
@@ -215,9 +216,7 @@ export class CwmDebugSession extends DebugSession {
     });
     signal.throwIfAborted();
     if (real) {
-      // The prediction starts from the real call frame when it carries inputs, as the reference debugger does with given arguments.
-      const first = real.frames[0];
-      const initialFrames = first && first.event === 'call' && first.locals.size > 0 ? [first] : [];
+      const initialFrames = comparisonStartFrames(real);
       this.predictionEntry = real.entry;
       const session = this.predictionSession(config, real.entry, initialFrames);
       const navigator = new CompareNavigator(real, session);

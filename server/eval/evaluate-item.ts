@@ -8,6 +8,7 @@ import { scoreAlignment, type Ratio } from '../compare/scores';
 import type { TokenCodec } from '../cwm/codec';
 import { markEntryLine } from '../cwm/writer';
 import type { CompletionRequest, CompletionStream, TokenChunk } from '../endpoint/types';
+import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PromptBuilder } from '../engine/prompt';
 import { runRollout, type CompletionBackend } from '../engine/rollout';
 import { DEFAULT_CONTEXT_TOKENS, PredictionSession } from '../engine/session';
@@ -129,8 +130,7 @@ async function evaluateRollout(
     temperature: settings.temperature, seed, contextTokens: settings.contextTokens,
   });
   // A runaway prediction is cut well past the real length: it has diverged long before, and it must not run forever.
-  const cutoff = real.frames.length * 4 + 100;
-  await session.runUntil((frame) => frame.index >= cutoff, settings.signal);
+  await session.runUntil(comparisonHorizon(real), settings.signal);
   const predicted = session.trace.slice(given.length);
   const actual = real.frames.slice(given.length);
   const alignment = alignTraces(predicted, actual);
@@ -225,8 +225,7 @@ export async function evaluateItem(item: CorpusItem, settings: ItemSettings): Pr
   const real = await traceItem(item, settings);
   const tracerMs = performance.now() - started;
   // The model is given the entry's call frame with the real arguments, as CRUXEval-O gives the input.
-  const first = real.frames[0];
-  const given = first !== undefined && first.event === 'call' && first.locals.size > 0 ? [first] : [];
+  const given = comparisonStartFrames(real);
   const rolloutValues: Record<string, [number, number]> = {};
   const rolloutEvents: Record<string, [number, number]> = {};
   const rollouts: RolloutRecord[] = [];
