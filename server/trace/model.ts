@@ -39,6 +39,11 @@ export interface TraceFrame {
   readonly sourceLine: string;
   /** One id per live Python frame: recursion gives distinct ids, a resumed generator keeps its id. */
   readonly scope: number;
+  /**
+   * Absolute path of the file whose code this frame runs, when it is not the trace's main file (`Trace.path`).
+   * Absent means the main file. Its text is in `Trace.files`; `line` and `sourceLine` are that file's.
+   */
+  readonly file?: string;
   /** Function name (`co_name`), `<module>` for a whole script. */
   readonly functionName: string;
   /** Number of traced frames below this one; the entry scope is depth 0. */
@@ -80,6 +85,14 @@ export type TraceEnd =
 
 export type TraceLimitKind = 'events' | 'time' | 'output' | 'memory';
 
+/** A traced file other than the main one: a module of the user's project that the program called into. */
+export interface TraceSourceFile {
+  /** Absolute path, as in `TraceFrame.file`. */
+  readonly path: string;
+  /** The file's text exactly as traced. */
+  readonly source: string;
+}
+
 /** A whole execution trace, real or predicted. */
 export interface Trace {
   readonly origin: TraceOrigin;
@@ -87,6 +100,11 @@ export interface Trace {
   readonly path?: string;
   /** The program text exactly as traced (no START_OF_TRACE marker). */
   readonly source: string;
+  /**
+   * Every other file the trace's frames run code from (frames with `file` set), with its text as the tracer read it,
+   * in the order the CWM context holds them. Absent or empty for a single-file trace.
+   */
+  readonly files?: readonly TraceSourceFile[];
   readonly entry: EntryPoint;
   readonly frames: readonly TraceFrame[];
   /** Predicted frames that could not be read; empty for real traces. */
