@@ -1,8 +1,11 @@
 // Renders traces in CWM's wire format (prompt context, frames, `".."` diff encoding) byte for byte as the spec fixes it.
 // Used for the tracer's CWM output and, incrementally, by the prediction engine to build prompts.
-import { START_OF_TRACE_MARKER, type EntryPoint, type Locals, type Trace, type TraceEventKind, type TraceFrame } from '../trace/model';
+import type { Locals, Trace, TraceEventKind, TraceFrame } from '../trace/model';
 import { Tok } from './tokens';
-import { ENTRY_MARKER_SUFFIX, SourceLineIndex, definitionOn, isDecoratorLine, splitSourceLines } from './lines';
+import { SourceLineIndex } from './lines';
+import { traceContext } from './context';
+
+export { markEntryLine } from './context';
 
 /** What a value equal to its previous value in the same scope is written as. */
 export const ELLIPSIS_VALUE = '..';
@@ -36,49 +39,6 @@ function escapeCodeUnit(code: number): string {
     case 0x0c: return '\\f';
     default: return '\\u' + code.toString(16).padStart(4, '0');
   }
-}
-
-/**
- * The prompt context: `source` with `  # << START_OF_TRACE` appended to the entry function's `def` line,
- * unless that line already carries the marker. Script entries get no marker.
- *
- * Line terminators are normalized to `\n` (and a leading BOM dropped) in every case: that is the text CPython hands a
- * Python program reading the file (universal newlines), so it is what the reference tooling and the training data show
- * the model. Line contents, trailing whitespace included, are kept exactly; line numbers do not change.
- *
- * The def line is `entry.line` when it defines `entry.name`; a decorator line there leads to the def below it;
- * otherwise the `def entry.name` nearest at or after `entry.line` (else the first one in the file). No such line: no marker.
- */
-export function markEntryLine(source: string, entry: EntryPoint): string {
-  const lines = splitSourceLines(source);
-  if (entry.kind === 'function') {
-    // A method entry (`Class.method`) is marked on its own `def method` line, as the tracer names its frames.
-    const index = entryDefIndex(lines, entry.name.split('.').pop()!, entry.line);
-    if (index >= 0 && !lines[index].includes(START_OF_TRACE_MARKER)) lines[index] += ENTRY_MARKER_SUFFIX;
-  }
-  return lines.join('\n');
-}
-
-function entryDefIndex(lines: readonly string[], name: string, line: number): number {
-  const defines = (i: number): boolean => {
-    const def = i >= 0 && i < lines.length ? definitionOn(lines[i]) : undefined;
-    return def !== undefined && def.kind === 'def' && def.name === name;
-  };
-  const at = line - 1;
-  if (defines(at)) return at;
-  if (at >= 0 && at < lines.length && isDecoratorLine(lines[at])) {
-    for (let i = at + 1; i < lines.length && i < at + 50; i++) {
-      if (defines(i)) return i;
-      if (definitionOn(lines[i])) break;
-    }
-  }
-  let first = -1;
-  for (let i = 0; i < lines.length; i++) {
-    if (!defines(i)) continue;
-    if (i >= at) return i;
-    if (first < 0) first = i;
-  }
-  return first;
 }
 
 /** `<|begin_of_text|><|trace_context_start|>{context}<|frame_sep|>`: the prompt before the first frame. */
@@ -115,7 +75,8 @@ export class CwmFrameEncoder {
 
   /** One more frame as its ordinary-text fields, for callers that put the special tokens in as ids; updates the diff state. */
   renderFramePieces(frame: TraceFrame): FramePieces {
-    const line = (this.lines.contextLine(frame.line) ?? frame.sourceLine) + '\n';
+    // Another file's lines stand in the context exactly as in the file (only the main file gets a marker).
+    const line = (frame.file === undefined ? this.lines.contextLine(frame.line) ?? frame.sourceLine : frame.sourceLine) + '\n';
     if (frame.event === 'call' || frame.event === 'line') {
       const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
       const base = chainBroken ? undefined : this.lastLocals.get(frame.scope);
@@ -186,8 +147,8 @@ export function traceEndsWithEndOfText(trace: Pick<Trace, 'end'>): boolean {
   return trace.end.kind === 'returned' || trace.end.kind === 'raised';
 }
 
-/** The full training sequence of a trace: prompt, frames, and `<|end_of_text|>` when the entry returned or raised. */
+/** The full training sequence of a trace: prompt (every traced file's source, see buildContext), frames, and `<|end_of_text|>` when the entry returned or raised. */
 export function renderTrace(trace: Trace): string {
-  const context = markEntryLine(trace.source, trace.entry);
+  const context = traceContext(trace);
   return renderPrompt(context) + renderFrames(trace.frames, context) + (traceEndsWithEndOfText(trace) ? Tok.endOfText : '');
 }

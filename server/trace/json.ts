@@ -10,6 +10,7 @@ export function frameToJson(frame: TraceFrame): Record<string, unknown> {
     line: frame.line,
     source: frame.sourceLine,
     scope: frame.scope,
+    ...(frame.file !== undefined ? { file: frame.file } : {}),
     function: frame.functionName,
     depth: frame.depth,
     locals: localsToObject(frame.locals),
@@ -23,6 +24,7 @@ export function traceToJson(trace: Trace): Record<string, unknown> {
   return {
     origin: trace.origin,
     path: trace.path,
+    ...(trace.files?.length ? { files: trace.files } : {}),
     entry: trace.entry,
     pythonVersion: trace.pythonVersion,
     end: trace.end,

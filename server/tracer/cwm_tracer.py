@@ -10,6 +10,7 @@
 #   -12             return event at line 12 in the current scope; the next line is the value
 #   c12,1,name      call event of a new scope: line, depth, function name; then its locals as pairs, in order.
 #                   New scopes are numbered 1, 2, 3... in the order of their call events.
+#   C12,1,2,name    the same for a scope whose code is in another traced file: line, depth, file id, function name
 #   g12,3,1,name    call event resuming scope 3 (a generator): line, scope id, depth, name; then all its locals
 #   l12,3           line event in scope 3 (which becomes current)
 #   r12,3           return event in scope 3; the next line is the value
@@ -19,6 +20,7 @@
 #                   {"t": "start", "python": sys.version, "pid", "file"}        first, written at once
 #                   {"t": "begin", "entry": {"kind": "function", "name", "line", "args"?} | {"kind": "script"}}
 #                   {"t": "keys", "names": [...]}   full local-name order of the last event, when it changed
+#                   {"t": "file", "id", "path", "source"}   another traced file, before the first C event naming its id
 #                   {"t": "out", "stream": 0 (stdout) | 1 (stderr), "text", "outside": not printed during a step}
 #                   {"t": "note", "text"}
 #                   {"t": "end", "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
@@ -435,6 +437,13 @@ _includes_dirs = ()
 _excluded_dirs = ()
 
 
+# Traced files other than the program: co_filename -> id, and real path -> id (one id per file however it is named).
+_file_ids = {}
+_file_ids_get = _file_ids.get
+_real_file_ids = {}
+_PACKAGE_DIRS = (os.sep + 'site-packages' + os.sep, os.sep + 'dist-packages' + os.sep)
+
+
 def _decide(filename):
     traced = False
     try:
@@ -442,12 +451,33 @@ def _decide(filename):
             real = os.path.realpath(filename)
             if real == _target:
                 traced = True
-            elif not any(real.startswith(d) for d in _excluded_dirs):
-                traced = real in _includes_files or any(real.startswith(d) for d in _includes_dirs)
+            elif not any(real.startswith(d) for d in _excluded_dirs) and not any(p in real for p in _PACKAGE_DIRS):
+                traced = (real in _includes_files or any(real.startswith(d) for d in _includes_dirs)) \
+                    and os.path.isfile(real)
+                if traced:
+                    _file_ids[filename] = _file_record(filename, real)
     except Exception:
         traced = False
     _file_decisions[filename] = traced
     return traced
+
+
+def _file_record(filename, real):
+    """Id of another traced file; its first use writes a file record with its path and text (before any frame in it)."""
+    fid = _real_file_ids.get(real)
+    if fid is None:
+        fid = _real_file_ids[real] = len(_real_file_ids) + 1
+        try:
+            with open(real, 'rb') as f:
+                data = f.read()
+            try:
+                text = data.decode('utf-8')
+            except UnicodeDecodeError:
+                text = data.decode('latin-1')
+        except Exception:
+            text = ''
+        _push(_enc({'t': 'file', 'id': fid, 'path': os.path.abspath(filename), 'source': text}))
+    return fid
 
 
 def _code_info(code):
@@ -662,10 +692,11 @@ def _global(frame, event, arg):
         line = 1 if info[3] else frame.f_lineno or 0
         st = _states_get(frame)
         if st is None:
-            key = (line, depth, code.co_name)
+            fid = _file_ids_get(code.co_filename, 0)
+            key = (line, depth, fid, code.co_name)
             header = _call_headers_get(key)
             if header is None:
-                header = _call_headers[key] = _Ev('c%d,%d,%s' % key)
+                header = _call_headers[key] = _Ev('C%d,%d,%d,%s' % key if fid else 'c%d,%d,%s' % (line, depth, key[3]))
         else:
             header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
         out = [header]
@@ -1032,13 +1063,16 @@ def main(argv):
     excluded = _excluded_directories()
     me = os.path.realpath(__file__)
     _file_decisions[__file__] = False
-    inc_files, inc_dirs = set(), []
+    # The program's own folder (and below) is the user's project: its modules are traced without --include.
+    inc_files, inc_dirs = set(), [os.path.join(os.path.dirname(_target), '')]
     for inc in opts['include']:
         real = os.path.realpath(os.path.abspath(inc))
         if os.path.isdir(real):
             inc_dirs.append(os.path.join(real, ''))
-        else:
+        elif os.path.isfile(real):
             inc_files.add(real)
+        else:
+            _error('bad-include', 'Nothing to include at "%s": no such file or folder. Check the --include path.' % inc)
     inc_files.discard(me)
     _includes_files = inc_files
     _includes_dirs = tuple(inc_dirs)

@@ -2,7 +2,8 @@
 // JSON records are validated with zod; everything else is parsed by a small state machine that never throws on bad input.
 
 import { z } from 'zod';
-import type { EntryPoint, OutputChunk, TraceEventKind, TraceFrame } from '../trace/model';
+import type { EntryPoint, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
+import { splitSourceLines } from '../cwm/lines';
 
 const EntrySchema = z.union([
   z.object({ kind: z.literal('function'), name: z.string(), line: z.number().int(), args: z.string().optional() }),
@@ -25,12 +26,15 @@ const RecordSchema = z.discriminatedUnion('t', [
   // stream: 0 stdout, 1 stderr (numbers keep the hot path cheap); names accepted too.
   z.object({ t: z.literal('out'), stream: z.union([z.literal(0), z.literal(1), z.enum(['stdout', 'stderr'])]), text: z.string(), outside: z.boolean().optional() }),
   z.object({ t: z.literal('note'), text: z.string() }),
+  z.object({ t: z.literal('file'), id: z.number().int().positive(), path: z.string(), source: z.string() }),
   z.object({ t: z.literal('end'), end: TracerEndSchema }),
 ]);
 
 interface ScopeInfo {
   depth: number;
   functionName: string;
+  /** The file the scope's code is in, when not the main file. */
+  file?: TracedFile;
   /** Latest locals of the scope, in order. */
   locals: Map<string, string>;
 }
@@ -44,9 +48,18 @@ export interface TracerStreamHandlers {
   onNote(text: string): void;
   onStart(python: string, pid: number | undefined): void;
   onBegin(entry: EntryPoint): void;
+  /** Another traced file (a module of the user's project), announced before the first frame in it. */
+  onFile?(file: TraceSourceFile): void;
   onEnd(end: TracerEnd): void;
   /** A line that could not be read: the stream is not from this tracer version, or is corrupted. */
   onProtocolError(message: string): void;
+}
+
+/** Another traced file, as its file record announced it. */
+interface TracedFile {
+  readonly path: string;
+  readonly source: string;
+  readonly lines: readonly string[];
 }
 
 type Expect = { kind: 'token' } | { kind: 'value'; target: 'local'; name: string } | { kind: 'value'; target: 'arg' };
@@ -60,6 +73,7 @@ export class TracerStreamParser {
   private readonly stack: number[] = [];
   private scopeCounter = 0;
   private readonly scopes = new Map<number, ScopeInfo>();
+  private readonly files = new Map<number, TracedFile>();
   private nextIndex = 0;
   /** Index of the pending frame once it owns its locals Map (after its first change). */
   private ownedIndex = -1;
@@ -143,10 +157,21 @@ export class TracerStreamParser {
         this.stack.push(scope);
         return;
       }
+      case 'C': {
+        // A new scope in another traced file: C LINE,DEPTH,FILE,NAME (the file's record came before).
+        const scope = ++this.scopeCounter;
+        const file = this.files.get(Number.parseInt(fields[2] ?? '', 10));
+        if (!file) this.handlers.onProtocolError(`call event names an unknown file: "${text.slice(0, 40)}"`);
+        this.scopes.set(scope, { depth: second, functionName: fields.slice(3).join(','), locals: new Map(), ...(file ? { file } : {}) });
+        this.startFrame('call', line, scope, true);
+        this.stack.push(scope);
+        return;
+      }
       case 'g': {
         // A generator resuming: g LINE,SCOPE,DEPTH,NAME; all its locals follow afresh.
         const depth = Number.parseInt(fields[2] ?? '0', 10);
-        this.scopes.set(second, { depth, functionName: fields.slice(3).join(','), locals: new Map() });
+        const file = this.scopes.get(second)?.file;
+        this.scopes.set(second, { depth, functionName: fields.slice(3).join(','), locals: new Map(), ...(file ? { file } : {}) });
         this.startFrame('call', line, second, true);
         this.stack.push(second);
         return;
@@ -206,6 +231,9 @@ export class TracerStreamParser {
       }
       case 'note':
         return this.handlers.onNote(parsed.text);
+      case 'file':
+        this.files.set(parsed.id, { path: parsed.path, source: parsed.source, lines: splitSourceLines(parsed.source) });
+        return this.handlers.onFile?.({ path: parsed.path, source: parsed.source });
       case 'end':
         this.emitPending();
         this.ended = true;
@@ -222,8 +250,9 @@ export class TracerStreamParser {
       index: this.nextIndex++,
       event,
       line,
-      sourceLine: this.sourceLines[line - 1] ?? '',
+      sourceLine: (info?.file ? info.file.lines : this.sourceLines)[line - 1] ?? '',
       scope,
+      ...(info?.file ? { file: info.file.path } : {}),
       functionName: info?.functionName ?? '?',
       depth: info?.depth ?? 0,
       locals,

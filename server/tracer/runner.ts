@@ -6,7 +6,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { splitSourceLines } from '../cwm/lines';
-import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
+import { orderContextFiles } from '../cwm/context';
+import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame, TraceSourceFile } from '../trace/model';
 import { appendOutput, TracerStreamParser, type TracerEnd } from './protocol';
 
 export interface TracerLimits {
@@ -45,6 +46,7 @@ export type TracerErrorKind =
   | 'syntax-error'
   | 'no-entry'
   | 'bad-args'
+  | 'bad-include'
   | 'program-import-failed'
   | 'tracer-failed'
   | 'cancelled';
@@ -57,7 +59,7 @@ export class TracerError extends Error {
   }
 }
 
-const ERROR_KINDS: ReadonlySet<string> = new Set(['file-not-found', 'syntax-error', 'no-entry', 'bad-args', 'program-import-failed', 'tracer-failed']);
+const ERROR_KINDS: ReadonlySet<string> = new Set(['file-not-found', 'syntax-error', 'no-entry', 'bad-args', 'bad-include', 'program-import-failed', 'tracer-failed']);
 
 /** The kill backstop fires this long after the tracer's own time limit should have ended it. */
 const KILL_GRACE_MS = 500;
@@ -146,13 +148,19 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   if (request.entry !== undefined) args.push('--entry', request.entry);
   if (request.args !== undefined) args.push('--args', request.args);
   if (request.script) args.push('--script');
-  for (const include of request.includePaths ?? []) args.push('--include', resolve(include));
+  for (const include of request.includePaths ?? []) {
+    if (!existsSync(resolve(include))) {
+      throw new TracerError('bad-include', `Nothing to include at "${include}": no such file or folder. Check the --include path.`);
+    }
+    args.push('--include', resolve(include));
+  }
   args.push(file);
   if (request.signal?.aborted) throw new TracerError('cancelled', 'Tracing was cancelled.');
 
   const frames: TraceFrame[] = [];
   const notes: string[] = [];
   const outsideOutput: OutputChunk[] = [];
+  const files: TraceSourceFile[] = [];
   let entry: EntryPoint = request.entry !== undefined
     ? { kind: 'function', name: request.entry, line: 0, ...(request.args !== undefined ? { args: request.args } : {}) }
     : { kind: 'script' };
@@ -168,6 +176,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     },
     onOutsideOutput: (chunk) => appendOutput(outsideOutput, chunk),
     onNote: (text) => notes.push(text),
+    onFile: (traced) => files.push(traced),
     onStart: (version) => {
       pythonVersion = version;
       started = true;
@@ -273,6 +282,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     origin: 'actual',
     path: file,
     source,
+    ...(files.length > 0 ? { files: orderContextFiles(file, files) } : {}),
     entry,
     frames,
     malformed: [],
