@@ -218,7 +218,7 @@ export class CwmDebugSession extends DebugSession {
     if (real) {
       const initialFrames = comparisonStartFrames(real);
       this.predictionEntry = real.entry;
-      const session = this.predictionSession(config, real.entry, initialFrames);
+      const session = this.predictionSession(config, real.entry, initialFrames, real.files);
       const navigator = new CompareNavigator(real, session);
       this.watchComparePrediction(navigator);
       navigator.startPrediction();
@@ -235,10 +235,11 @@ export class CwmDebugSession extends DebugSession {
     return new PredictionNavigator(this.predictionSession(config, entry, initialFrames));
   }
 
-  private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[]): PredictionSession {
+  private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[], files?: Trace['files']): PredictionSession {
     const session = new PredictionSession({
       source: this.source,
       path: programOf(config),
+      ...(files !== undefined ? { files } : {}),
       entry,
       backend: this.model!.pool,
       codec: this.model!.codec,

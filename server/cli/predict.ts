@@ -150,7 +150,7 @@ export async function compareCommand(argv: string[], usage: string): Promise<num
     printWarnings(model, paint);
     const initialFrames = comparisonStartFrames(real);
     const session = new PredictionSession({
-      source, path: file, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
+      source, path: file, files: real.files, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = (message) => process.stderr.write(paint('yellow', `note: ${message}`) + '\n');

@@ -1,6 +1,6 @@
 // The CWM source context of a trace that runs code from several files: the main program first, then each other traced
 // file under a `# << FILE: name` header line, in a stable order; and the mapping between context lines and (file, line).
-import { dirname, isAbsolute, relative, sep } from 'node:path';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { START_OF_TRACE_MARKER, type EntryPoint, type TraceSourceFile } from '../trace/model';
 import { ENTRY_MARKER_SUFFIX, definitionOn, isDecoratorLine, splitSourceLines } from './lines';
 
@@ -80,8 +80,9 @@ export interface ContextSources {
 
 /** The name a file gets in its context header: relative to the main file's folder, `/`-separated. */
 export function contextFileName(mainPath: string | undefined, path: string): string {
-  const name = mainPath !== undefined && isAbsolute(mainPath) ? relative(dirname(mainPath), path) : path;
-  return (name === '' ? path : name).split(sep).join('/');
+  // Without the main file's place, the bare file name: a prompt never shows where the user's files are.
+  const name = mainPath !== undefined ? relative(dirname(resolve(mainPath)), path) : basename(path);
+  return (name === '' ? basename(path) : name).split(sep).join('/');
 }
 
 /**

@@ -2,7 +2,8 @@
 // Tolerant by design: it keeps every frame it can, marks the rest, never throws, and works in time linear in the input.
 import type { EntryPoint, FrameIssue, Locals, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
 import { Tok, specialTokenMap } from './tokens';
-import { SourceLineIndex, comprehensionKind, definitionOn, isDecoratorLine, mentionsLambda, unmarkLine } from './lines';
+import { SourceLineIndex, comprehensionKind, definitionOn, isDecoratorLine, mentionsLambda, splitSourceLines, unmarkLine } from './lines';
+import { contextLineOf, locateContextLine, type ContextLayout } from './context';
 
 export interface CwmReaderOptions {
   /** The prompt's source context, marker included (what markEntryLine returned). */
@@ -11,6 +12,11 @@ export interface CwmReaderOptions {
   readonly entry?: EntryPoint;
   /** The program text without the added marker; when given, sourceLine is its line exactly. */
   readonly source?: string;
+  /**
+   * Where each traced file is in `context` (buildContext's layout) when it holds several: frames read in another file
+   * get its `file` and their line in that file. Ignored when the text carries a different context.
+   */
+  readonly layout?: ContextLayout;
   /** Known frames the text continues (e.g. the frames already in the prompt): scopes, `".."` values and indices go on from them. */
   readonly prefix?: readonly TraceFrame[];
   /** Index of the first frame read; defaults to the prefix's length, else 0. */
@@ -109,6 +115,8 @@ export class CwmTraceReader {
   private readonly options: CwmReaderOptions;
   private lines: SourceLineIndex;
   private contextText: string;
+  /** Files of a multi-file context; undefined once the text carried a context of its own. */
+  private layout: ContextLayout | undefined;
   private phase: Phase = 'start';
   private finished = false;
   private out: ReaderItem[] = [];
@@ -135,7 +143,8 @@ export class CwmTraceReader {
   constructor(options: CwmReaderOptions) {
     this.options = options;
     this.contextText = options.context;
-    this.lines = new SourceLineIndex(options.context, options.source);
+    this.layout = options.layout !== undefined && options.layout.text === options.context && options.layout.files.length > 0 ? options.layout : undefined;
+    this.lines = new SourceLineIndex(options.context, this.layout && options.source !== undefined ? withOtherFiles(options.source, this.layout) : options.source);
     const prefix = options.prefix ?? [];
     this.nextIndex = options.startIndex ?? prefix.length;
     this.framesSeen = prefix.length;
@@ -341,6 +350,7 @@ export class CwmTraceReader {
       if (this.embedded !== this.options.context) {
         this.contextText = this.embedded;
         this.lines = new SourceLineIndex(this.embedded);
+        this.layout = undefined;
       }
     }
     this.phase = 'frames';
@@ -561,12 +571,16 @@ export class CwmTraceReader {
     if (event === 'return') this.stack.pop();
 
     const sourceLine = line > 0 ? this.lines.sourceLine(line) ?? '' : unmarkLine(lineText.replace(/\r$/, ''));
+    // In a multi-file context, the context line becomes a line of the file it is in (a header line is in none).
+    const at = this.layout !== undefined && line > 0 ? locateContextLine(this.layout, line) ?? { line: 0 } : { line };
+    if (at.line === 0 && line > 0) issues.push({ kind: 'line-not-found', message: `The line ${JSON.stringify(shorten(lineText.trim()))} is a file header of the context, not a source line.` });
     const frame: TraceFrame = {
       index: this.nextIndex++,
       event: event as TraceEventKind,
-      line,
+      line: at.line,
       sourceLine,
       scope: scope.id,
+      ...(at.file !== undefined ? { file: at.file } : {}),
       functionName: scope.functionName,
       depth,
       locals,
@@ -644,17 +658,25 @@ export class CwmTraceReader {
     const keep = frame.event === 'call' ? frame.depth : frame.depth + 1;
     if (this.stack.length > keep) this.stack.length = Math.max(0, keep);
     this.nextScopeId = Math.max(this.nextScopeId, frame.scope + 1);
+    const line = this.layout !== undefined ? contextLineOf(this.layout, frame.file, frame.line) : frame.line;
     let top = this.stack[this.stack.length - 1];
     if (frame.event === 'call' || this.stack.length < keep || top === undefined || top.id !== frame.scope) {
       if (frame.event !== 'call' && top !== undefined && this.stack.length === keep) this.stack.pop();
       top = { id: frame.scope, functionName: frame.functionName, lastLine: 0, range: undefined, known: new Map() };
-      top.range = frame.line > 0 ? (frame.event === 'call' ? this.rangeForCall(frame.line) : this.rangeOfEnclosing(frame.line)) : undefined;
+      top.range = line > 0 ? (frame.event === 'call' ? this.rangeForCall(line) : this.rangeOfEnclosing(line)) : undefined;
       this.stack.push(top);
     }
-    if (frame.line > 0) top.lastLine = frame.line;
+    if (line > 0) top.lastLine = line;
     for (const [name, value] of frame.locals) top.known.set(name, value);
     if (frame.event === 'return') this.stack.pop();
   }
+}
+
+/** The program's lines followed by the context's other-file lines: sourceLine stays exact for the main file's lines. */
+function withOtherFiles(source: string, layout: ContextLayout): string {
+  const main = splitSourceLines(source);
+  if (main.length !== layout.mainLineCount) return source;
+  return [...main, ...splitSourceLines(layout.text).slice(layout.mainLineCount)].join('\n');
 }
 
 /** Text cut for an issue message. */

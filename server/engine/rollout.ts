@@ -3,6 +3,7 @@
 
 import type { TokenCodec } from '../cwm/codec';
 import { CwmTraceReader } from '../cwm/reader';
+import type { ContextLayout } from '../cwm/context';
 import type { CompletionRequest, CompletionStream } from '../endpoint/types';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
 import { eventToken } from './prompt';
@@ -27,6 +28,8 @@ export interface RolloutRequest {
   /** The prompt's source context and entry, for the reader's line mapping. */
   readonly context: string;
   readonly source: string;
+  /** Where each traced file is in a multi-file context (buildContext), so frames in other files get their file. */
+  readonly layout?: ContextLayout;
   readonly entry: EntryPoint;
   /** Frames already in the prompt: the reader resolves `".."`, scopes and indices from them. */
   readonly prefix: readonly TraceFrame[];
@@ -74,6 +77,7 @@ class ChoiceReader {
       context: request.context,
       entry: request.entry,
       source: request.source,
+      layout: request.layout,
       prefix: request.prefix,
     });
     this.decoder = request.codec.streamDecoder();

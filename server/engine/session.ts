@@ -2,14 +2,16 @@
 // and the CLI drive it; it knows nothing of DAP. A trace is a recording, so moving back never asks the model again.
 
 import type { TokenCodec } from '../cwm/codec';
-import { markEntryLine } from '../cwm/writer';
-import type { EntryPoint, MalformedFrame, TraceFrame } from '../trace/model';
+import { buildContext, type ContextLayout } from '../cwm/context';
+import type { EntryPoint, MalformedFrame, TraceFrame, TraceSourceFile } from '../trace/model';
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
 
 export interface PredictionSessionOptions {
   readonly source: string;
   readonly path?: string;
+  /** Other files of the program the context holds (a real run's `Trace.files`); frames may then run in them. */
+  readonly files?: readonly TraceSourceFile[];
   readonly entry: EntryPoint;
   readonly backend: CompletionBackend;
   readonly codec: TokenCodec;
@@ -62,6 +64,7 @@ export type SessionNotice = (message: string) => void;
 
 export class PredictionSession {
   readonly context: string;
+  private readonly layout: ContextLayout;
   private frames: TraceFrame[] = [];
   private prompt: PromptBuilder;
   private cursorIndex = -1;
@@ -75,7 +78,8 @@ export class PredictionSession {
   onNotice: SessionNotice = () => undefined;
 
   constructor(private readonly options: PredictionSessionOptions) {
-    this.context = markEntryLine(options.source, options.entry);
+    this.layout = buildContext(options);
+    this.context = this.layout.text;
     this.prompt = new PromptBuilder(this.context, options.codec);
     this.settings = { temperature: options.temperature ?? 0, topP: options.topP, seed: options.seed };
     this.contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
@@ -294,6 +298,7 @@ export class PredictionSession {
       codec: this.options.codec,
       promptIds,
       context: this.context,
+      layout: this.layout,
       source: this.options.source,
       entry: this.options.entry,
       prefix,
@@ -361,6 +366,8 @@ const MAX_CHUNK_TOKENS = 16384;
 /** Teacher forcing: the model's next frame given a (real) prefix, so a comparison can re-synchronise after a divergence. */
 export async function predictNextFrame(options: {
   readonly source: string;
+  readonly path?: string;
+  readonly files?: readonly TraceSourceFile[];
   readonly entry: EntryPoint;
   readonly backend: CompletionBackend;
   readonly codec: TokenCodec;
@@ -370,7 +377,8 @@ export async function predictNextFrame(options: {
   readonly maxTokensPerFrame?: number;
   readonly signal?: AbortSignal;
 }): Promise<{ frame?: TraceFrame; ended: boolean; malformed?: MalformedFrame; completionTokens: number }> {
-  const context = markEntryLine(options.source, options.entry);
+  const layout = buildContext(options);
+  const context = layout.text;
   const builder = new PromptBuilder(context, options.codec);
   for (const frame of options.prefix) builder.append(frame);
   const maxTokens = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
@@ -380,6 +388,7 @@ export async function predictNextFrame(options: {
     codec: options.codec,
     promptIds: built.ids,
     context,
+    layout,
     source: options.source,
     entry: options.entry,
     prefix: options.prefix,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { alignTraces, compareState, sameAction, type Alignment } from '../compare/align';
 import { scoreAlignment, type Ratio } from '../compare/scores';
 import type { TokenCodec } from '../cwm/codec';
-import { markEntryLine } from '../cwm/writer';
+import { buildContext } from '../cwm/context';
 import type { CompletionRequest, CompletionStream, TokenChunk } from '../endpoint/types';
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PromptBuilder } from '../engine/prompt';
@@ -126,7 +126,7 @@ async function evaluateRollout(
   const started = performance.now();
   const backend = new MeteredBackend(settings.backend);
   const session = new PredictionSession({
-    source: real.source, path: real.path, entry: real.entry, backend, codec: settings.codec, initialFrames: given,
+    source: real.source, path: real.path, files: real.files, entry: real.entry, backend, codec: settings.codec, initialFrames: given,
     temperature: settings.temperature, seed, contextTokens: settings.contextTokens,
   });
   // A runaway prediction is cut well past the real length: it has diverged long before, and it must not run forever.
@@ -169,7 +169,8 @@ async function evaluateForced(
 ): Promise<ForcedRecord> {
   const started = performance.now();
   const backend = new MeteredBackend(settings.backend);
-  const context = markEntryLine(real.source, real.entry);
+  const layout = buildContext(real);
+  const context = layout.text;
   const builder = new PromptBuilder(context, settings.codec);
   const budget = (settings.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - MAX_TOKENS_PER_FRAME;
   const frames = real.frames;
@@ -179,7 +180,7 @@ async function evaluateForced(
   const predictAfter = async (count: number) => {
     const prefix = frames.slice(0, count);
     return runRollout({
-      backend, codec: settings.codec, promptIds: builder.build(prefix, budget).ids, context, source: real.source, entry: real.entry,
+      backend, codec: settings.codec, promptIds: builder.build(prefix, budget).ids, context, layout, source: real.source, entry: real.entry,
       prefix, settings: { temperature: settings.temperature, seed: settings.seed }, singleFrame: true, maxTokens: MAX_TOKENS_PER_FRAME,
       signal: settings.signal,
     });

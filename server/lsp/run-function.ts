@@ -81,6 +81,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     const session = new PredictionSession({
       source: context.source,
       ...(file !== undefined ? { path: file } : {}),
+      ...(real?.files !== undefined ? { files: real.files } : {}),
       entry,
       backend: model.pool,
       codec: model.codec,
