@@ -291,8 +291,10 @@ class SideBySideView implements vscode.Disposable {
       return;
     }
     const row = this.model?.rows[message.position];
-    const line = (row?.actual ?? row?.predicted)?.line ?? 0;
-    const program = session.configuration.program;
+    const cell = row?.actual ?? row?.predicted;
+    const line = cell?.line ?? 0;
+    // A step in another file of the program shows that file.
+    const program = cell?.file ?? session.configuration.program;
     if (line > 0 && typeof program === 'string') await revealLine(program, line).catch(() => undefined);
   }
 }

@@ -299,13 +299,15 @@
     const other = model.mode === 'compare' ? row[side === 'actual' ? 'predicted' : 'actual'] : undefined;
     const actionDiffers = row.verdict === 'action-differs';
     rowElement.append(gridCell(`step side-${side}`, String(cell.step)));
-    rowElement.append(gridCell(`line side-${side}${actionDiffers && other && other.line !== cell.line ? ' differs' : ''}`, cell.line > 0 ? String(cell.line) : '?'));
+    rowElement.append(gridCell(`line side-${side}${actionDiffers && other && (other.line !== cell.line || other.file !== cell.file) ? ' differs' : ''}`, cell.line > 0 ? String(cell.line) : '?'));
 
     const source = gridCell(`source side-${side}${actionDiffers ? ' differs' : ''}`);
+    // Where the code moves to another file (or back), the file's name leads the source cell.
+    if (cell.fileChange) source.append(element('span', 'file-change', cell.fileChange));
     if (cell.event !== 'line') source.append(element('span', `event event-${cell.event}`, cell.event));
     const text = '  '.repeat(Math.min(cell.depth, MAX_DEPTH_INDENT)) + cell.source.trimEnd();
     source.append(element('span', 'code', text));
-    source.title = `${SIDE_WORDS[side]} step ${cell.step}, ${cell.event} in ${cell.functionName} at line ${cell.line || '?'}: ${cell.source.trim()}`;
+    source.title = `${SIDE_WORDS[side]} step ${cell.step}, ${cell.event} in ${cell.functionName} at line ${cell.line || '?'}${cell.file ? ` of ${cell.file}` : ''}: ${cell.source.trim()}`;
     if (cell.issues) {
       source.classList.add('has-issues');
       source.title += `\n${cell.issues.join('\n')}`;

@@ -90,7 +90,7 @@ export class StepController {
   /** Forward to the next frame on `line`, ignoring breakpoints (a jump); back to its latest earlier frame when none is ahead. */
   async gotoLine(line: number, signal?: AbortSignal): Promise<MoveResult> {
     const origin = this.nav.position;
-    const onLine = (frame: TraceFrame) => frame.line === line && (frame.event === 'line' || frame.event === 'call');
+    const onLine = (frame: TraceFrame) => frame.line === line && frame.file === undefined && (frame.event === 'line' || frame.event === 'call');
     const result = await this.forward({ target: onLine, targetStop: { reason: 'goto' }, signal, ignoreRules: true, keepAtEnd: true });
     if (result.kind === 'stopped' && result.stop.reason === 'goto') return result;
     for (let p = Math.min(origin, this.nav.length - 1); p >= 0; p--) {
@@ -339,7 +339,7 @@ export class StepController {
       if (changes.length > 0) return { reason: 'data breakpoint', description: changes.join('; '), hitBreakpointIds: ids };
       const hit: number[] = [];
       const texts: string[] = [];
-      for (const bp of this.rules.breakpointsOn(frame.line)) {
+      for (const bp of this.rules.breakpointsOn(frame.line, frame.file)) {
         if (bp.logMessage !== undefined) continue;
         if (bp.condition !== undefined) {
           const result = await this.evaluator.evaluateCondition(bp.condition, frame.locals);

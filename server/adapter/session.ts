@@ -2,7 +2,7 @@
 // compared) through the StepController; holds no prediction logic. Runs standalone over stdio (main.ts) or inline.
 
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
   DebugSession, Event, Handles, InitializedEvent, OutputEvent, Source, StoppedEvent, TerminatedEvent, Thread,
 } from '@vscode/debugadapter';
@@ -97,7 +97,8 @@ export class CwmDebugSession extends DebugSession {
   /** Movements run one at a time. */
   private queue: Promise<void> = Promise.resolve();
   private ended = false;
-  private pendingBreakpoints?: { source: DebugProtocol.Source; breakpoints: DebugProtocol.SourceBreakpoint[] };
+  /** Breakpoints set before launch, per source (the program and other files of its project). */
+  private pendingBreakpoints: { source: DebugProtocol.Source; breakpoints: DebugProtocol.SourceBreakpoint[] }[] = [];
 
   constructor() {
     super();
@@ -153,7 +154,7 @@ export class CwmDebugSession extends DebugSession {
       }
       this.config = config;
       this.rules.stopOnDivergence = config.stopOnDivergence;
-      if (this.pendingBreakpoints) this.applyBreakpoints(this.pendingBreakpoints.source, this.pendingBreakpoints.breakpoints);
+      for (const pending of this.pendingBreakpoints.splice(0)) this.applyBreakpoints(pending.source, pending.breakpoints);
       this.sendEvent(new InitializedEvent());
       this.evaluator = new FrameEvaluator({ python: config.python });
       const abort = AbortSignal.any([signal, operation.signal]);
@@ -446,13 +447,21 @@ export class CwmDebugSession extends DebugSession {
   private applyBreakpoints(target: DebugProtocol.Source, requested: readonly DebugProtocol.SourceBreakpoint[]): DebugProtocol.Breakpoint[] {
     if (this.config === undefined) {
       // Before launch the program is not known yet: keep them and verify once it is.
-      this.pendingBreakpoints = { source: target, breakpoints: [...requested] };
+      this.pendingBreakpoints = this.pendingBreakpoints.filter((pending) => pending.source.path !== target.path || pending.source.sourceReference !== target.sourceReference);
+      this.pendingBreakpoints.push({ source: target, breakpoints: [...requested] });
       return requested.map((bp) => ({ verified: false, line: bp.line, message: 'Waiting for the debug session to start.' }));
+    }
+    const other = this.isProgramSource(target) ? undefined : this.projectFileOf(target);
+    if (other !== undefined) {
+      // A module of the program's project: its frames carry its path, and its breakpoints are checked against them.
+      const set = this.rules.setLineBreakpoints(other.text, requested, other.path);
+      const source = new Source(basename(other.path), other.path);
+      return set.map((bp) => ({ id: bp.id, verified: bp.verified, line: bp.line, source, ...(bp.message ? { message: bp.message } : {}) }));
     }
     if (!this.isProgramSource(target)) {
       const message = this.servesSourceByContent()
         ? `The replayed trace ran the program text it stores, shown as ${this.saved!.sourceName} (read-only): set breakpoints there.`
-        : `Only ${basename(this.config.program ?? '')} is traced; breakpoints in other files are never hit.`;
+        : `Only ${basename(this.config.program ?? '')} and the Python files in its folder are traced; breakpoints in other files are never hit.`;
       return requested.map((bp) => ({ verified: false, line: bp.line, message }));
     }
     const set = this.rules.setLineBreakpoints(this.source, requested);
@@ -532,7 +541,8 @@ export class CwmDebugSession extends DebugSession {
       const stackFrame: DebugProtocol.StackFrame = {
         id, name, line: frame.line > 0 ? this.convertDebuggerLineToClient(frame.line) : 0, column: this.convertDebuggerColumnToClient(1),
       };
-      if (frame.line > 0) stackFrame.source = source;
+      // A frame in another file of the project shows that file, so stepping into it opens it.
+      if (frame.line > 0) stackFrame.source = frame.file !== undefined ? new Source(basename(frame.file), frame.file) : source;
       else stackFrame.presentationHint = 'subtle';
       return stackFrame;
     });
@@ -807,7 +817,7 @@ export class CwmDebugSession extends DebugSession {
         const signal = AbortSignal.any([this.lifetime.signal, operation.signal]);
         await this.withProgress('CWM: predicting', operation, request, () => nav.extend({ signal }));
       }
-      const body: Record<string, unknown> = { mode: nav.kind, position: nav.position };
+      const body: Record<string, unknown> = { mode: nav.kind, position: nav.position, ...(this.config?.program !== undefined ? { program: this.config.program } : {}) };
       if (nav.kind === 'compare') {
         const compare = nav as CompareNavigator;
         body.actual = compare.actualTrace.frames.map(frameToJson);
@@ -907,6 +917,23 @@ export class CwmDebugSession extends DebugSession {
       return new Source(this.saved!.sourceName, undefined, TRACE_SOURCE_REFERENCE, 'program text stored in the saved trace');
     }
     return new Source(basename(this.config?.program ?? 'program.py'), this.config?.program);
+  }
+
+  /**
+   * Another file of the program's project that breakpoints can be set in: a Python file in the program's folder or
+   * below (the tracer traces those by default), with its text. Undefined for anything else, and for replayed traces.
+   */
+  private projectFileOf(target: DebugProtocol.Source): { path: string; text: string } | undefined {
+    const program = this.config?.program;
+    if (target.path === undefined || program === undefined || this.saved !== undefined || !target.path.endsWith('.py')) return undefined;
+    const path = resolve(target.path);
+    const inside = relative(dirname(resolve(program)), path);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return undefined;
+    try {
+      return { path, text: readFileSync(path, 'utf8') };
+    } catch {
+      return undefined;
+    }
   }
 
   /** A replayed trace whose program text is not the program file's: the client shows it read-only, from `source`. */

@@ -74,23 +74,25 @@ export function isExecutableLine(text: string | undefined): boolean {
 
 /** The breakpoints, data breakpoints and exception filters the client set. */
 export class StopRules {
-  private byLine = new Map<number, LineBreakpoint[]>();
+  /** Per file (`''`: the program; else the path as frames name it in `TraceFrame.file`), per line. */
+  private byFile = new Map<string, Map<number, LineBreakpoint[]>>();
   private data: DataBreakpoint[] = [];
   private exceptions = new Set<ExceptionFilter>();
   private nextId = 1;
   stopOnDivergence = true;
 
   /**
-   * Replaces the program's line breakpoints. Hit counts survive for breakpoints that stay the same, since clients send
-   * the whole list whenever one changes.
+   * Replaces the line breakpoints of one file: the program's, or another traced file's (`file` as frames name it).
+   * Hit counts survive for breakpoints that stay the same, since clients send the whole list whenever one changes.
    */
   setLineBreakpoints(
     sourceText: string,
     requested: readonly { line: number; condition?: string; hitCondition?: string; logMessage?: string }[],
+    file?: string,
   ): LineBreakpoint[] {
     const lines = splitSourceLines(sourceText);
     const old = new Map<string, LineBreakpoint>();
-    for (const list of this.byLine.values()) for (const bp of list) old.set(breakpointKey(bp.line, bp.condition, bp.hitCondition, bp.logMessage), bp);
+    for (const list of this.byFile.get(file ?? '')?.values() ?? []) for (const bp of list) old.set(breakpointKey(bp.line, bp.condition, bp.hitCondition, bp.logMessage), bp);
     const result: LineBreakpoint[] = [];
     const byLine = new Map<number, LineBreakpoint[]>();
     for (const request of requested) {
@@ -115,7 +117,8 @@ export class StopRules {
         byLine.set(bp.line, list);
       }
     }
-    this.byLine = byLine;
+    if (byLine.size > 0) this.byFile.set(file ?? '', byLine);
+    else this.byFile.delete(file ?? '');
     return result;
   }
 
@@ -128,8 +131,9 @@ export class StopRules {
     this.exceptions = new Set(filters.filter((f): f is ExceptionFilter => f === 'raised' || f === 'uncaught'));
   }
 
-  breakpointsOn(line: number): readonly LineBreakpoint[] {
-    return this.byLine.get(line) ?? [];
+  /** The breakpoints on a line of the program (`file` absent) or of another traced file. */
+  breakpointsOn(line: number, file?: string): readonly LineBreakpoint[] {
+    return this.byFile.get(file ?? '')?.get(line) ?? [];
   }
 
   get dataBreakpoints(): readonly DataBreakpoint[] {
@@ -142,12 +146,12 @@ export class StopRules {
 
   /** Whether anything could stop (or print) inside a call that a step over skips. */
   get couldStopInsideCalls(): boolean {
-    return this.byLine.size > 0 || this.data.length > 0 || this.exceptions.has('raised');
+    return this.byFile.size > 0 || this.data.length > 0 || this.exceptions.has('raised');
   }
 
   /** Counts restart with a new trace. */
   resetHits(): void {
-    for (const list of this.byLine.values()) for (const bp of list) bp.hits = 0;
+    for (const byLine of this.byFile.values()) for (const list of byLine.values()) for (const bp of list) bp.hits = 0;
   }
 }
 
@@ -251,7 +255,7 @@ export class StopScanner {
     const asyncBreakpoints: LineBreakpoint[] = [];
     const logs: LineBreakpoint[] = [];
     if (frame.event === 'line' || frame.event === 'call') {
-      for (const bp of rules.breakpointsOn(frame.line)) {
+      for (const bp of rules.breakpointsOn(frame.line, frame.file)) {
         if (bp.condition !== undefined) {
           asyncBreakpoints.push(bp);
           continue;

@@ -133,9 +133,9 @@ export function alignTraces(predicted: readonly TraceFrame[], actual: readonly T
   return { rows, firstDivergence, scopeMap, approximate };
 }
 
-/** Same event and same line: the prediction took the real step's action (its state may still differ). */
+/** Same event at the same location (file and line): the prediction took the real step's action (its state may still differ). */
 export function sameAction(predicted: TraceFrame, actual: TraceFrame): boolean {
-  return predicted.event === actual.event && predicted.line === actual.line;
+  return predicted.event === actual.event && predicted.line === actual.line && predicted.file === actual.file;
 }
 
 /** Compares two frames that take the same action: every variable by name, and the return/exception value. */
@@ -177,6 +177,7 @@ function identicalFrames(predicted: TraceFrame, actual: TraceFrame): boolean {
   if (
     predicted.event !== actual.event ||
     predicted.line !== actual.line ||
+    predicted.file !== actual.file ||
     predicted.depth !== actual.depth ||
     predicted.functionName !== actual.functionName ||
     predicted.value !== actual.value ||
@@ -202,6 +203,7 @@ const EVENT_CODES: Readonly<Record<TraceEventKind, number>> = { call: 0, line: 1
  * compares numbers. Scope and action keys are exact (interned); state keys are 32-bit hashes.
  */
 class FrameKeys {
+  /** Per function, told apart by its file too (`name` for the main file, `name\0path` for another). */
   private readonly functionIds = new Map<string, number>();
   /** Per function id: depth → scope key. */
   private readonly scopeIds: Map<number, number>[] = [];
@@ -237,10 +239,11 @@ class FrameKeys {
   }
 
   private scopeKey(frame: TraceFrame): number {
-    let functionId = this.functionIds.get(frame.functionName);
+    const fn = frame.file === undefined ? frame.functionName : `${frame.functionName}\0${frame.file}`;
+    let functionId = this.functionIds.get(fn);
     if (functionId === undefined) {
       functionId = this.functionIds.size;
-      this.functionIds.set(frame.functionName, functionId);
+      this.functionIds.set(fn, functionId);
       this.scopeIds.push(new Map());
     }
     const byDepth = this.scopeIds[functionId]!;
@@ -341,13 +344,18 @@ const ACTION_VERBS: Record<Exclude<TraceEventKind, 'line'>, string> = {
   exception: 'raises in',
 };
 
-/** `runs line 5 (\`y = a\`)`, `enters f at line 1 (\`def f(a,b):\`)`. */
+/** `runs line 5 (\`y = a\`)`, `enters f at line 1 (\`def f(a,b):\`)`; `line 3 of helper.py` in another file. */
 function describeAction(frame: TraceFrame): string {
-  const where = frame.line > 0 ? `line ${frame.line}` : 'a line not in the source';
+  const where = frame.line > 0 ? `line ${frame.line}${frame.file !== undefined ? ` of ${fileLabel(frame.file)}` : ''}` : 'a line not in the source';
   const text = frame.sourceLine.trim();
   const shown = text === '' ? '' : ` (\`${shorten(text, 60)}\`)`;
   const verb = frame.event === 'line' ? 'runs' : `${ACTION_VERBS[frame.event]} ${frame.functionName} at`;
   return `${verb} ${where}${shown}`;
+}
+
+/** A file's name as shown to the user: the last part of its path. */
+export function fileLabel(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }
 
 const MAX_NAMED_VARIABLES = 3;

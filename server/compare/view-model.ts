@@ -2,7 +2,7 @@
 // (both sides' steps, lines, source, changed values, verdicts), the first divergence and the scores. No VS Code API here.
 
 import { z } from 'zod';
-import { VERDICTS, type Verdict } from './align';
+import { VERDICTS, fileLabel, type Verdict } from './align';
 
 // ---------------------------------------------------------------------------------------------------- the wire body
 
@@ -15,6 +15,8 @@ const FrameJson = z.object({
   line: NonNegative,
   source: z.string(),
   scope: z.number().int(),
+  /** Another file of the program (absolute path); absent for the program itself. */
+  file: z.string().optional(),
   function: z.string(),
   depth: NonNegative,
   locals: z.record(z.string(), z.string()),
@@ -47,6 +49,8 @@ const MalformedJson = z.array(z.object({ index: z.number().int(), reason: z.stri
 const CompareBody = z.object({
   mode: z.literal('compare'),
   position: z.number().int(),
+  /** The traced program's path: names the file when steps come back to it from another file. */
+  program: z.string().optional(),
   actual: z.array(FrameJson),
   predicted: z.array(FrameJson),
   rows: z.array(RowJson),
@@ -63,6 +67,7 @@ const CompareBody = z.object({
 const SingleBody = z.object({
   mode: z.enum(['actual', 'predicted']),
   position: z.number().int(),
+  program: z.string().optional(),
   actual: z.array(FrameJson).optional(),
   predicted: z.array(FrameJson).optional(),
   end: EndJson.nullable().optional(),
@@ -124,6 +129,10 @@ export interface ViewCell {
   /** 1-based; 0 when a predicted line could not be placed in the file. */
   readonly line: number;
   readonly source: string;
+  /** The file the step runs in when it is not the program (absolute path, as in the trace). */
+  readonly file?: string;
+  /** The name of the step's file, on a step whose file differs from the previous step's on this side (so the view shows where the code moved). */
+  readonly fileChange?: string;
   readonly depth: number;
   readonly functionName: string;
   /** Locals that changed since the previous step of the same scope on this side (every local on a `call`). */
@@ -200,8 +209,8 @@ export function buildSideBySideModel(body: unknown): SideBySideModel {
 }
 
 function compareModel(data: Extract<TracesBody, { mode: 'compare' }>): SideBySideModel {
-  const actualCells = cellsOf(data.actual);
-  const predictedCells = cellsOf(data.predicted);
+  const actualCells = cellsOf(data.actual, data.program);
+  const predictedCells = cellsOf(data.predicted, data.program);
   const rows = data.rows.map((row, position): ViewRow => {
     const differences: ViewDifference[] = (row.variables ?? []).map((variable) => ({ ...variable }));
     if (row.value) {
@@ -248,7 +257,7 @@ function compareModel(data: Extract<TracesBody, { mode: 'compare' }>): SideBySid
 function singleModel(data: Extract<TracesBody, { mode: 'actual' | 'predicted' }>): SideBySideModel {
   const side: ViewSide = data.mode;
   const frames = data[side] ?? [];
-  const cells = cellsOf(frames);
+  const cells = cellsOf(frames, data.program);
   const rows = cells.map((cell, position): ViewRow => ({ position, [side]: cell, goTo: { step: position } }));
   const notices: string[] = [];
   if (data.malformed && data.malformed.length > 0) notices.push(unreadable(data.malformed.length));
@@ -269,9 +278,12 @@ function singleModel(data: Extract<TracesBody, { mode: 'actual' | 'predicted' }>
  * The cells of one side, with each step's changes measured against the previous `call`/`line` step of the same scope
  * on that side (the way the CLI's table does), so a loop shows only what each iteration changed.
  */
-export function cellsOf(frames: readonly FrameJson[]): ViewCell[] {
+export function cellsOf(frames: readonly FrameJson[], program?: string): ViewCell[] {
   const lastLocals = new Map<number, Record<string, string>>();
-  return frames.map((frame): ViewCell => {
+  let previousFile: string | undefined;
+  return frames.map((frame, position): ViewCell => {
+    const fileChanged = position > 0 && frame.file !== previousFile;
+    previousFile = frame.file;
     const changes: ValueChange[] = [];
     if (frame.event === 'call' || frame.event === 'line') {
       const previous = frame.event === 'call' ? undefined : lastLocals.get(frame.scope);
@@ -288,6 +300,8 @@ export function cellsOf(frames: readonly FrameJson[]): ViewCell[] {
       event: frame.event,
       line: frame.line,
       source: frame.source,
+      ...(frame.file !== undefined ? { file: frame.file } : {}),
+      ...(fileChanged ? { fileChange: fileLabel(frame.file ?? program ?? 'the program') } : {}),
       depth: frame.depth,
       functionName: frame.function,
       changes,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { TokenCodec } from '../../server/cwm/codec';
 import { readCwmTrace } from '../../server/cwm/reader';
 import { Tok } from '../../server/cwm/tokens';
-import { CwmFrameEncoder, markEntryLine } from '../../server/cwm/writer';
+import { CwmFrameEncoder } from '../../server/cwm/writer';
+import { buildContext, type ContextLayout } from '../../server/cwm/context';
 import type { CorpusItem } from '../../server/eval/corpus';
 import type { Trace, TraceEventKind, TraceFrame } from '../../server/trace/model';
 import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
@@ -70,6 +71,8 @@ export interface ReplayModel {
 interface Prepared {
   readonly trace: Trace;
   readonly context: string;
+  /** Where each traced file is in the context (a program calling into its own modules). */
+  readonly layout: ContextLayout;
   /** Hash of the context, so rate corruption draws differently per program. */
   readonly programHash: number;
 }
@@ -114,7 +117,7 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     const forced = last === undefined ? undefined : eventIds.get(last);
     if (forced !== undefined) rest = rest.slice(0, -1);
     const { trace } = prepared;
-    const promptFrames = readCwmTrace(codec.decode(rest), { context, entry: trace.entry, source: trace.source }).frames;
+    const promptFrames = readCwmTrace(codec.decode(rest), { context, layout: prepared.layout, entry: trace.entry, source: trace.source }).frames;
     const active = [...corruptions, ...(options.sampleCorruptions?.[params.sampleIndex + (params.seed ?? 0)] ?? [])];
     yield* continueTrace(prepared, promptFrames, forced, active);
   }
@@ -176,8 +179,10 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     model: (promptIds, params) => generate(promptIds, params),
     async prepare(request) {
       const trace = await recordTrace(request);
-      const context = markEntryLine(trace.source, trace.entry);
-      byContext.set(context, { trace, context, programHash: hashText(context) });
+      // The context the client builds: every traced file's source (server/cwm/context.ts).
+      const layout = buildContext(trace);
+      const context = layout.text;
+      byContext.set(context, { trace, context, layout, programHash: hashText(context) });
       return trace;
     },
     setCorruptions(next) {
