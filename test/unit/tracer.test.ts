@@ -2,7 +2,7 @@
 // generators, comprehensions, exceptions, output, entry points, include paths, repr rules, streaming and setup errors.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -24,12 +24,15 @@ function brief(frame: TraceFrame): [string, number, string, number, Record<strin
   return [frame.event, frame.line, frame.functionName, frame.depth, frame.event === 'call' || frame.event === 'line' ? locals(frame) : frame.value];
 }
 
-/** Every frame of a trace has a consistent index and the source line its line number names. */
+/** Every frame of a trace has a consistent index and the source line its line number names, in its own file. */
 function assertWellFormed(trace: Trace): void {
   const lines = trace.source.split(/\r\n|\r|\n/);
+  const fileLines = new Map((trace.files ?? []).map((file) => [file.path, file.source.split(/\r\n|\r|\n/)]));
   trace.frames.forEach((frame, index) => {
     assert.equal(frame.index, index);
-    assert.equal(frame.sourceLine, lines[frame.line - 1] ?? '', `frame ${index}`);
+    const own = frame.file === undefined ? lines : fileLines.get(frame.file);
+    assert.ok(own, `frame ${index}: its file ${frame.file} is not in the trace's files`);
+    assert.equal(frame.sourceLine, own[frame.line - 1] ?? '', `frame ${index}`);
     if (frame.event === 'return' || frame.event === 'exception') assert.equal(frame.locals.size, 0);
   });
 }
@@ -171,14 +174,27 @@ for (const { version, path: python } of pythons) {
       assert.equal(result.frames.at(-1)!.event, 'return');
     });
 
-    test('another file of the project is traced only when included', async () => {
-      const without = await trace({ file: join(programs, 'include_main.py') });
+    test("the program's own modules are traced without --include; --include adds files from elsewhere", async () => {
+      const own = await trace({ file: join(programs, 'include_main.py') });
+      const helperPath = join(programs, 'include_helper.py');
+      const helper = own.frames.filter((f) => f.functionName === 'double');
+      assert.deepEqual(helper.map((f) => [f.event, f.line, f.depth, f.file]), [
+        ['call', 2, 1, helperPath], ['line', 3, 1, helperPath], ['line', 4, 1, helperPath], ['return', 4, 1, helperPath],
+      ]);
+      assert.equal(helper.at(-1)!.value, '42');
+      // A module outside the program's folder is traced only when included (as a file or through its folder).
+      const root = mkdtempSync(join(tmpdir(), 'cwm-include-'));
+      mkdirSync(join(root, 'app'));
+      mkdirSync(join(root, 'shared'));
+      writeFileSync(join(root, 'shared', 'util.py'), 'def double(x):\n    result = x * 2\n    return result\n');
+      writeFileSync(join(root, 'app', 'main.py'), "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'shared'))\nfrom util import double\n\n\ndef main():  # << START_OF_TRACE\n    return double(21)\n");
+      const without = await trace({ file: join(root, 'app', 'main.py') });
       assert.deepEqual([...new Set(without.frames.map((f) => f.functionName))], ['main']);
-      for (const include of [join(programs, 'include_helper.py'), programs]) {
-        const withHelper = await trace({ file: join(programs, 'include_main.py'), includePaths: [include] });
-        const helper = withHelper.frames.filter((f) => f.functionName === 'double');
-        assert.deepEqual(helper.map((f) => [f.event, f.line, f.depth]), [['call', 2, 1], ['line', 3, 1], ['line', 4, 1], ['return', 4, 1]]);
-        assert.equal(helper.at(-1)!.value, '42');
+      for (const include of [join(root, 'shared', 'util.py'), join(root, 'shared')]) {
+        const withHelper = await trace({ file: join(root, 'app', 'main.py'), includePaths: [include] });
+        const included = withHelper.frames.filter((f) => f.functionName === 'double');
+        assert.deepEqual(included.map((f) => [f.event, f.line, f.depth]), [['call', 1, 1], ['line', 2, 1], ['line', 3, 1], ['return', 3, 1]]);
+        assert.ok(included.every((f) => f.file !== undefined && f.file.endsWith(join('shared', 'util.py'))));
       }
     });
 
