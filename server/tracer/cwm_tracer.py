@@ -86,8 +86,8 @@ _real_exit = os._exit
 _real_settrace = sys.settrace
 _out_fd = 1
 _buf = []
-_push = _buf.append
-_extend = _buf.extend  # one call, so a pair cannot be split by another thread's output
+_push = _plain_push = _buf.append
+_extend = _plain_extend = _buf.extend  # one call, so a pair cannot be split by another thread's output
 _io_lock = _thread.allocate_lock()
 _end_lock = _thread.allocate_lock()
 _enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).encode
@@ -154,7 +154,8 @@ def _escape_token(token):
 
 def _flush(timeout=-1):
     """Writes the buffered tokens. Events are counted here, which keeps the hot path free of a counter; returns
-    True when the event limit was reached (what came after it is dropped)."""
+    True when the event limit was reached (what came after it is dropped). The lock is held while writing, so
+    chunks and the end record keep their order; only the writer thread and _finish ever take it."""
     global _written_events, _dropping
     if not _io_lock.acquire(True, timeout):
         return False
@@ -165,6 +166,7 @@ def _flush(timeout=-1):
         # Slice then delete: both are single operations under the GIL, so tokens pushed meanwhile survive.
         chunk = _buf[:n]
         del _buf[:n]
+        _signal(_room)  # a program thread waiting for room may go on while this chunk is written
         if _dropping:
             return True
         types_ = list(map(type, chunk))
@@ -172,19 +174,75 @@ def _flush(timeout=-1):
         limited = _written_events + events > _MAXEV
         if limited:
             chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
-            _written_events = _MAXEV
+            events = _MAXEV - _written_events
             _dropping = True
             if not chunk:
                 return True
-        else:
-            _written_events += events
         text = '\n'.join(chunk)
         if text.count('\n') != len(chunk) - 1 or '\x01' in text:
             text = '\n'.join(map(_escape_token, chunk))
         _write_all((text + '\n').encode('utf-8', 'backslashreplace'))
+        # Counted once written: the end record states exactly what the reader was given.
+        _written_events += events
         return limited
     finally:
         _io_lock.release()
+
+
+# Backpressure: the buffer holds at most about _BUF_HIGH tokens. The hot path appends without any check; when
+# the watchdog sees the buffer past the mark it swaps _push/_extend for gated versions, which make the program
+# wait (on its own thread) until the writer has taken the buffer, and swap the plain ones back. A reader that
+# falls behind thus slows the program down instead of losing events or growing memory.
+_BUF_HIGH = 1 << 16
+_BUF_KICK = 1 << 13  # past this many tokens the watchdog wakes the writer before its next tick
+_wake = _thread.allocate_lock()  # released to wake the writer
+_wake.acquire()
+_room = _thread.allocate_lock()  # released by the writer when it took the buffer
+_room.acquire()
+_finishing = False
+
+
+def _signal(lock):
+    try:
+        lock.release()
+    except RuntimeError:  # already released: the waiter has not come round yet
+        pass
+
+
+def _gated_push(token):
+    _buf.append(token)
+    if len(_buf) > _BUF_HIGH:
+        _wait_for_room()
+
+
+def _gated_extend(tokens):
+    _buf.extend(tokens)
+    if len(_buf) > _BUF_HIGH:
+        _wait_for_room()
+
+
+def _open_gate():
+    global _push, _extend
+    _push = _plain_push
+    _extend = _plain_extend
+
+
+def _close_gate():
+    global _push, _extend
+    _push = _gated_push
+    _extend = _gated_extend
+
+
+def _wait_for_room():
+    """The reader is behind: waits until the writer has taken the buffer. Once the run is ending the caller waits
+    for good (the process ends with the trace), so nothing grows meanwhile."""
+    while len(_buf) > _BUF_HIGH:
+        if _finishing:
+            while True:
+                time.sleep(1)
+        _signal(_wake)
+        _room.acquire(True, 0.05)
+    _open_gate()
 
 
 def _write_all(data):
@@ -201,21 +259,24 @@ def _events_limit_end():
 
 
 def _finish(end, code=0):
-    """Writes everything buffered and then the end record, and ends the process at once (threads die with it)."""
+    """Writes everything buffered and then the end record, and ends the process at once (threads die with it).
+    Waits as long as the reader takes: the writer releases the lock after each chunk, so this cannot deadlock."""
+    global _finishing
     if not _end_lock.acquire(False):
         # Another thread is already ending the process: wait for it to do so.
         while True:
             time.sleep(1)
+    _finishing = True
     try:
         _real_settrace(None)
     except BaseException:
         pass
     try:
-        if _flush(2.0) and end.get('kind') != 'error':
+        if _flush() and end.get('kind') != 'error':
             end = _events_limit_end()
             code = 0
-        if _io_lock.acquire(True, 2.0):
-            _write_all((_enc({'t': 'end', 'end': end}) + '\n').encode('ascii'))
+        _io_lock.acquire()
+        _write_all((_enc({'t': 'end', 'events': _written_events, 'end': end}) + '\n').encode('ascii'))
     finally:
         _real_exit(code)
 
@@ -815,7 +876,8 @@ def _thread_start(self, *args, **kwargs):
 
 
 def _watchdog():
-    """Flushes the buffer every 50 ms and ends the run at the time limit, whatever the main thread does."""
+    """Ends the run at the time limit and applies backpressure, whatever the main thread does. It never writes and
+    never takes the output lock, so a reader that falls behind cannot stop it."""
     deadline = _T0 + _TIMEOUT
     stop = _thread.allocate_lock()
     stop.acquire()
@@ -825,12 +887,29 @@ def _watchdog():
             _finish({'kind': 'limit', 'limit': 'time',
                      'message': 'The program ran longer than the time limit of %g s (timeout); it was stopped there.'
                                 % _TIMEOUT})
-        stop.acquire(True, min(0.05, left))
+        stop.acquire(True, min(0.01, left))
+        n = len(_buf)
+        if n > _BUF_KICK:
+            _signal(_wake)
+            if n > _BUF_HIGH:
+                _close_gate()
+        elif _push is not _plain_push and n < _BUF_HIGH // 2:
+            _open_gate()
+
+
+def _writer():
+    """Writes the buffer every 50 ms, or sooner when the watchdog or a waiting program thread asks."""
+    while True:
+        _wake.acquire(True, 0.05)
+        if _finishing:
+            return
         try:
-            if _flush(0.5):
-                _finish(_events_limit_end())
-        except Exception:
-            pass
+            limited = _flush()
+        except OSError:
+            # The reader is gone (closed pipe): nothing written from now on could reach anyone.
+            _real_exit(1)
+        if limited:
+            _finish(_events_limit_end())
 
 
 # ---------------------------------------------------------------- setup
@@ -1008,6 +1087,7 @@ def main(argv):
     _push(_enc({'t': 'start', 'python': sys.version, 'pid': os.getpid(), 'file': path}))
     _flush()  # at once: the runner times the run from this record
     _thread.start_new_thread(_watchdog, ())
+    _thread.start_new_thread(_writer, ())
 
     if not os.path.isfile(path):
         _error('file-not-found', 'File not found: "%s". Check the path of the program to trace.' % path)

@@ -25,7 +25,8 @@ const RecordSchema = z.discriminatedUnion('t', [
   // stream: 0 stdout, 1 stderr (numbers keep the hot path cheap); names accepted too.
   z.object({ t: z.literal('out'), stream: z.union([z.literal(0), z.literal(1), z.enum(['stdout', 'stderr'])]), text: z.string(), outside: z.boolean().optional() }),
   z.object({ t: z.literal('note'), text: z.string() }),
-  z.object({ t: z.literal('end'), end: TracerEndSchema }),
+  // events: how many events the tracer wrote, so the reader can tell that none went missing.
+  z.object({ t: z.literal('end'), events: z.number().int().nonnegative().optional(), end: TracerEndSchema }),
 ]);
 
 interface ScopeInfo {
@@ -44,7 +45,8 @@ export interface TracerStreamHandlers {
   onNote(text: string): void;
   onStart(python: string, pid: number | undefined): void;
   onBegin(entry: EntryPoint): void;
-  onEnd(end: TracerEnd): void;
+  /** `events`: how many events the tracer says it wrote (absent from older tracers). */
+  onEnd(end: TracerEnd, events?: number): void;
   /** A line that could not be read: the stream is not from this tracer version, or is corrupted. */
   onProtocolError(message: string): void;
 }
@@ -209,7 +211,7 @@ export class TracerStreamParser {
       case 'end':
         this.emitPending();
         this.ended = true;
-        return this.handlers.onEnd(parsed.end);
+        return this.handlers.onEnd(parsed.end, parsed.events);
     }
   }
 
