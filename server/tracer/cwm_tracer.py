@@ -328,13 +328,18 @@ try:
     _DEQUE = _collections.deque
 except Exception:  # pragma: no cover - collections is always there
     _DEQUE = None
+from itertools import chain as _chain, islice as _islice
 
 
 def _long_container_repr(v, path):
-    """repr of a builtin container surely longer than the limit, built item by item and stopped at the limit."""
+    """repr of a builtin container surely longer than the limit, stopped at the limit: built by C from a prefix when
+    its items allow (_c_prefix_repr), else item by item."""
     t = type(v)
     if id(v) in path:
         return '{...}' if t is dict else '[...]'
+    fast = _c_prefix_repr(v, t)
+    if fast is not None:
+        return fast
     path.add(id(v))
     try:
         if t is dict:
@@ -363,6 +368,134 @@ def _long_container_repr(v, path):
         return (opening + ', '.join(parts))[:_LIM] + TRUNCATION_MARKER
     finally:
         path.discard(id(v))
+
+
+class _LongSnap(tuple):
+    """(container, type, its first items[, their values]): a long container as it was when last shown, when the
+    items its shown text came from are all atoms (see _long_unchanged)."""
+    __slots__ = ()
+
+
+_shown = _M  # the _LongSnap of the last long container _c_prefix_repr showed, for the line handler to keep
+_PLAIN_SCALARS = frozenset((float, bool, type(None), complex))
+
+
+_C_REPR_ATOMS = frozenset((int, float, bool, type(None), complex, str, bytes))
+_C_REPR_CONTAINERS = frozenset((tuple, list, set, frozenset, dict))
+
+
+def _builtin_contents(containers, depth):
+    """True when the items of these builtin containers, and theirs in turn, are builtin values: then C's repr of
+    the containers, which is what _inner_repr takes for small ones, runs no code of the program's."""
+    if depth > 8:  # e.g. a list that holds itself
+        return False
+    contents = list(_chain(*containers))
+    values = list(_chain(*map(dict.values, [c for c in containers if type(c) is dict])))
+    if values:
+        contents += values
+    kinds = set(map(type, contents))
+    if kinds <= _C_REPR_ATOMS:
+        return True
+    if not kinds <= _C_REPR_ATOMS | _C_REPR_CONTAINERS:
+        return False
+    return _builtin_contents([x for x in contents if type(x) in _C_REPR_CONTAINERS], depth + 1)
+
+
+def _plain_items(items):
+    """Truthy when C's repr of every item is what _inner_repr gives it, cannot raise, and costs little: atoms (ints
+    below the big-int bound, str/bytes within the limit) and small builtin containers of builtin values (whose text
+    _inner_repr takes from C anyway). 2 when all are atoms (their reprs cannot change, see _STABLE), 1 when some
+    are containers, 0 when C may not build the text."""
+    kinds = set(map(type, items))
+    if kinds <= _PLAIN_SCALARS:
+        return 2
+    one = len(kinds) == 1
+    atoms = 2
+    for t in kinds:
+        if t in _PLAIN_SCALARS:
+            continue
+        same = items if one else [x for x in items if type(x) is t]
+        if t is int:
+            if not (_NBIGI < min(same) and max(same) < _BIGI):
+                return 0
+        elif t is str or t is bytes:
+            if max(map(len, same)) > _LIM:
+                return 0
+        elif t in _C_REPR_CONTAINERS:
+            if max(map(len, same)) * (6 if t is dict else 3) > _LIM or not _builtin_contents(same, 1):
+                return 0
+            atoms = 1
+        else:
+            return 0
+    return atoms
+
+
+def _c_prefix_repr(v, t):
+    """The bounded repr of a long list/tuple/set/frozenset/deque/dict built by C from a prefix of it: the same text
+    the item-by-item path gives (the text of a prefix is a prefix of the text), or None when an item could differ
+    (see _plain_items). Sets _shown when the items shown are atoms."""
+    global _shown
+    n = len(v)
+    if t is dict:
+        opening = '{'
+        keys_iter = iter(v)
+        values_iter = iter(v.values())
+    else:
+        opening = '[' if t is list else 'deque([' if t is _DEQUE else _OPEN_CLOSE[t][0]
+        items_iter = None if t is list or t is tuple else iter(v)
+    pieces = [opening]
+    size = len(opening) - 2  # each piece but the first adds its length and a ', '
+    shown = []
+    shown_values = []
+    atoms = 2
+    k = 0
+    step = 32  # a probe; then as many items as the limit needs at the length per item so far, and a margin
+    while size < _LIM and k < n:
+        if t is dict:
+            keys = list(_islice(keys_iter, step))
+            values = list(_islice(values_iter, step))
+            plain = min(_plain_items(keys), _plain_items(values))
+            if not plain:
+                return None
+            atoms = min(atoms, plain)
+            try:
+                body = repr(dict(zip(keys, values)))[1:-1]
+            except Exception:  # e.g. a nested int too long to convert: the item-by-item path tells what to show
+                return None
+            shown += keys
+            shown_values += values
+            k += len(keys)
+        else:
+            chunk = v[k:k + step] if items_iter is None else list(_islice(items_iter, step))
+            plain = _plain_items(chunk)
+            if not plain:
+                return None
+            atoms = min(atoms, plain)
+            try:
+                body = repr(chunk if type(chunk) is list else list(chunk))[1:-1]
+            except Exception:
+                return None
+            shown += chunk
+            k += len(chunk)
+        if ' at 0x' in body:
+            body = _ADDR_SUB('', body)
+        pieces.append(body)
+        size += len(body) + 2
+        step = min(2 * k, int((_LIM - size) * k / (size + 2) * 1.05) + 8)
+    text = ', '.join(pieces[1:])
+    if atoms == 2:
+        _shown = _LongSnap((v, t, tuple(shown), tuple(shown_values)) if t is dict else (v, t, tuple(shown)))
+    return (opening + text)[:_LIM] + TRUNCATION_MARKER
+
+
+def _long_unchanged(value, t, snap):
+    """True when a long container kept as a _LongSnap shows the same text: still long, and its first items are the
+    same objects (atoms, whose repr cannot change), so the prefix its text is cut from is the same."""
+    items = snap[2]
+    if t is dict:
+        return len(value) * 6 > _LIM and len(value) >= len(items) and all(map(_is_, value, items)) \
+            and all(map(_is_, value.values(), snap[3]))
+    return len(value) * 3 > _LIM and len(value) >= len(items) and all(map(_is_, value, items))
 
 
 def _inner_repr(v, path):
@@ -580,7 +713,7 @@ def _relocals(new_names, values, names, ntoks, objs, reps):
 def _local(frame, event, arg):
     """Local trace function of traced frames: line, return and exception events. Kept flat and lean: it runs for
     every line the program executes."""
-    global _cur, _in_repr
+    global _cur, _in_repr, _shown
     try:
         st = _states_get(frame)
         if st is None:
@@ -656,8 +789,17 @@ def _local(frame, event, arg):
                         _in_repr = False
                     objs[i] = _snapshot(value, t)
                 else:
+                    o = objs[i]
+                    if type(o) is _LongSnap and o[0] is value and _long_unchanged(value, t, o):
+                        continue  # a long container whose shown prefix is still the same atoms
+                    _shown = _M
                     r = _srepr(value)
-                    objs[i] = value if (t in _STABLE or _is_stable(value, t)) else _M
+                    if t in _STABLE or _is_stable(value, t):
+                        objs[i] = value
+                    elif _shown is not _M and _shown[0] is value:
+                        objs[i] = _shown
+                    else:
+                        objs[i] = _M
                 if r != reps[i]:
                     reps[i] = r
                     _extend((ntoks[i], r))
