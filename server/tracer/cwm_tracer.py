@@ -88,8 +88,8 @@ _real_exit = os._exit
 _real_settrace = sys.settrace
 _out_fd = 1
 _buf = []
-_push = _buf.append
-_extend = _buf.extend  # one call, so a pair cannot be split by another thread's output
+_push = _plain_push = _buf.append
+_extend = _plain_extend = _buf.extend  # one call, so a pair cannot be split by another thread's output
 _io_lock = _thread.allocate_lock()
 _end_lock = _thread.allocate_lock()
 _enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).encode
@@ -156,7 +156,8 @@ def _escape_token(token):
 
 def _flush(timeout=-1):
     """Writes the buffered tokens. Events are counted here, which keeps the hot path free of a counter; returns
-    True when the event limit was reached (what came after it is dropped)."""
+    True when the event limit was reached (what came after it is dropped). The lock is held while writing, so
+    chunks and the end record keep their order; only the writer thread and _finish ever take it."""
     global _written_events, _dropping
     if not _io_lock.acquire(True, timeout):
         return False
@@ -167,6 +168,7 @@ def _flush(timeout=-1):
         # Slice then delete: both are single operations under the GIL, so tokens pushed meanwhile survive.
         chunk = _buf[:n]
         del _buf[:n]
+        _signal(_room)  # a program thread waiting for room may go on while this chunk is written
         if _dropping:
             return True
         types_ = list(map(type, chunk))
@@ -174,19 +176,75 @@ def _flush(timeout=-1):
         limited = _written_events + events > _MAXEV
         if limited:
             chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
-            _written_events = _MAXEV
+            events = _MAXEV - _written_events
             _dropping = True
             if not chunk:
                 return True
-        else:
-            _written_events += events
         text = '\n'.join(chunk)
         if text.count('\n') != len(chunk) - 1 or '\x01' in text:
             text = '\n'.join(map(_escape_token, chunk))
         _write_all((text + '\n').encode('utf-8', 'backslashreplace'))
+        # Counted once written: the end record states exactly what the reader was given.
+        _written_events += events
         return limited
     finally:
         _io_lock.release()
+
+
+# Backpressure: the buffer holds at most about _BUF_HIGH tokens. The hot path appends without any check; when
+# the watchdog sees the buffer past the mark it swaps _push/_extend for gated versions, which make the program
+# wait (on its own thread) until the writer has taken the buffer, and swap the plain ones back. A reader that
+# falls behind thus slows the program down instead of losing events or growing memory.
+_BUF_HIGH = 1 << 16
+_BUF_KICK = 1 << 13  # past this many tokens the watchdog wakes the writer before its next tick
+_wake = _thread.allocate_lock()  # released to wake the writer
+_wake.acquire()
+_room = _thread.allocate_lock()  # released by the writer when it took the buffer
+_room.acquire()
+_finishing = False
+
+
+def _signal(lock):
+    try:
+        lock.release()
+    except RuntimeError:  # already released: the waiter has not come round yet
+        pass
+
+
+def _gated_push(token):
+    _buf.append(token)
+    if len(_buf) > _BUF_HIGH:
+        _wait_for_room()
+
+
+def _gated_extend(tokens):
+    _buf.extend(tokens)
+    if len(_buf) > _BUF_HIGH:
+        _wait_for_room()
+
+
+def _open_gate():
+    global _push, _extend
+    _push = _plain_push
+    _extend = _plain_extend
+
+
+def _close_gate():
+    global _push, _extend
+    _push = _gated_push
+    _extend = _gated_extend
+
+
+def _wait_for_room():
+    """The reader is behind: waits until the writer has taken the buffer. Once the run is ending the caller waits
+    for good (the process ends with the trace), so nothing grows meanwhile."""
+    while len(_buf) > _BUF_HIGH:
+        if _finishing:
+            while True:
+                time.sleep(1)
+        _signal(_wake)
+        _room.acquire(True, 0.05)
+    _open_gate()
 
 
 def _write_all(data):
@@ -203,21 +261,24 @@ def _events_limit_end():
 
 
 def _finish(end, code=0):
-    """Writes everything buffered and then the end record, and ends the process at once (threads die with it)."""
+    """Writes everything buffered and then the end record, and ends the process at once (threads die with it).
+    Waits as long as the reader takes: the writer releases the lock after each chunk, so this cannot deadlock."""
+    global _finishing
     if not _end_lock.acquire(False):
         # Another thread is already ending the process: wait for it to do so.
         while True:
             time.sleep(1)
+    _finishing = True
     try:
         _real_settrace(None)
     except BaseException:
         pass
     try:
-        if _flush(2.0) and end.get('kind') != 'error':
+        if _flush() and end.get('kind') != 'error':
             end = _events_limit_end()
             code = 0
-        if _io_lock.acquire(True, 2.0):
-            _write_all((_enc({'t': 'end', 'end': end}) + '\n').encode('ascii'))
+        _io_lock.acquire()
+        _write_all((_enc({'t': 'end', 'events': _written_events, 'end': end}) + '\n').encode('ascii'))
     finally:
         _real_exit(code)
 
@@ -269,13 +330,18 @@ try:
     _DEQUE = _collections.deque
 except Exception:  # pragma: no cover - collections is always there
     _DEQUE = None
+from itertools import chain as _chain, islice as _islice
 
 
 def _long_container_repr(v, path):
-    """repr of a builtin container surely longer than the limit, built item by item and stopped at the limit."""
+    """repr of a builtin container surely longer than the limit, stopped at the limit: built by C from a prefix when
+    its items allow (_c_prefix_repr), else item by item."""
     t = type(v)
     if id(v) in path:
         return '{...}' if t is dict else '[...]'
+    fast = _c_prefix_repr(v, t)
+    if fast is not None:
+        return fast
     path.add(id(v))
     try:
         if t is dict:
@@ -304,6 +370,134 @@ def _long_container_repr(v, path):
         return (opening + ', '.join(parts))[:_LIM] + TRUNCATION_MARKER
     finally:
         path.discard(id(v))
+
+
+class _LongSnap(tuple):
+    """(container, type, its first items[, their values]): a long container as it was when last shown, when the
+    items its shown text came from are all atoms (see _long_unchanged)."""
+    __slots__ = ()
+
+
+_shown = _M  # the _LongSnap of the last long container _c_prefix_repr showed, for the line handler to keep
+_PLAIN_SCALARS = frozenset((float, bool, type(None), complex))
+
+
+_C_REPR_ATOMS = frozenset((int, float, bool, type(None), complex, str, bytes))
+_C_REPR_CONTAINERS = frozenset((tuple, list, set, frozenset, dict))
+
+
+def _builtin_contents(containers, depth):
+    """True when the items of these builtin containers, and theirs in turn, are builtin values: then C's repr of
+    the containers, which is what _inner_repr takes for small ones, runs no code of the program's."""
+    if depth > 8:  # e.g. a list that holds itself
+        return False
+    contents = list(_chain(*containers))
+    values = list(_chain(*map(dict.values, [c for c in containers if type(c) is dict])))
+    if values:
+        contents += values
+    kinds = set(map(type, contents))
+    if kinds <= _C_REPR_ATOMS:
+        return True
+    if not kinds <= _C_REPR_ATOMS | _C_REPR_CONTAINERS:
+        return False
+    return _builtin_contents([x for x in contents if type(x) in _C_REPR_CONTAINERS], depth + 1)
+
+
+def _plain_items(items):
+    """Truthy when C's repr of every item is what _inner_repr gives it, cannot raise, and costs little: atoms (ints
+    below the big-int bound, str/bytes within the limit) and small builtin containers of builtin values (whose text
+    _inner_repr takes from C anyway). 2 when all are atoms (their reprs cannot change, see _STABLE), 1 when some
+    are containers, 0 when C may not build the text."""
+    kinds = set(map(type, items))
+    if kinds <= _PLAIN_SCALARS:
+        return 2
+    one = len(kinds) == 1
+    atoms = 2
+    for t in kinds:
+        if t in _PLAIN_SCALARS:
+            continue
+        same = items if one else [x for x in items if type(x) is t]
+        if t is int:
+            if not (_NBIGI < min(same) and max(same) < _BIGI):
+                return 0
+        elif t is str or t is bytes:
+            if max(map(len, same)) > _LIM:
+                return 0
+        elif t in _C_REPR_CONTAINERS:
+            if max(map(len, same)) * (6 if t is dict else 3) > _LIM or not _builtin_contents(same, 1):
+                return 0
+            atoms = 1
+        else:
+            return 0
+    return atoms
+
+
+def _c_prefix_repr(v, t):
+    """The bounded repr of a long list/tuple/set/frozenset/deque/dict built by C from a prefix of it: the same text
+    the item-by-item path gives (the text of a prefix is a prefix of the text), or None when an item could differ
+    (see _plain_items). Sets _shown when the items shown are atoms."""
+    global _shown
+    n = len(v)
+    if t is dict:
+        opening = '{'
+        keys_iter = iter(v)
+        values_iter = iter(v.values())
+    else:
+        opening = '[' if t is list else 'deque([' if t is _DEQUE else _OPEN_CLOSE[t][0]
+        items_iter = None if t is list or t is tuple else iter(v)
+    pieces = [opening]
+    size = len(opening) - 2  # each piece but the first adds its length and a ', '
+    shown = []
+    shown_values = []
+    atoms = 2
+    k = 0
+    step = 32  # a probe; then as many items as the limit needs at the length per item so far, and a margin
+    while size < _LIM and k < n:
+        if t is dict:
+            keys = list(_islice(keys_iter, step))
+            values = list(_islice(values_iter, step))
+            plain = min(_plain_items(keys), _plain_items(values))
+            if not plain:
+                return None
+            atoms = min(atoms, plain)
+            try:
+                body = repr(dict(zip(keys, values)))[1:-1]
+            except Exception:  # e.g. a nested int too long to convert: the item-by-item path tells what to show
+                return None
+            shown += keys
+            shown_values += values
+            k += len(keys)
+        else:
+            chunk = v[k:k + step] if items_iter is None else list(_islice(items_iter, step))
+            plain = _plain_items(chunk)
+            if not plain:
+                return None
+            atoms = min(atoms, plain)
+            try:
+                body = repr(chunk if type(chunk) is list else list(chunk))[1:-1]
+            except Exception:
+                return None
+            shown += chunk
+            k += len(chunk)
+        if ' at 0x' in body:
+            body = _ADDR_SUB('', body)
+        pieces.append(body)
+        size += len(body) + 2
+        step = min(2 * k, int((_LIM - size) * k / (size + 2) * 1.05) + 8)
+    text = ', '.join(pieces[1:])
+    if atoms == 2:
+        _shown = _LongSnap((v, t, tuple(shown), tuple(shown_values)) if t is dict else (v, t, tuple(shown)))
+    return (opening + text)[:_LIM] + TRUNCATION_MARKER
+
+
+def _long_unchanged(value, t, snap):
+    """True when a long container kept as a _LongSnap shows the same text: still long, and its first items are the
+    same objects (atoms, whose repr cannot change), so the prefix its text is cut from is the same."""
+    items = snap[2]
+    if t is dict:
+        return len(value) * 6 > _LIM and len(value) >= len(items) and all(map(_is_, value, items)) \
+            and all(map(_is_, value.values(), snap[3]))
+    return len(value) * 3 > _LIM and len(value) >= len(items) and all(map(_is_, value, items))
 
 
 def _inner_repr(v, path):
@@ -549,7 +743,7 @@ def _relocals(new_names, values, names, ntoks, objs, reps):
 def _local(frame, event, arg):
     """Local trace function of traced frames: line, return and exception events. Kept flat and lean: it runs for
     every line the program executes."""
-    global _cur, _in_repr
+    global _cur, _in_repr, _shown
     try:
         st = _states_get(frame)
         if st is None:
@@ -625,8 +819,17 @@ def _local(frame, event, arg):
                         _in_repr = False
                     objs[i] = _snapshot(value, t)
                 else:
+                    o = objs[i]
+                    if type(o) is _LongSnap and o[0] is value and _long_unchanged(value, t, o):
+                        continue  # a long container whose shown prefix is still the same atoms
+                    _shown = _M
                     r = _srepr(value)
-                    objs[i] = value if (t in _STABLE or _is_stable(value, t)) else _M
+                    if t in _STABLE or _is_stable(value, t):
+                        objs[i] = value
+                    elif _shown is not _M and _shown[0] is value:
+                        objs[i] = _shown
+                    else:
+                        objs[i] = _M
                 if r != reps[i]:
                     reps[i] = r
                     _extend((ntoks[i], r))
@@ -846,7 +1049,8 @@ def _thread_start(self, *args, **kwargs):
 
 
 def _watchdog():
-    """Flushes the buffer every 50 ms and ends the run at the time limit, whatever the main thread does."""
+    """Ends the run at the time limit and applies backpressure, whatever the main thread does. It never writes and
+    never takes the output lock, so a reader that falls behind cannot stop it."""
     deadline = _T0 + _TIMEOUT
     stop = _thread.allocate_lock()
     stop.acquire()
@@ -856,12 +1060,29 @@ def _watchdog():
             _finish({'kind': 'limit', 'limit': 'time',
                      'message': 'The program ran longer than the time limit of %g s (timeout); it was stopped there.'
                                 % _TIMEOUT})
-        stop.acquire(True, min(0.05, left))
+        stop.acquire(True, min(0.01, left))
+        n = len(_buf)
+        if n > _BUF_KICK:
+            _signal(_wake)
+            if n > _BUF_HIGH:
+                _close_gate()
+        elif _push is not _plain_push and n < _BUF_HIGH // 2:
+            _open_gate()
+
+
+def _writer():
+    """Writes the buffer every 50 ms, or sooner when the watchdog or a waiting program thread asks."""
+    while True:
+        _wake.acquire(True, 0.05)
+        if _finishing:
+            return
         try:
-            if _flush(0.5):
-                _finish(_events_limit_end())
-        except Exception:
-            pass
+            limited = _flush()
+        except OSError:
+            # The reader is gone (closed pipe): nothing written from now on could reach anyone.
+            _real_exit(1)
+        if limited:
+            _finish(_events_limit_end())
 
 
 # ---------------------------------------------------------------- setup
@@ -1039,6 +1260,7 @@ def main(argv):
     _push(_enc({'t': 'start', 'python': sys.version, 'pid': os.getpid(), 'file': path}))
     _flush()  # at once: the runner times the run from this record
     _thread.start_new_thread(_watchdog, ())
+    _thread.start_new_thread(_writer, ())
 
     if not os.path.isfile(path):
         _error('file-not-found', 'File not found: "%s". Check the path of the program to trace.' % path)

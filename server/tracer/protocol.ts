@@ -27,7 +27,8 @@ const RecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('out'), stream: z.union([z.literal(0), z.literal(1), z.enum(['stdout', 'stderr'])]), text: z.string(), outside: z.boolean().optional() }),
   z.object({ t: z.literal('note'), text: z.string() }),
   z.object({ t: z.literal('file'), id: z.number().int().positive(), path: z.string(), source: z.string() }),
-  z.object({ t: z.literal('end'), end: TracerEndSchema }),
+  // events: how many events the tracer wrote, so the reader can tell that none went missing.
+  z.object({ t: z.literal('end'), events: z.number().int().nonnegative().optional(), end: TracerEndSchema }),
 ]);
 
 interface ScopeInfo {
@@ -50,7 +51,8 @@ export interface TracerStreamHandlers {
   onBegin(entry: EntryPoint): void;
   /** Another traced file (a module of the user's project), announced before the first frame in it. */
   onFile?(file: TraceSourceFile): void;
-  onEnd(end: TracerEnd): void;
+  /** `events`: how many events the tracer says it wrote (absent from older tracers). */
+  onEnd(end: TracerEnd, events?: number): void;
   /** A line that could not be read: the stream is not from this tracer version, or is corrupted. */
   onProtocolError(message: string): void;
 }
@@ -237,7 +239,7 @@ export class TracerStreamParser {
       case 'end':
         this.emitPending();
         this.ended = true;
-        return this.handlers.onEnd(parsed.end);
+        return this.handlers.onEnd(parsed.end, parsed.events);
     }
   }
 

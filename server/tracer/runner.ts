@@ -168,6 +168,8 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   let started = false;
   let rearmBackstop = (): void => {};
   let end: TracerEnd | undefined;
+  let writtenEvents: number | undefined;
+  let eventsAtEnd = 0;
   const protocolErrors: string[] = [];
   const parser = new TracerStreamParser({
     onFrame: (frame) => {
@@ -185,8 +187,10 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     onBegin: (begun) => {
       entry = begun.kind === 'function' && request.args !== undefined ? { ...begun, args: request.args } : begun;
     },
-    onEnd: (ended) => {
+    onEnd: (ended, events) => {
       end = ended;
+      writtenEvents = events;
+      eventsAtEnd = parser.frameCount;
     },
     onProtocolError: (message) => {
       if (protocolErrors.length < 5) protocolErrors.push(message);
@@ -276,6 +280,10 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   } else {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     traceEnd = { kind: 'crashed', message: `The traced process ${how} before the trace ended${said ? `: ${said}` : ''}.` };
+  }
+  if (writtenEvents !== undefined && writtenEvents !== eventsAtEnd) {
+    // Must not happen (the tracer blocks rather than drop): say so first and loudly, the trace is not the run.
+    notes.unshift(`EVENTS LOST: the tracer wrote ${writtenEvents} events but ${eventsAtEnd} arrived, so this trace is missing ${Math.abs(writtenEvents - eventsAtEnd)} steps and does not show the whole run. Please report this as a bug.`);
   }
   if (protocolErrors.length > 0) notes.push(`Some tracer output could not be read (${protocolErrors.join('; ')}); the trace may be incomplete.`);
   return {
