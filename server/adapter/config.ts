@@ -48,6 +48,8 @@ const TracerLimitsSchema = z.object(
       .min(20, { error: 'must be a whole number of at least 20' }).optional(),
     maxOutputBytes: z.number({ error: 'must be a whole number of bytes, 0 or more' }).int({ error: 'must be a whole number of bytes, 0 or more' })
       .min(0, { error: 'must be a whole number of bytes, 0 or more' }).optional(),
+    maxMemoryMb: z.number({ error: 'must be a whole number of MB, 0 for no limit' }).int({ error: 'must be a whole number of MB, 0 for no limit' })
+      .min(0, { error: 'must be a whole number of MB, 0 for no limit' }).optional(),
   },
   { error: 'must be an object such as { "maxEvents": 100000, "timeoutMs": 30000 }' },
 );

@@ -186,6 +186,7 @@ export class CwmDebugSession extends DebugSession {
         entry: config.entry,
         args: config.args,
         limits: config.tracerLimits,
+        ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
         signal: abort ?? signal,
       });
       this.announceTrace(trace);

@@ -16,6 +16,8 @@ export const TRACER_OPTION_SPECS = {
   timeout: { type: 'string' },
   'max-repr': { type: 'string' },
   'max-output': { type: 'string' },
+  'max-memory': { type: 'string' },
+  cwd: { type: 'string' },
   'no-color': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -40,6 +42,12 @@ export function limitsFrom(values: Record<string, unknown>): Partial<TracerLimit
   if (maxRepr !== undefined) limits.maxReprLength = Math.floor(maxRepr);
   const maxOutput = positiveNumber(values['max-output'] as string | undefined, '--max-output');
   if (maxOutput !== undefined) limits.maxOutputBytes = Math.floor(maxOutput);
+  const maxMemory = values['max-memory'] as string | undefined;
+  if (maxMemory !== undefined) {
+    const mb = Number(maxMemory);
+    if (!Number.isInteger(mb) || mb < 0) throw new UsageError(`--max-memory needs a whole number of MB (0 for no limit), got "${maxMemory}".`);
+    limits.maxMemoryMb = mb;
+  }
   return limits;
 }
 

@@ -24,7 +24,7 @@ export const EVAL_USAGE = `Eval options:
   --limit N            only N programs, spread evenly over the corpus (the same ones every time)
   --no-teacher-forcing skip next-frame accuracy (one request per real frame)
   --seed S             default 0 for eval, so sampled runs are reproducible
-  --python PATH, --max-events N, --timeout SECONDS, --max-repr N, --max-output BYTES: as for trace
+  --python PATH, --max-events N, --timeout SECONDS, --max-repr N, --max-output BYTES, --max-memory MB: as for trace
   cwm-debug eval --report DIR              rewrite DIR/summary.md and DIR/report.html from DIR/results.jsonl
   cwm-debug eval --compare-runs A B [--out DIR]
                        two runs side by side (Markdown on stdout; with --out also comparison.md and comparison.html)
@@ -38,6 +38,7 @@ const OPTIONS = {
   timeout: TRACER_OPTION_SPECS.timeout,
   'max-repr': TRACER_OPTION_SPECS['max-repr'],
   'max-output': TRACER_OPTION_SPECS['max-output'],
+  'max-memory': TRACER_OPTION_SPECS['max-memory'],
   'no-color': TRACER_OPTION_SPECS['no-color'],
   help: TRACER_OPTION_SPECS.help,
   concurrency: { type: 'string' },

@@ -40,6 +40,8 @@ Tracer options:
   --timeout SECONDS  stop after this much wall time (default ${DEFAULT_TRACER_LIMITS.timeoutMs / 1000})
   --max-repr N       cut values longer than N characters (default ${DEFAULT_TRACER_LIMITS.maxReprLength})
   --max-output BYTES stop once the program printed more than this (default ${DEFAULT_TRACER_LIMITS.maxOutputBytes})
+  --max-memory MB    stop once the program uses more data memory than this, per process (default ${DEFAULT_TRACER_LIMITS.maxMemoryMb}, half of RAM; 0: none)
+  --cwd DIR          run the program in this folder (default: the current one, as \`python prog.py\` would)
 
 ${MODEL_OPTIONS_HELP}
 ${EVAL_USAGE}
@@ -90,6 +92,7 @@ async function traceCommand(argv: string[]): Promise<number> {
     script: values.script,
     includePaths: values.include,
     limits: limitsFrom(values),
+    ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
     signal: abort.signal,
     onFrame: format === 'table' ? printRow : undefined,
   });

@@ -135,7 +135,7 @@ export async function compareCommand(argv: string[], usage: string): Promise<num
   const signal = interruptible();
   const real = await recordTrace({
     file, python: values.python ?? process.env.CWM_DEBUG_PYTHON, entry: values.entry, args: values.args, script: values.script,
-    includePaths: values.include, limits: limitsFrom(values), signal,
+    includePaths: values.include, limits: limitsFrom(values), ...(values.cwd !== undefined ? { cwd: values.cwd } : {}), signal,
   });
   if (settings.endpoints.length === 0) {
     process.stderr.write(paint('yellow', `${NO_ENDPOINT_MESSAGE} Showing the real trace only.`) + '\n');

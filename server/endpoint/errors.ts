@@ -1,6 +1,7 @@
 // EndpointError and the one-sentence messages for every way talking to a CWM server can fail.
 // Messages say what happened and what to do; they name the endpoint URL but never the API key.
 import { z } from 'zod';
+import { redactSecrets } from './redact';
 import type { BackendKind } from './types';
 
 export type EndpointErrorKind =
@@ -24,10 +25,11 @@ export class EndpointError extends Error {
   readonly serverMessage?: string;
 
   constructor(kind: EndpointErrorKind, message: string, details: { status?: number; serverMessage?: string; cause?: unknown } = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    // Server text can echo the API key (a 401 repeating the Authorization header): no message carries it.
+    super(redactSecrets(message), details.cause === undefined ? undefined : { cause: details.cause });
     this.kind = kind;
     if (details.status !== undefined) this.status = details.status;
-    if (details.serverMessage !== undefined) this.serverMessage = details.serverMessage;
+    if (details.serverMessage !== undefined) this.serverMessage = redactSecrets(details.serverMessage);
   }
 }
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { classifyConnectError, EndpointError, endpointErrors, extractServerMessage, httpError, isConnectionLoss, quoteServer } from './errors';
+import { rememberSecret } from './redact';
 import type { BackendKind, EndpointConfig } from './types';
 
 export const DEFAULT_TIMEOUTS = { connectMs: 10_000, firstTokenMs: 180_000, totalMs: 600_000 } as const;
@@ -57,6 +58,7 @@ export function resolveConfig(config: EndpointConfig): ResolvedConfig {
     throw where === 'url' ? endpointErrors.badUrl(raw, 'it is not a string') : endpointErrors.badConfig(raw, where, issue?.message ?? 'unknown problem');
   }
   const c = parsed.data;
+  rememberSecret(c.apiKey);
   let url: URL;
   try {
     url = new URL(c.url.trim());

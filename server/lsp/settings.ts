@@ -31,6 +31,7 @@ const SettingsSchema = z.object({
     timeoutSeconds: optionalNumber(z.number({ error: 'must be a number of seconds of at least 0.1' }).min(0.1, 'must be a number of seconds of at least 0.1')),
     maxReprLength: optionalNumber(z.number({ error: 'must be a whole number of at least 20' }).int('must be a whole number of at least 20').min(20, 'must be a whole number of at least 20')),
     maxOutputBytes: optionalNumber(z.number({ error: 'must be a whole number of at least 0' }).int('must be a whole number of at least 0').min(0, 'must be a whole number of at least 0')),
+    maxMemoryMb: optionalNumber(z.number({ error: 'must be a whole number of MB, 0 for no limit' }).int('must be a whole number of MB, 0 for no limit').min(0, 'must be a whole number of MB, 0 for no limit')),
   }, { error: 'must be an object' }).nullish(),
 }, { error: 'must be an object' });
 
@@ -108,6 +109,7 @@ export function parseServerSettings(raw: unknown, env: NodeJS.ProcessEnv = proce
       timeoutMs: tracer.timeoutSeconds != null ? Math.round(tracer.timeoutSeconds * 1000) : DEFAULT_TRACER_LIMITS.timeoutMs,
       maxReprLength: tracer.maxReprLength ?? DEFAULT_TRACER_LIMITS.maxReprLength,
       maxOutputBytes: tracer.maxOutputBytes ?? DEFAULT_TRACER_LIMITS.maxOutputBytes,
+      maxMemoryMb: tracer.maxMemoryMb ?? DEFAULT_TRACER_LIMITS.maxMemoryMb,
     },
   };
 }

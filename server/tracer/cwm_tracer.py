@@ -1245,9 +1245,224 @@ def _run_exit_functions():
     except BaseException:
         pass
 
+# ---------------------------------------------------------------- startup hardening (runner.ts asks for it)
+# Options read here and removed before _parse_options sees the rest:
+#   --channel-key-stdin   the first line of stdin is a per-run key (hex); every write of the trace is then framed as
+#                         \x02SEQ LEN MAC\n + LEN bytes (MAC: HMAC-SHA256 of "SEQ LEN\n" + bytes, first 32 hex digits),
+#                         at most 4096 bytes a frame so that a pipe write is atomic. What the program writes to the
+#                         channel's descriptor carries no valid MAC, and the reader reports it instead of reading it.
+#   --contain             Linux: this process stays behind as a keeper, a child subreaper, and the tracer runs in a forked
+#                         child; once the tracer ends (or on SIGTERM, or when the runner dies) the keeper kills every
+#                         descendant, including those that called setsid() or ignore SIGTERM, then exits as the tracer did.
+#   --max-memory BYTES    a limit on the program's data memory (RLIMIT_DATA on Linux, RLIMIT_AS elsewhere); running out
+#                         of it ends the trace with a "memory" limit.
+_FRAME_BYTES = 4096
+_memory_limit = 0
+
+
+def _harden_startup(argv):
+    """Applies the hardening options and returns the remaining arguments; with --contain, returns in the tracer only."""
+    rest, key, contain, memory = [], None, False, 0
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == '--channel-key-stdin':
+            key = _read_channel_key()
+        elif a == '--contain':
+            contain = True
+        elif a == '--max-memory' and i + 1 < len(argv):
+            i += 1
+            try:
+                memory = int(argv[i])
+            except ValueError:
+                memory = 0
+        else:
+            rest.append(a)
+        i += 1
+    if contain:
+        _become_keeper()
+    if memory > 0:
+        _limit_memory(memory)
+    if key is not None:
+        _authenticate_channel(key)
+    return rest
+
+
+def _read_channel_key():
+    """Reads the key line from stdin, then puts /dev/null there so that the program can neither read it nor wait."""
+    data = b''
+    try:
+        while b'\n' not in data and len(data) < 256:
+            chunk = os.read(0, 256)
+            if not chunk:
+                break
+            data += chunk
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    except OSError:
+        pass
+    try:
+        return bytes.fromhex(data.split(b'\n', 1)[0].decode('ascii').strip()) or None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _authenticate_channel(key):
+    """Frames and authenticates every write of the trace; a forked copy of the program writes nothing."""
+    global _write_all
+    import hmac
+    import hashlib
+    new, sha256, plain_write = hmac.new, hashlib.sha256, _write_all
+    state = {'seq': 0, 'key': key}
+
+    def write_framed(data):
+        step = _FRAME_BYTES - 64
+        for start in range(0, len(data), step):
+            payload = data[start:start + step]
+            state['seq'] += 1
+            head = b'%d %d\n' % (state['seq'], len(payload))
+            mac = new(state['key'], head + payload, sha256).hexdigest()[:32].encode('ascii')
+            plain_write(b'\x02' + head[:-1] + b' ' + mac + b'\n' + payload)
+
+    def forget_in_fork():
+        # A forked copy of the program must not speak for the tracer: it loses the key and the channel.
+        global _write_all
+        state['key'] = os.urandom(32)
+        _write_all = lambda data: None  # noqa: E731
+        try:
+            _real_settrace(None)
+        except BaseException:
+            pass
+
+    _write_all = write_framed
+    if hasattr(os, 'register_at_fork'):
+        os.register_at_fork(after_in_child=forget_in_fork)
+
+
+def _limit_memory(limit):
+    global _memory_limit, _end_of_call
+    try:
+        import resource
+        which = resource.RLIMIT_DATA if sys.platform.startswith('linux') else resource.RLIMIT_AS
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(which, (limit, hard))
+    except (ImportError, ValueError, OSError, AttributeError):
+        return
+    _memory_limit = limit
+    plain_end = _end_of_call
+
+    def end_of_call(exc, path, started):
+        if isinstance(exc, MemoryError):
+            return {'kind': 'limit', 'limit': 'memory',
+                    'message': 'The program ran out of memory at the limit of %d MB (maxMemoryMb); it was stopped there.'
+                               % max(1, _memory_limit // (1024 * 1024))}
+        return plain_end(exc, path, started)
+
+    _end_of_call = end_of_call
+
+
+def _become_keeper():
+    """Forks: the child returns and runs the tracer; this process keeps watch and never returns."""
+    if not sys.platform.startswith('linux'):
+        return
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        # PR_SET_CHILD_SUBREAPER (36): orphans below this process (setsid daemons) are reparented here, not to init.
+        if libc.prctl(36, 1, 0, 0, 0) != 0:
+            return
+        # PR_SET_PDEATHSIG (1): if the runner dies, the keeper hears SIGTERM and takes everything down.
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+    except Exception:
+        return
+    tracer = os.fork()
+    if tracer == 0:
+        # The tracer dies with its keeper, whatever kills the keeper.
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:
+            _real_exit(1)
+        return
+
+    def stop(signum, frame):
+        _kill_descendants()
+        _real_exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+    except OSError:
+        pass
+    status = 0
+    while True:
+        try:
+            pid, status = os.waitpid(tracer, 0)
+            break
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    _kill_descendants()
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    _real_exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _living_descendants(root):
+    """Process ids below `root` that are not zombies, read from /proc."""
+    children = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                fields = f.read().rsplit(b')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == b'Z':
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found
+
+
+def _kill_descendants():
+    """SIGKILLs every descendant until none is left: what a killed process leaves behind is reparented here."""
+    deadline = time.monotonic() + 5.0
+    me = os.getpid()
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        left = _living_descendants(me)
+        if not left or time.monotonic() > deadline:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        time.sleep(0.005)
+
 
 def main(argv):
     global _out_fd, _target, _includes_dirs, _includes_files, _excluded_dirs, _inside
+    argv = _harden_startup(argv)
     # The trace goes to a private copy of stdout; fd 1 then points at stderr so that stray writes by C code or
     # os.write(1, ...) cannot corrupt it.
     _out_fd = os.dup(1)

@@ -2,6 +2,7 @@
 // (server/tracer/entry_frame.py only parses it), so a prediction can start from given inputs.
 
 import { spawn } from 'node:child_process';
+import { childEnvironment } from '../endpoint/redact';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -31,7 +32,8 @@ export async function buildEntryCallFrame(options: {
   maxReprLength?: number;
 }): Promise<TraceFrame> {
   const python = options.python ?? 'python3';
-  const child = spawn(python, [helperScript()], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The API key never reaches a child process.
+  const child = spawn(python, [helperScript()], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnvironment() });
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,6 +1,8 @@
 // Reads the bundled tracer's output stream (one token per line, see the header of cwm_tracer.py) into trace frames.
 // JSON records are validated with zod; everything else is parsed by a small state machine that never throws on bad input.
 
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import type { EntryPoint, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { splitSourceLines } from '../cwm/lines';
@@ -300,5 +302,105 @@ function decodeEscaped(raw: string): string {
     return typeof value === 'string' ? value : raw.slice(1);
   } catch {
     return raw.slice(1);
+  }
+}
+
+/** How long a frame of the authenticated channel may be (cwm_tracer.py writes at most 4096 bytes at a time). */
+const MAX_FRAME_BYTES = 4096;
+const MAX_HEADER_BYTES = 64;
+const FRAME_HEADER = /^\x02(\d{1,12}) (\d{1,5}) ([0-9a-f]{32})$/;
+
+/** What the traced program wrote to the channel that the tracer did not: bytes skipped and frames missing. */
+export interface ChannelForgery {
+  readonly bytes: number;
+  readonly missingFrames: number;
+}
+
+/**
+ * Reads the tracer's authenticated channel (see `--channel-key-stdin` in cwm_tracer.py): hands on the text of the
+ * frames whose MAC checks out, in order, and counts everything else as forged. A forged header can delay the
+ * genuine frames behind it by at most one frame's length, never hide them.
+ */
+export class ChannelReader {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly decoder = new StringDecoder('utf8');
+  private lastSeq = 0;
+  private forgedBytes = 0;
+  private missingFrames = 0;
+
+  constructor(private readonly key: Buffer, private readonly onText: (text: string) => void) {}
+
+  /** The per-run key, as the tracer reads it from its stdin. */
+  static newKey(): Buffer {
+    return randomBytes(32);
+  }
+
+  push(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.drain(false);
+  }
+
+  /** The stream is over: what is left cannot be a whole frame. */
+  finish(): void {
+    this.drain(true);
+    const rest = this.decoder.end();
+    if (rest) this.onText(rest);
+  }
+
+  /** Forgeries seen so far; undefined when there were none. */
+  get forgery(): ChannelForgery | undefined {
+    return this.forgedBytes > 0 || this.missingFrames > 0 ? { bytes: this.forgedBytes, missingFrames: this.missingFrames } : undefined;
+  }
+
+  private drain(final: boolean): void {
+    let at = 0;
+    const data = this.pending;
+    while (at < data.length) {
+      if (data[at] !== 0x02) {
+        const next = data.indexOf(0x02, at);
+        const end = next < 0 ? data.length : next;
+        this.forgedBytes += end - at;
+        at = end;
+        continue;
+      }
+      const newline = data.indexOf(0x0a, at);
+      if (newline < 0 || newline - at > MAX_HEADER_BYTES) {
+        if (!final && newline < 0 && data.length - at <= MAX_HEADER_BYTES) break;
+        this.skip();
+        at += 1;
+        continue;
+      }
+      const header = FRAME_HEADER.exec(data.toString('latin1', at, newline));
+      const length = header ? Number(header[2]) : -1;
+      if (!header || length > MAX_FRAME_BYTES) {
+        this.skip();
+        at += 1;
+        continue;
+      }
+      const end = newline + 1 + length;
+      if (end > data.length) {
+        if (!final) break;
+        this.skip();
+        at += 1;
+        continue;
+      }
+      const seq = Number(header[1]);
+      const payload = data.subarray(newline + 1, end);
+      const mac = createHmac('sha256', this.key).update(`${seq} ${length}\n`).update(payload).digest('hex').slice(0, 32);
+      if (seq <= this.lastSeq || !timingSafeEqual(Buffer.from(mac), Buffer.from(header[3]!))) {
+        this.skip();
+        at += 1;
+        continue;
+      }
+      this.missingFrames += seq - this.lastSeq - 1;
+      this.lastSeq = seq;
+      this.onText(this.decoder.write(payload));
+      at = end;
+    }
+    this.pending = at >= data.length ? Buffer.alloc(0) : data.subarray(at);
+  }
+
+  private skip(): void {
+    this.forgedBytes += 1;
   }
 }

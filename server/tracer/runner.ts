@@ -3,25 +3,32 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { splitSourceLines } from '../cwm/lines';
 import { orderContextFiles } from '../cwm/context';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame, TraceSourceFile } from '../trace/model';
-import { appendOutput, TracerStreamParser, type TracerEnd } from './protocol';
+import { childEnvironment } from '../endpoint/redact';
+import { appendOutput, ChannelReader, TracerStreamParser, type TracerEnd } from './protocol';
 
 export interface TracerLimits {
   maxEvents: number;
   timeoutMs: number;
   maxReprLength: number;
   maxOutputBytes: number;
+  /** The program's data memory, in MB (each of its processes on its own); 0 for no limit. */
+  maxMemoryMb: number;
 }
+
+/** Half the machine's memory: a program can use a lot, but not take the editor and the system down with it. */
+export const DEFAULT_MAX_MEMORY_MB = Math.max(256, Math.floor(totalmem() / (2 * 1024 * 1024)));
 
 export const DEFAULT_TRACER_LIMITS: TracerLimits = {
   maxEvents: 100_000,
   timeoutMs: 30_000,
   maxReprLength: 2000,
   maxOutputBytes: 1_000_000,
+  maxMemoryMb: DEFAULT_MAX_MEMORY_MB,
 };
 
 export interface TraceRequest {
@@ -33,6 +40,8 @@ export interface TraceRequest {
   script?: boolean;
   includePaths?: string[];
   limits?: Partial<TracerLimits>;
+  /** The folder the program runs in, as `python prog.py` run from there; default: this process's working directory. */
+  cwd?: string;
   /** Path of cwm_tracer.py; default: next to the bundle, else in the sources. */
   tracerPath?: string;
   signal?: AbortSignal;
@@ -74,12 +83,14 @@ const CLOSE_GRACE_MS = 1000;
  * extension or in /tmp), and the user's own bytecode settings are restored before the program runs.
  */
 const BOOTSTRAP = [
-  'import sys, json, threading, opcode, re, io, types, collections',
+  // The tracer's folder comes first, before any import: the working directory may hold a json.py of the user's.
+  'import sys',
+  'sys.path[0] = sys.argv[1]',
+  'import json, threading, opcode, re, io, types, collections',
   // Before 3.8 there is no pycache_prefix: leave bytecode alone rather than write next to the tracer.
   "cache = hasattr(sys, 'pycache_prefix')",
   "d, p = sys.dont_write_bytecode, getattr(sys, 'pycache_prefix', None)",
   'if cache: sys.dont_write_bytecode, sys.pycache_prefix = False, sys.argv[2]',
-  'sys.path[0] = sys.argv[1]',
   'import cwm_tracer',
   'if cache: sys.dont_write_bytecode, sys.pycache_prefix = d, p',
   'cwm_tracer.cli(sys.argv[3:])',
@@ -118,6 +129,36 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** On Linux the tracer leaves a keeper process behind it (a child subreaper) that kills every descendant at the end. */
+const CONTAINED = process.platform === 'linux';
+/** How long the keeper may take to kill what the program left before its whole group is killed outright. */
+const KEEPER_GRACE_MS = 2000;
+
+/** Keepers of the traces running now: should this process exit, each is told to take its program down. */
+const liveKeepers = new Set<number>();
+let exitHookInstalled = false;
+
+function trackKeeper(pid: number | undefined): void {
+  if (pid === undefined) return;
+  liveKeepers.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const keeper of liveKeepers) stopKeeper(keeper);
+  });
+}
+
+/** Asks a keeper to kill everything below it (it does so on SIGTERM); without one, kills the process group. */
+function stopKeeper(pid: number | undefined): void {
+  if (pid === undefined) return;
+  if (!CONTAINED) return killGroup(pid);
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // Already gone.
+  }
+}
+
 function toTraceEnd(end: TracerEnd): TraceEnd {
   switch (end.kind) {
     case 'returned': return { kind: 'returned' };
@@ -129,6 +170,8 @@ function toTraceEnd(end: TracerEnd): TraceEnd {
 }
 
 /** Records the real execution of a program. Rejects with TracerError only when nothing could be traced. */
+const forgeryNote = "The program wrote to the tracer's private channel (forged trace records); what it wrote was not accepted into the trace";
+
 export async function recordTrace(request: TraceRequest): Promise<Trace> {
   const file = resolve(request.file);
   if (!existsSync(file) || !statSync(file).isFile()) {
@@ -144,6 +187,10 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     '--timeout', String(limits.timeoutMs / 1000),
     '--max-repr', String(limits.maxReprLength),
     '--max-output', String(limits.maxOutputBytes),
+    // Read by the tracer's startup hardening: the channel key on stdin, the keeper, the memory limit.
+    '--channel-key-stdin',
+    ...(CONTAINED ? ['--contain'] : []),
+    ...(limits.maxMemoryMb > 0 ? ['--max-memory', String(Math.floor(limits.maxMemoryMb * 1024 * 1024))] : []),
   ];
   if (request.entry !== undefined) args.push('--entry', request.entry);
   if (request.args !== undefined) args.push('--args', request.args);
@@ -197,28 +244,51 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     },
   }, splitSourceLines(source));
 
+  const cwd = resolve(request.cwd ?? process.cwd());
+  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+    throw new TracerError('file-not-found', `The working folder "${request.cwd ?? cwd}" does not exist. Fix the working folder (--cwd, or "cwd" in the launch configuration).`);
+  }
+  const key = ChannelReader.newKey();
+  let forgedNoted = false;
+  const channel = new ChannelReader(key, (text) => parser.push(text));
   const child = spawn(python, args, {
-    cwd: dirname(file),
+    // As `python prog.py` run from the caller's folder (or the launch configuration's cwd).
+    cwd,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     // A fixed hash seed (unless the user set one) makes set and dict-of-str orders, and so traces, reproducible.
-    env: { PYTHONHASHSEED: '0', ...process.env, PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' },
+    // The API key never reaches the program.
+    env: { PYTHONHASHSEED: '0', ...childEnvironment(), PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' },
   });
+  trackKeeper(child.pid);
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(`${key.toString('hex')}\n`);
   const stderrTail: string[] = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
     stderrTail.push(chunk);
     if (stderrTail.length > 20) stderrTail.shift();
   });
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => parser.push(chunk));
+  child.stdout.on('data', (chunk: Buffer) => {
+    channel.push(chunk);
+    if (!forgedNoted && channel.forgery) {
+      forgedNoted = true;
+      notes.push(forgeryNote);
+    }
+  });
 
   let killedForTime = false;
   let cancelled = false;
   // The tracer's own time limit counts from its start; the backstop does too once the start record is in.
+  let groupTimer: NodeJS.Timeout | undefined;
+  /** Stops the run: the keeper kills every descendant; should it not manage, the whole group is killed. */
+  const stopRun = (): void => {
+    stopKeeper(child.pid);
+    groupTimer ??= setTimeout(() => killGroup(child.pid), KEEPER_GRACE_MS);
+  };
   const fireBackstop = (): void => {
     killedForTime = true;
-    killGroup(child.pid);
+    stopRun();
   };
   let backstop = setTimeout(fireBackstop, limits.timeoutMs + KILL_GRACE_MS + STARTUP_GRACE_MS);
   rearmBackstop = () => {
@@ -227,7 +297,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   };
   const onAbort = (): void => {
     cancelled = true;
-    killGroup(child.pid);
+    stopRun();
   };
   request.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -252,10 +322,21 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     });
   });
   clearTimeout(backstop);
+  if (groupTimer) clearTimeout(groupTimer);
   request.signal?.removeEventListener('abort', onAbort);
   // The program may have started processes of its own: the whole group goes, whatever happened.
   killGroup(child.pid);
+  if (child.pid !== undefined) liveKeepers.delete(child.pid);
+  channel.finish();
   parser.finish();
+  const forgery = channel.forgery;
+  if (forgery) {
+    const missing = forgery.missingFrames > 0 ? ` and ${forgery.missingFrames} of the tracer's own frames went missing` : '';
+    const note = `${forgeryNote} (${forgery.bytes} bytes were ignored${missing}).`;
+    const at = notes.indexOf(forgeryNote);
+    if (at >= 0) notes[at] = note;
+    else notes.push(note);
+  }
 
   if (exit.spawnError) {
     if (exit.spawnError.code === 'ENOENT') {

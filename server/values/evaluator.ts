@@ -336,7 +336,9 @@ export class FrameEvaluator {
       return { result: { ok: false, error: 'The evaluation helper evaluator_helper.py is missing from the installation; reinstall the extension.' }, cacheable: false };
     }
     if (!this.helper?.alive) {
-      const child = spawn(this.python, ['-I', '-S', this.helperScript], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      // The helper gets only what finds and starts the interpreter: nothing else (the API key least of all) is its business.
+      const env = { PATH: process.env.PATH ?? '', ...(process.platform === 'win32' ? { SYSTEMROOT: process.env.SYSTEMROOT ?? '' } : {}) };
+      const child = spawn(this.python, ['-I', '-S', this.helperScript], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, env });
       this.helper = new HelperProcess(child, this.python);
     }
     const helper = this.helper;
