@@ -9,10 +9,10 @@ import { EntryNotFoundError } from '../trace/entry';
 import { recordTrace, TracerError } from '../tracer/runner';
 import { EntryFrameError } from '../tracer/entry-frame';
 import {
-  CannotRunError, TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkFormat, checkProgramFile, checkPython, limitsFrom, longestLine, terminalStyle,
+  CannotRunError, TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkFormat, checkProgramFile, checkPython, limitsFrom, longestLine, terminalStyle, withPeriod,
 } from './common';
 import { OVERVIEW, TRACE_HELP } from './help';
-import { inCliTerms, tracerProblem } from './messages';
+import { inCliTerms, tracerProblem, userMessage } from './messages';
 import { ModelOptionError } from './model-options';
 import { closestName, parseCommandLine } from './options';
 import { compareCommand, predictCommand } from './predict';
@@ -131,16 +131,16 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`cwm-debug: ${visible(error.message)}\n`);
+      process.stderr.write(`cwm-debug: ${visible(withPeriod(error.message))}\n`);
       return 2;
     }
     if (error instanceof ModelOptionError && !/^No (CWM endpoint|tokenizer) is configured/.test(error.message)) {
       // A bad value of a model option is a bad command line.
-      process.stderr.write(`cwm-debug: ${visible(inCliTerms(error.message))}\n`);
+      process.stderr.write(`cwm-debug: ${visible(userMessage(error))}\n`);
       return 2;
     }
     if (isUserFacing(error)) {
-      process.stderr.write(`cwm-debug: ${visible(inCliTerms(error.message))}\n`);
+      process.stderr.write(`cwm-debug: ${visible(userMessage(error))}\n`);
       return 1;
     }
     throw error;

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { findFunctions } from '../trace/functions';
+import { TokenizerError } from '../cwm/tokenizer';
 import type { TracerError } from '../tracer/runner';
 import { CannotRunError, withPeriod } from './common';
 
@@ -77,4 +78,14 @@ export function tracerProblem(error: TracerError, context: { source: string; fil
   if (error.kind === 'no-entry' && /^No function named /.test(message)) message = withFunctionList(message.replace(/: mark a module-level.*$/, ''), context.source, context.file);
   if (error.kind === 'tracer-failed') message = explainPythonStart(message, context.python ?? 'python3');
   return new CannotRunError(message);
+}
+
+/** An error's sentence as the CLI prints it: in CLI terms, ending with a period, a bad tokenizer file explained. */
+export function userMessage(error: Error): string {
+  let message = withPeriod(inCliTerms(error.message));
+  if (error instanceof TokenizerError && error.kind === 'invalid') {
+    message += ' --tokenizer takes the tokenizer.model file of the CWM checkpoint (a tiktoken ranks file: one base64 token and its' +
+      ' rank per line, 128,000 lines), which comes in the folder of the (gated) CWM checkpoint you downloaded.';
+  }
+  return message;
 }

@@ -19,7 +19,7 @@ import {
   longestLine, terminalStyle, traceToJson,
 } from './common';
 import { COMPARE_HELP, PREDICT_HELP } from './help';
-import { inCliTerms, tracerProblem, withFunctionList } from './messages';
+import { inCliTerms, tracerProblem, userMessage, withFunctionList } from './messages';
 import { MODEL_OPTION_SPECS, ModelOptionError, NO_ENDPOINT_MESSAGE, connectModel, modelSettingsFrom, type ConnectedModel, type ModelSettings } from './model-options';
 import { parseCommandLine } from './options';
 import { renderScores, renderSideBySide } from './side-by-side';
@@ -249,7 +249,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     model = await connectModel(settings);
   } catch (error) {
     if (!isModelProblem(error)) throw error;
-    const reason = inCliTerms(error.message);
+    const reason = userMessage(error);
     printRealOnly(real, format, style, reason);
     say(`No prediction: ${reason}`);
     return 1;
@@ -268,7 +268,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     } catch (error) {
       if (progress) process.stderr.write('\r\x1b[K');
       if (!isModelProblem(error)) throw error;
-      const reason = inCliTerms(error.message);
+      const reason = userMessage(error);
       printRealOnly(real, format, style, reason);
       say(`No prediction: ${reason}`);
       return 1;

@@ -1095,6 +1095,32 @@ def _run_script(code, path):
     _finish(_end_of_call(exc, path, True))
 
 
+def _args_syntax_problem(text, e):
+    """What is wrong in the user's argument text, placed in that text: the wrapper call around it (on lines 1 and 3)
+    is never mentioned."""
+    if e.lineno == 2 and e.offset:
+        return '%s (column %d)' % (re.sub(r'\s*\(detected at line \d+\)', '', e.msg).rstrip('.'), e.offset)
+    # The error is at the wrapper's closing parenthesis: something the user opened is still open.
+    stack, quote = [], None
+    for column, char in enumerate(text, 1):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in '\'"':
+            quote = char
+        elif char in '([{':
+            stack.append((char, column))
+        elif char in ')]}':
+            if not stack:
+                return "unmatched '%s' (column %d)" % (char, column)
+            stack.pop()
+    if quote:
+        return 'a string is never closed'
+    if stack:
+        return "'%s' (column %d) is never closed" % stack[-1]
+    return 'the list ends too early'
+
+
 def _refuse_second_marker(source_text, base):
     marked = [(number, m.group(3)) for number, text in enumerate(source_text.splitlines(), 1)
               if _MARKER_LINE.search(text) for m in [_DEF_LINE.match(text)] if m]
@@ -1234,11 +1260,11 @@ def _run_function(code, path, base, source_lines, opts, marker):
     args, kwargs = (), {}
     if args_text is not None and args_text.strip():
         try:
-            expr = compile('__cwm_collect__(' + args_text + '\n)', '<args>', 'eval', dont_inherit=True)
+            expr = compile('__cwm_collect__(\n' + args_text + '\n)', '<args>', 'eval', dont_inherit=True)
             args, kwargs = eval(expr, module.__dict__, {'__cwm_collect__': _collect_args})
         except SyntaxError as e:
-            _error('bad-args', 'The arguments "%s" are not a valid Python argument list (%s). Write them as in a '
-                   'call, e.g. --args "[1, 2], \'a\'".' % (args_text, e.msg))
+            _error('bad-args', 'The arguments "%s" are not a valid Python argument list: %s. Write them as in a '
+                   'call, e.g. --args "[1, 2], \'a\'".' % (args_text, _args_syntax_problem(args_text, e)))
         except BaseException as e:
             _error('bad-args', 'Evaluating the arguments "%s" raised %s. Fix the --args expression.'
                    % (args_text, _exception_text(e)))
