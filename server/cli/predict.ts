@@ -151,8 +151,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** The agreement column's width: `action 3/3, name 2/3, ...`, cut to this. */
-const AGREEMENT_WIDTH = 24;
+/** The agreement column's widest: `action 3/3, name 2/3, ...` is cut to this. */
+const AGREEMENT_MAX_WIDTH = 24;
 
 function printSamples(result: SampleResult, n: number, format: string, style: { width: number; color: boolean }, longest: number, given: number): number {
   if (format !== 'table') {
@@ -162,9 +162,15 @@ function printSamples(result: SampleResult, n: number, format: string, style: { 
     }, 2) + '\n');
     return 0;
   }
-  const table = new TraceTable({ ...style, width: style.width - AGREEMENT_WIDTH - 1 }, longest);
+  const texts = result.agreement.map((entry) => {
+    const unsure = [...entry.variables].filter(([, v]) => v.count < n).map(([name, v]) => `${visible(name)} ${v.count}/${n}`);
+    return `action ${entry.actionCount}/${n}${unsure.length ? `, ${unsure.join(', ')}` : ''}`;
+  });
+  const heading = `agreement of ${n}`;
+  const agreementWidth = Math.min(AGREEMENT_MAX_WIDTH, texts.reduce((widest, text) => Math.max(widest, text.length), heading.length));
+  const table = new TraceTable({ ...style, width: style.width - agreementWidth - 1 }, longest);
   const first = result.rollouts[0] ?? [];
-  process.stdout.write(`${padEndWidth(table.header(), table.width)} ${`agreement of ${n}`}\n`);
+  process.stdout.write(`${padEndWidth(table.header(), table.width)} ${heading}\n`);
   let fullActions = 0;
   let agreeingValues = 0;
   let values = 0;
@@ -175,8 +181,7 @@ function printSamples(result: SampleResult, n: number, format: string, style: { 
       values++;
       if (variable.count === n) agreeingValues++;
     }
-    const unsure = [...entry.variables].filter(([, v]) => v.count < n).map(([name, v]) => `${visible(name)} ${v.count}/${n}`);
-    const agreement = fitWidth(`action ${entry.actionCount}/${n}${unsure.length ? `, ${unsure.join(', ')}` : ''}`, AGREEMENT_WIDTH);
+    const agreement = fitWidth(texts[k]!, agreementWidth);
     const row = frame ? table.row(frame, true) : fitWidth(`   (step ${entry.index} only in other rollouts)`, table.width);
     process.stdout.write(`${padEndWidth(row, table.width)} ${agreement}\n`);
   });

@@ -5,8 +5,8 @@
 import type { Alignment, AlignmentRow } from '../compare/align';
 import type { AlignmentScores, Ratio } from '../compare/scores';
 import type { TraceFrame } from '../trace/model';
-import { ChangeTracker, fit, padLeft, padRight, painter, wrap, type Paint, type TableStyle } from './table';
-import { visible, visibleSource } from './terminal';
+import { ChangeTracker, fit, padLeft, padRight, painter, sourceCell, wrap, type Paint, type TableStyle } from './table';
+import { visible } from './terminal';
 
 const MARK: Record<AlignmentRow['verdict'], string> = {
   match: '✓',
@@ -43,8 +43,7 @@ export function renderSideBySide(
     const shown = real ?? guess!;
     const step = real ? String(real.index) : `(${guess!.index})`;
     const line = shown.line ? String(shown.line) : '?';
-    const indent = '  '.repeat(Math.min(shown.depth, 8));
-    const source = fit(indent + visibleSource(shown.sourceLine.trimEnd()), sourceWidth);
+    const source = sourceCell(shown.sourceLine, shown.depth, sourceWidth);
     const realText = real ? visible(realChanges.describe(real)) : '—';
     let guessText = guess ? visible(predictedChanges.describe(guess)) : '—';
     if (row.verdict === 'action-differs' && guess) guessText = `line ${guess.line || '?'} ${guess.event}: ${guessText}`;

@@ -115,6 +115,18 @@ export class ChangeTracker {
   }
 }
 
+/**
+ * A source line in a column of `width`: indented by call depth on top of the code's own indentation. In a narrow
+ * column both are halved (one column per depth, half the code's indentation), so the code itself stays visible.
+ */
+export function sourceCell(sourceLine: string, depth: number, width: number): string {
+  const code = visibleSource(sourceLine.trimEnd());
+  const own = /^ */.exec(code)![0].length;
+  const narrow = width < 40;
+  const indent = narrow ? Math.min(depth, 12) + Math.floor(own / 2) : 2 * Math.min(depth, 12) + own;
+  return fit(' '.repeat(indent) + code.slice(own), width);
+}
+
 /** Step numbers up to 9,999,999 keep the column. */
 const STEP_WIDTH = 7;
 /** 'exception' is the longest event name. */
@@ -149,9 +161,7 @@ export class TraceTable {
 
   /** One frame's row; `padded` keeps trailing spaces so that a column can follow. */
   row(frame: TraceFrame, padded = false): string {
-    const indent = '  '.repeat(Math.min(frame.depth, 12));
-    // The code keeps its own indentation; calls nest two more columns per depth.
-    const source = fit(indent + visibleSource(frame.sourceLine.trimEnd()), this.sourceWidth);
+    const source = sourceCell(frame.sourceLine, frame.depth, this.sourceWidth);
     const issues = frame.issues?.length ? `  [${frame.issues.map((i) => i.kind).join(', ')}]` : '';
     const changedText = visible(this.changes.describe(frame));
     const changed = fit(changedText + issues, this.changedWidth);
