@@ -119,10 +119,9 @@ export class ChangeTracker {
  * A source line in a column of `width`: indented by call depth on top of the code's own indentation. In a narrow
  * column both are halved (one column per depth, half the code's indentation), so the code itself stays visible.
  */
-export function sourceCell(sourceLine: string, depth: number, width: number): string {
+export function sourceCell(sourceLine: string, depth: number, width: number, narrow = width < 40): string {
   const code = visibleSource(sourceLine.trimEnd());
   const own = /^ */.exec(code)![0].length;
-  const narrow = width < 40;
   const indent = narrow ? Math.min(depth, 12) + Math.floor(own / 2) : 2 * Math.min(depth, 12) + own;
   return fit(' '.repeat(indent) + code.slice(own), width);
 }
@@ -141,10 +140,13 @@ export class TraceTable {
   private readonly paint: Paint;
   private readonly sourceWidth: number;
   private readonly changedWidth: number;
+  /** The table is too narrow for full indentation (see sourceCell). */
+  private readonly narrow: boolean;
 
   constructor(private readonly style: TableStyle, longestSourceLine: number) {
     this.paint = painter(style.color);
     const rest = Math.max(30, style.width - LEADING - 1);
+    this.narrow = Math.floor(rest * 0.55) < 40;
     this.sourceWidth = Math.min(Math.max(16, longestSourceLine + 4), Math.floor(rest * 0.55));
     this.changedWidth = rest - this.sourceWidth;
   }
@@ -161,7 +163,7 @@ export class TraceTable {
 
   /** One frame's row; `padded` keeps trailing spaces so that a column can follow. */
   row(frame: TraceFrame, padded = false): string {
-    const source = sourceCell(frame.sourceLine, frame.depth, this.sourceWidth);
+    const source = sourceCell(frame.sourceLine, frame.depth, this.sourceWidth, this.narrow);
     const issues = frame.issues?.length ? `  [${frame.issues.map((i) => i.kind).join(', ')}]` : '';
     const changedText = visible(this.changes.describe(frame));
     const changed = fit(changedText + issues, this.changedWidth);
