@@ -3,7 +3,6 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CorpusError } from '../eval/corpus';
 import { compareRuns } from '../eval/compare-runs';
 import { percent } from '../eval/metrics';
@@ -12,24 +11,41 @@ import { headlineRows, writeReport } from '../eval/report';
 import { ResultsError } from '../eval/results';
 import { EvaluationSetupError, evaluationModelOf, runEvaluation } from '../eval/run';
 import { TRACER_OPTION_SPECS, UsageError, limitsFrom } from './common';
+import { MODEL_OPTIONS } from './help';
 import { MODEL_OPTION_SPECS, connectModel, modelSettingsFrom } from './model-options';
+import { parseCommandLine } from './options';
+import { visible } from './terminal';
 
-export const EVAL_USAGE = `Eval options:
-  cwm-debug eval CORPUS [--endpoint URL ...] [--samples N] [--concurrency C] [--out DIR]
-  CORPUS               a .jsonl file in CRUXEval's format (code, input, output, id; entry f), or a folder of .py files
-                       whose entry def carries "# << START_OF_TRACE"
-  --samples N          rollouts per program (default 1); scores pool over them, rollout k uses seed + k
-  --concurrency C      programs evaluated at once, spread over the endpoints (default 1)
-  --out DIR            results folder (default cwm-eval/CORPUS-MODEL); rerunning with the same DIR skips finished programs
-  --limit N            only N programs, spread evenly over the corpus (the same ones every time)
+export const EVAL_USAGE = `Usage: cwm-debug eval CORPUS [options]
+       cwm-debug eval --report DIR
+       cwm-debug eval --compare-runs A B [--out DIR]
+
+Scores a CWM endpoint's model on a corpus: real and predicted traces,
+teacher-forced next frames; writes results.jsonl, summary.md, report.html.
+
+  CORPUS               a .jsonl file in CRUXEval's format (code, input,
+                       output, id; entry f), or a folder of .py files whose
+                       entry def carries "# << START_OF_TRACE"
+  --samples N          rollouts per program (default 1); scores pool over
+                       them, rollout k uses seed + k
+  --concurrency C      programs evaluated at once, spread over the
+                       endpoints (default 1)
+  --out DIR            results folder (default cwm-eval/CORPUS-MODEL);
+                       rerunning with the same DIR skips finished programs
+  --limit N            only N programs, spread evenly over the corpus
   --no-teacher-forcing skip next-frame accuracy (one request per real frame)
   --seed S             default 0 for eval, so sampled runs are reproducible
-  --python PATH, --max-events N, --timeout SECONDS, --max-repr N, --max-output BYTES, --max-memory MB: as for trace
-  cwm-debug eval --report DIR              rewrite DIR/summary.md and DIR/report.html from DIR/results.jsonl
-  cwm-debug eval --compare-runs A B [--out DIR]
-                       two runs side by side (Markdown on stdout; with --out also comparison.md and comparison.html)
-  Ctrl-C stops cleanly (exit code 130): finished programs are kept, and the same command continues the run.
-`;
+  --python PATH, --max-events N, --timeout SECONDS, --max-repr N,
+  --max-output BYTES, --max-memory MB
+                       as for trace
+  --report DIR         rewrite DIR/summary.md and DIR/report.html from
+                       DIR/results.jsonl
+  --compare-runs A B   two runs side by side (Markdown on stdout; with --out
+                       also comparison.md and comparison.html)
+Ctrl-C stops cleanly (exit code 130): finished programs are kept, and the
+same command continues the run.
+
+${MODEL_OPTIONS}`;
 
 const OPTIONS = {
   ...MODEL_OPTION_SPECS,
@@ -62,7 +78,7 @@ function isEvalUserError(error: unknown): error is Error {
 }
 
 export async function evalCommand(argv: string[], usage: string): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, 'eval');
   if (values.help) {
     process.stdout.write(usage);
     return 0;
@@ -81,7 +97,7 @@ export async function evalCommand(argv: string[], usage: string): Promise<number
     return await runCommand(positionals[0]!, values);
   } catch (error) {
     if (isEvalUserError(error)) {
-      process.stderr.write(`cwm-debug: ${error.message}\n`);
+      process.stderr.write(`cwm-debug: ${visible(error.message)}\n`);
       return 1;
     }
     throw error;
@@ -150,7 +166,7 @@ async function runCommand(corpus: string, values: Record<string, unknown>): Prom
   process.on('SIGTERM', onSignal);
   const progress = progressPrinter();
   try {
-    for (const client of model.clients) for (const warning of client.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const client of model.clients) for (const warning of client.warnings) process.stderr.write(`warning: ${visible(warning)}\n`);
     const evaluationModel = evaluationModelOf(model);
     const outDir = (values.out as string | undefined) ?? defaultOutDir(corpus, evaluationModel.name);
     const outcome = await runEvaluation({
@@ -170,7 +186,7 @@ async function runCommand(corpus: string, values: Record<string, unknown>): Prom
       onProgress: (p) => progress.update(p),
       onNotice: (message) => {
         progress.clear();
-        process.stderr.write(`note: ${message}\n`);
+        process.stderr.write(`note: ${visible(message)}\n`);
       },
     });
     progress.clear();

@@ -2,131 +2,103 @@
 // endpoint for the predicted trace; `compare` puts both side by side and points at the first divergence.
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { renderTrace } from '../cwm/writer';
+import { join } from 'node:path';
 import { EndpointError } from '../endpoint/errors';
 import { TokenizerError } from '../cwm/tokenizer';
-import type { OutputChunk, TraceFrame } from '../trace/model';
 import { EntryNotFoundError } from '../trace/entry';
-import { DEFAULT_TRACER_LIMITS, recordTrace, TracerError } from '../tracer/runner';
+import { recordTrace, TracerError } from '../tracer/runner';
 import { EntryFrameError } from '../tracer/entry-frame';
 import {
-  TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkProgramFile, describeEnd, limitsFrom, longestLine, terminalStyle, traceToJson,
+  CannotRunError, TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkFormat, checkProgramFile, checkPython, limitsFrom, longestLine, terminalStyle, withPeriod,
 } from './common';
-import { MODEL_OPTIONS_HELP, ModelOptionError } from './model-options';
+import { OVERVIEW, TRACE_HELP } from './help';
+import { inCliTerms, tracerProblem, userMessage } from './messages';
+import { ModelOptionError } from './model-options';
+import { closestName, parseCommandLine } from './options';
 import { compareCommand, predictCommand } from './predict';
 import { EVAL_USAGE, evalCommand } from './eval';
-import { TraceTable, painter } from './table';
+import { TraceTable } from './table';
+import { visible } from './terminal';
+import { CwmTraceWriter, JsonTraceWriter, TableTraceWriter, type TraceWriter } from './trace-output';
 
-const USAGE = `Usage:
-  cwm-debug trace FILE.py   [entry options] [tracer options] [--format table|cwm|json]
-  cwm-debug predict FILE.py [entry options] [model options] [--format table|cwm|json]
-  cwm-debug compare FILE.py [entry options] [tracer options] [model options]
-  cwm-debug eval CORPUS     [--endpoint URL ...] [--samples N] [--concurrency C] [--out DIR] [model options]
+const TRACE_OPTIONS = { ...TRACER_OPTION_SPECS, format: { type: 'string' } } as const;
+const FORMATS = ['table', 'cwm', 'json'];
 
-Commands:
-  trace    Run FILE.py under the bundled tracer and print its real execution trace.
-  predict  Ask a CWM endpoint to predict the trace, without running anything; frames print as they arrive.
-  compare  Record the real trace and the predicted one, and show them side by side with the first divergence.
-  eval     Score the model on a corpus of programs (rollouts, next-frame accuracy, breakdowns); writes a report.
-
-Entry options (first that applies): --entry NAME (with --args, a Python argument list such as "[1, 2], 'a'"),
-the function whose def line carries "# << START_OF_TRACE", else the whole script (or --script).
-
-Tracer options:
-  --python PATH      Python interpreter (default: $CWM_DEBUG_PYTHON, else python3)
-  --include PATH     also trace code from this file or folder of your project (repeatable)
-  --max-events N     stop after N events (default ${DEFAULT_TRACER_LIMITS.maxEvents})
-  --timeout SECONDS  stop after this much wall time (default ${DEFAULT_TRACER_LIMITS.timeoutMs / 1000})
-  --max-repr N       cut values longer than N characters (default ${DEFAULT_TRACER_LIMITS.maxReprLength})
-  --max-output BYTES stop once the program printed more than this (default ${DEFAULT_TRACER_LIMITS.maxOutputBytes})
-  --max-memory MB    stop once the program uses more data memory than this, per process (default ${DEFAULT_TRACER_LIMITS.maxMemoryMb}, half of RAM; 0: none)
-  --cwd DIR          run the program in this folder (default: the current one, as \`python prog.py\` would)
-
-${MODEL_OPTIONS_HELP}
-${EVAL_USAGE}
-Output:
-  --format FORMAT    table (default), cwm (the exact text CWM is trained on), json
-  --no-color         plain text even on a terminal
-  -h, --help         this help
-
-Exit codes: 0 done (also when the program raised), 1 could not run (one sentence on stderr), 2 bad command line,
-3 stopped by a limit, 4 compare found a divergence.
-`;
 
 async function traceCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...TRACER_OPTION_SPECS, format: { type: 'string', default: 'table' } },
-  });
+  const { values, positionals, programArgs } = parseCommandLine(argv, TRACE_OPTIONS, 'trace');
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(TRACE_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('trace needs exactly one Python file, e.g. `cwm-debug trace examples/inventory.py`.');
-  const format = values.format ?? 'table';
-  if (!['table', 'cwm', 'json'].includes(format)) throw new UsageError(`--format must be table, cwm or json, not "${format}".`);
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0
+      ? 'trace needs a Python file, e.g. `cwm-debug trace examples/inventory.py`.'
+      : `trace takes one Python file, got ${positionals.length} (${positionals.join(', ')}); program arguments go after --.`);
+  }
+  const format = checkFormat(values.format, FORMATS, 'trace');
   checkEntryOptions(values);
+  const limits = limitsFrom(values);
   const file = checkProgramFile(positionals[0]!);
+  checkPython(values.python);
+  const source = readFileSync(file, 'utf8');
+  const python = values.python ?? process.env.CWM_DEBUG_PYTHON;
   const style = terminalStyle(values, format === 'table');
-  const table = new TraceTable(style, longestLine(readFileSync(file, 'utf8')));
+  const write = (text: string): void => {
+    process.stdout.write(text);
+  };
+  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source)
+    : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
+      : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!);
 
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  let headerPrinted = false;
-  const printRow = (frame: TraceFrame): void => {
-    if (!headerPrinted) {
-      process.stdout.write(table.header() + '\n');
-      headerPrinted = true;
-    }
-    process.stdout.write(table.row(frame) + '\n');
-    for (const chunk of mergeOutput(frame.output ?? [])) process.stdout.write(table.output(chunk.text, chunk.stream) + '\n');
-  };
-
-  const trace = await recordTrace({
-    file,
-    python: values.python ?? process.env.CWM_DEBUG_PYTHON,
-    entry: values.entry,
-    args: values.args,
-    script: values.script,
-    includePaths: values.include,
-    limits: limitsFrom(values),
-    ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
-    signal: abort.signal,
-    onFrame: format === 'table' ? printRow : undefined,
-  });
-
-  if (format === 'cwm') {
-    process.stdout.write(renderTrace(trace));
-  } else if (format === 'json') {
-    process.stdout.write(JSON.stringify(traceToJson(trace), null, 2) + '\n');
-  } else {
-    const paint = painter(style.color);
-    for (const note of trace.notes) process.stdout.write(paint('yellow', `note: ${note}`) + '\n');
-    const ended = describeEnd(trace);
-    process.stdout.write((trace.end.kind === 'returned' ? paint('green', ended) : paint('yellow', ended)) + '\n');
+  let count = 0;
+  let trace;
+  try {
+    trace = await recordTrace({
+      file, python, entry: values.entry, args: values.args, script: values.script, includePaths: values.include, limits,
+      signal: abort.signal, programArgs, ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
+      // Frames go straight to stdout: a trace of millions of steps is never held whole.
+      keepFrames: false,
+      output: process.stdout,
+      onBegin: (entry) => writer.begin(entry),
+      onNote: (text) => writer.note(inCliTerms(text)),
+      onFrame: (frame) => {
+        count++;
+        writer.frame(frame);
+      },
+    });
+  } catch (error) {
+    if (error instanceof TracerError && error.kind === 'cancelled') return 130;
+    if (error instanceof TracerError) throw tracerProblem(error, { source, file, python });
+    throw error;
   }
+  const told = { ...trace, end: 'message' in trace.end ? { ...trace.end, message: inCliTerms(trace.end.message) } : trace.end };
+  writer.end(told, count);
   // A limit or crash is worth a non-zero exit so scripts notice; a program that raised was still traced faithfully.
   return trace.end.kind === 'limit' || trace.end.kind === 'crashed' ? 3 : 0;
 }
 
-/** Consecutive chunks of one stream as one (a print() arrives as its text, then its newline). */
-function mergeOutput(chunks: readonly OutputChunk[]): OutputChunk[] {
-  const merged: OutputChunk[] = [];
-  for (const chunk of chunks) {
-    const last = merged[merged.length - 1];
-    if (last && last.stream === chunk.stream) merged[merged.length - 1] = { stream: last.stream, text: last.text + chunk.text };
-    else merged.push(chunk);
-  }
-  return merged;
-}
-
 /** Errors a user can meet and act on: printed as their one sentence, never as a stack. */
 function isUserFacing(error: unknown): error is Error {
-  return error instanceof TracerError || error instanceof EndpointError || error instanceof TokenizerError ||
+  return error instanceof TracerError || error instanceof EndpointError || error instanceof TokenizerError || error instanceof CannotRunError ||
     error instanceof ModelOptionError || error instanceof EntryNotFoundError || error instanceof EntryFrameError;
 }
+
+function version(): string {
+  for (const candidate of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', '..', 'package.json')]) {
+    try {
+      const parsed = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: unknown; version?: unknown };
+      if (parsed.name === 'cwm-debug' && typeof parsed.version === 'string') return parsed.version;
+    } catch {
+      // Not there: try the next place.
+    }
+  }
+  return 'unknown';
+}
+
+const COMMANDS = ['trace', 'predict', 'compare', 'eval'];
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -135,32 +107,41 @@ export async function main(argv: string[]): Promise<number> {
       case 'trace':
         return await traceCommand(rest);
       case 'predict':
-        return await predictCommand(rest, USAGE);
+        return await predictCommand(rest);
       case 'compare':
-        return await compareCommand(rest, USAGE);
+        return await compareCommand(rest);
       case 'eval':
-        return await evalCommand(rest, USAGE);
+        return await evalCommand(rest, EVAL_USAGE);
+      case '--version':
+      case '-V':
+        process.stdout.write(`cwm-debug ${version()}\n`);
+        return 0;
       case undefined:
       case '-h':
       case '--help':
       case 'help':
-        process.stdout.write(USAGE);
+        if (command === 'help' && rest[0] !== undefined && COMMANDS.includes(rest[0])) return await main([rest[0], '--help']);
+        process.stdout.write(OVERVIEW);
         return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`Unknown command "${command}". Run \`cwm-debug --help\` to see the commands.`);
+      default: {
+        const suggestion = closestName(command.replace(/^-+/, ''), COMMANDS);
+        if (command.startsWith('-')) throw new UsageError(`Give a command before the options (${COMMANDS.join(', ')}), e.g. \`cwm-debug trace FILE.py ${command}\`.`);
+        throw new UsageError(`Unknown command "${command}".${suggestion ? ` Did you mean ${suggestion}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and eval; run \`cwm-debug --help\`.`);
+      }
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`cwm-debug: ${error.message}\n`);
+      process.stderr.write(`cwm-debug: ${visible(withPeriod(error.message))}\n`);
+      return 2;
+    }
+    if (error instanceof ModelOptionError && !/^No (CWM endpoint|tokenizer) is configured/.test(error.message)) {
+      // A bad value of a model option is a bad command line.
+      process.stderr.write(`cwm-debug: ${visible(userMessage(error))}\n`);
       return 2;
     }
     if (isUserFacing(error)) {
-      process.stderr.write(`cwm-debug: ${error.message}\n`);
+      process.stderr.write(`cwm-debug: ${visible(userMessage(error))}\n`);
       return 1;
-    }
-    if (error instanceof TypeError && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`cwm-debug: ${error.message}. Run \`cwm-debug --help\` for the options.\n`);
-      return 2;
     }
     throw error;
   }
@@ -177,7 +158,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`cwm-debug: internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.stderr.write(`cwm-debug: internal error: ${(error instanceof Error ? error.stack ?? error.message : String(error)).split('\n').map(visible).join('\n')}\n`);
       process.exitCode = 70;
     },
   );

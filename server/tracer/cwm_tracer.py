@@ -1088,12 +1088,15 @@ def _writer():
 # ---------------------------------------------------------------- setup
 def _parse_options(argv):
     global _LIM, _BIGI, _NBIGI, _MAXEV, _TIMEOUT, _MAXOUT
-    opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None}
+    opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None, 'argv': []}
     i = 0
     numeric = {'--max-events': int, '--timeout': float, '--max-repr': int, '--max-output': int}
     while i < len(argv):
         a = argv[i]
         value = None
+        if a == '--':
+            opts['argv'] = list(argv[i + 1:])  # the program's own arguments (its sys.argv[1:])
+            break
         if a.startswith('--') and '=' in a:
             a, value = a.split('=', 1)
         needs_value = a in ('--entry', '--args', '--include') or a in numeric
@@ -1516,7 +1519,7 @@ def main(argv):
     _excluded_dirs = excluded + (me,)
 
     # The program sees itself as run from its own file and directory.
-    sys.argv = [path]
+    sys.argv = [path] + opts['argv']
     program_dir = os.path.dirname(path)
     if sys.path and os.path.realpath(sys.path[0] or '.') == os.path.dirname(me):
         sys.path[0] = program_dir
@@ -1530,8 +1533,12 @@ def main(argv):
 
     marker = _find_marker(source_text)
     script = opts['script'] or (opts['entry'] is None and marker is None)
+    if not script and opts['entry'] is None:
+        _refuse_second_marker(source_text, base)
     if script:
         _run_script(code, path)
+    elif opts['entry'] is None and opts['args'] is None and _marked_needs_arguments(source, marker):
+        _run_first_call(code, path, base, marker)
     else:
         _run_function(code, path, base, source_lines, opts, marker)
 
@@ -1557,6 +1564,117 @@ def _run_script(code, path):
         _inside = False
     _run_exit_functions()
     _finish(_end_of_call(exc, path, True))
+
+
+def _args_syntax_problem(text, e):
+    """What is wrong in the user's argument text, placed in that text: the wrapper call around it (on lines 1 and 3)
+    is never mentioned."""
+    if e.lineno == 2 and e.offset:
+        return '%s (column %d)' % (re.sub(r'\s*\(detected at line \d+\)', '', e.msg).rstrip('.'), e.offset)
+    # The error is at the wrapper's closing parenthesis: something the user opened is still open.
+    stack, quote = [], None
+    for column, char in enumerate(text, 1):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in '\'"':
+            quote = char
+        elif char in '([{':
+            stack.append((char, column))
+        elif char in ')]}':
+            if not stack:
+                return "unmatched '%s' (column %d)" % (char, column)
+            stack.pop()
+    if quote:
+        return 'a string is never closed'
+    if stack:
+        return "'%s' (column %d) is never closed" % stack[-1]
+    return 'the list ends too early'
+
+
+def _refuse_second_marker(source_text, base):
+    marked = [(number, m.group(3)) for number, text in enumerate(source_text.splitlines(), 1)
+              if _MARKER_LINE.search(text) for m in [_DEF_LINE.match(text)] if m]
+    if len(marked) > 1:
+        _error('no-entry', 'Two functions of %s carry the START_OF_TRACE marker: "%s" (line %d) and "%s" (line %d). '
+               'Keep the marker on one of them, or pass --entry NAME.'
+               % (base, marked[0][1], marked[0][0], marked[1][1], marked[1][0]))
+
+
+def _marked_needs_arguments(source, marker):
+    """True when the marked module-level def has parameters without defaults (read from the text, nothing run)."""
+    line, name, indented, is_async = marker
+    if name is None or indented or is_async:
+        return False
+    try:
+        import ast
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name and node.lineno <= line:
+                a = node.args
+                positional = list(getattr(a, 'posonlyargs', [])) + list(a.args)
+                return len(positional) > len(a.defaults) or any(d is None for d in a.kw_defaults)
+    except Exception:
+        pass
+    return False
+
+
+def _run_first_call(code, path, base, marker):
+    """The marked function needs arguments and none were given: run the file as a script (as `python FILE` would) and
+    trace the marked function's first call, with the arguments the script gives it. The run ends when that call does."""
+    global _inside
+    line, name, _, _ = marker
+    pending = [None]  # the exception leaving the entry frame, if any
+
+    def entry_local(frame, event, arg):
+        if event == 'exception':
+            pending[0] = arg
+        elif event == 'line':
+            pending[0] = None
+        result = _local(frame, event, arg)
+        if event == 'return' and _states_get(frame) is None:
+            exc = pending[0][1] if pending[0] is not None else None
+            _finish(_end_of_call(exc, path, True))
+        return entry_local if result is not None else None
+
+    def wait_for_call(frame, event, arg):
+        global _inside
+        code_ = frame.f_code
+        if code_.co_name != name or code_.co_firstlineno > line or os.path.realpath(code_.co_filename) != _target:
+            return None
+        _push(_enc({'t': 'note', 'text': 'No --args given: the program ran as a script and this is the first call of '
+                                         '"%s" (line %d), with the arguments the script passed; the rest of the '
+                                         'script did not run. Pass --args to call it with arguments of your own.'
+                                         % (name, line)}))
+        _push(_enc({'t': 'begin', 'entry': {'kind': 'function', 'name': name, 'line': line}}))
+        _flush()
+        _inside = True
+        _real_settrace(_global)
+        if _global(frame, event, arg) is None:
+            return None
+        return entry_local
+
+    module = types.ModuleType('__main__')
+    module.__file__ = path
+    module.__builtins__ = builtins
+    module.__cached__ = None
+    sys.modules['__main__'] = module
+    exc = None
+    _real_settrace(wait_for_call)
+    try:
+        exec(code, module.__dict__)
+    except BaseException as e:
+        exc = e
+    finally:
+        _real_settrace(None)
+        _inside = False
+    if isinstance(exc, SystemExit):
+        how = ' (it called sys.exit(%r) first%s)' % (exc.code, _where(exc, path))
+    elif exc is not None:
+        how = ' (it raised %s first%s)' % (_exception_text(exc), _where(exc, path))
+    else:
+        how = ''
+    _error('no-entry', 'The marked function "%s" (line %d) needs arguments and running %s as a script never called '
+           'it%s. Pass its arguments with --args, e.g. --args "1, 2".' % (name, line, base, how))
 
 
 def _run_function(code, path, base, source_lines, opts, marker):
@@ -1613,11 +1731,11 @@ def _run_function(code, path, base, source_lines, opts, marker):
     args, kwargs = (), {}
     if args_text is not None and args_text.strip():
         try:
-            expr = compile('__cwm_collect__(' + args_text + '\n)', '<args>', 'eval', dont_inherit=True)
+            expr = compile('__cwm_collect__(\n' + args_text + '\n)', '<args>', 'eval', dont_inherit=True)
             args, kwargs = eval(expr, module.__dict__, {'__cwm_collect__': _collect_args})
         except SyntaxError as e:
-            _error('bad-args', 'The arguments "%s" are not a valid Python argument list (%s). Write them as in a '
-                   'call, e.g. --args "[1, 2], \'a\'".' % (args_text, e.msg))
+            _error('bad-args', 'The arguments "%s" are not a valid Python argument list: %s. Write them as in a '
+                   'call, e.g. --args "[1, 2], \'a\'".' % (args_text, _args_syntax_problem(args_text, e)))
         except BaseException as e:
             _error('bad-args', 'Evaluating the arguments "%s" raised %s. Fix the --args expression.'
                    % (args_text, _exception_text(e)))

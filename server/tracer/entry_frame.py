@@ -71,6 +71,30 @@ def bounded_repr(value, limit):
     return text if len(text) <= limit else text[:limit] + "\u2026<truncated>"
 
 
+def args_syntax_problem(text, error):
+    """What is wrong in the user's argument text, placed in that text (never in the wrapper call around it)."""
+    if error.lineno == 2 and error.offset:
+        return "%s (column %d)" % (re.sub(r"\s*\(detected at line \d+\)", "", error.msg).rstrip("."), error.offset)
+    stack, quote = [], None
+    for column, char in enumerate(text, 1):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            stack.append((char, column))
+        elif char in ")]}":
+            if not stack:
+                return "unmatched '%s' (column %d)" % (char, column)
+            stack.pop()
+    if quote:
+        return "a string is never closed"
+    if stack:
+        return "'%s' (column %d) is never closed" % stack[-1]
+    return "the list ends too early"
+
+
 def main():
     request = json.loads(sys.stdin.read())
     source, function, args = request["source"], request["function"], request.get("args") or ""
@@ -83,9 +107,12 @@ def main():
     if node is None:
         return {"ok": False, "message": "No function named %s in the program." % function}
     try:
-        positional, keywords = eval("__collect(%s)" % args, {"__collect": lambda *a, **k: (a, k)})
+        positional, keywords = eval("__collect(\n%s\n)" % args, {"__collect": lambda *a, **k: (a, k)})
+    except SyntaxError as error:
+        return {"ok": False, "message": "The arguments %r are not a valid Python argument list: %s. Write them as in a "
+                                        "call, e.g. --args \"[1, 2], 'a'\"." % (args, args_syntax_problem(args, error))}
     except Exception as error:
-        return {"ok": False, "message": "The arguments %r are not a valid Python argument list: %s." % (args, error)}
+        return {"ok": False, "message": "Evaluating the arguments %r raised %s: %s." % (args, type(error).__name__, error)}
     try:
         bound = signature_of(node, source).bind(*positional, **keywords)
     except TypeError as error:

@@ -47,6 +47,16 @@ export interface TraceRequest {
   signal?: AbortSignal;
   /** Called for each frame, in order, as the trace streams in. */
   onFrame?: (frame: TraceFrame) => void;
+  /** Called when the tracer says which entry it calls (before the first frame). */
+  onBegin?: (entry: EntryPoint) => void;
+  /** Called for each note as it arrives (it is kept in `Trace.notes` as well). */
+  onNote?: (text: string) => void;
+  /** false: frames only go to onFrame and the returned trace holds none (a long trace streamed to its destination). */
+  keepFrames?: boolean;
+  /** Where onFrame writes: while it needs draining, the tracer's output is not read (so the program waits). */
+  output?: NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  /** The program's own arguments: its sys.argv[1:]. */
+  programArgs?: readonly string[];
 }
 
 export type TracerErrorKind =
@@ -202,6 +212,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     args.push('--include', resolve(include));
   }
   args.push(file);
+  if (request.programArgs?.length) args.push('--', ...request.programArgs);
   if (request.signal?.aborted) throw new TracerError('cancelled', 'Tracing was cancelled.');
 
   const frames: TraceFrame[] = [];
@@ -220,11 +231,14 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   const protocolErrors: string[] = [];
   const parser = new TracerStreamParser({
     onFrame: (frame) => {
-      frames.push(frame);
+      if (request.keepFrames !== false) frames.push(frame);
       request.onFrame?.(frame);
     },
     onOutsideOutput: (chunk) => appendOutput(outsideOutput, chunk),
-    onNote: (text) => notes.push(text),
+    onNote: (text) => {
+      notes.push(text);
+      request.onNote?.(text);
+    },
     onFile: (traced) => files.push(traced),
     onStart: (version) => {
       pythonVersion = version;
@@ -233,6 +247,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     },
     onBegin: (begun) => {
       entry = begun.kind === 'function' && request.args !== undefined ? { ...begun, args: request.args } : begun;
+      request.onBegin?.(entry);
     },
     onEnd: (ended, events) => {
       end = ended;
@@ -275,6 +290,12 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
       forgedNoted = true;
       notes.push(forgeryNote);
     }
+    // Backpressure: a destination that cannot keep up pauses the reading, and with it (through the pipe) the tracer.
+    const output = request.output;
+    if (output?.writableNeedDrain) {
+      child.stdout.pause();
+      output.once('drain', () => child.stdout.resume());
+    }
   });
 
   let killedForTime = false;
@@ -290,10 +311,12 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     killedForTime = true;
     stopRun();
   };
-  let backstop = setTimeout(fireBackstop, limits.timeoutMs + KILL_GRACE_MS + STARTUP_GRACE_MS);
+  // setTimeout fires at once past 2^31 - 1 ms (about 24.8 days): a longer limit waits that long at most.
+  const timerMs = (ms: number): number => Math.min(ms, 2 ** 31 - 1);
+  let backstop = setTimeout(fireBackstop, timerMs(limits.timeoutMs + KILL_GRACE_MS + STARTUP_GRACE_MS));
   rearmBackstop = () => {
     clearTimeout(backstop);
-    backstop = setTimeout(fireBackstop, limits.timeoutMs + KILL_GRACE_MS);
+    backstop = setTimeout(fireBackstop, timerMs(limits.timeoutMs + KILL_GRACE_MS));
   };
   const onAbort = (): void => {
     cancelled = true;

@@ -1,0 +1,114 @@
+// The help texts of cwm-debug: one overview and one page per command, every line within 80 columns.
+
+import { DEFAULT_TRACER_LIMITS } from '../tracer/runner';
+
+export const EXIT_CODES = `Exit codes:
+  0  done (also when the traced program raised an exception)
+  1  could not run: a file, Python, entry or model problem (one sentence
+     on stderr)
+  2  bad command line (unknown option, bad value)
+  3  stopped by a limit (--max-events, --timeout, --max-output,
+     --max-memory), or the traced process ended abnormally
+  4  compare found a divergence
+  130  interrupted (Ctrl-C)
+`;
+
+const ENTRY_OPTIONS = `Entry (which code is traced):
+  (nothing)          the def whose line carries "# << START_OF_TRACE"; if
+                     it needs arguments, the script runs and its first
+                     call is traced; nothing marked: the whole script
+  --entry NAME       call this function (or Class.method) instead
+  --args "1, [2]"    its arguments, as in a Python call (also for the
+                     marked function)
+  --script           trace the whole file as a script
+  -- ARG...          what follows -- is the program's sys.argv[1:]
+`;
+
+const TRACER_OPTIONS = `Tracer options:
+  --python PATH      Python 3.8+ interpreter (default: $CWM_DEBUG_PYTHON,
+                     else python3)
+  --include PATH     also trace this file or folder of your project
+                     (repeatable)
+  --max-events N     stop after N events (default ${DEFAULT_TRACER_LIMITS.maxEvents})
+  --timeout SECONDS  stop after this much wall time (default ${DEFAULT_TRACER_LIMITS.timeoutMs / 1000})
+  --max-repr N       cut values longer than N characters (default ${DEFAULT_TRACER_LIMITS.maxReprLength})
+  --max-output BYTES stop once the program printed this much
+                     (default ${DEFAULT_TRACER_LIMITS.maxOutputBytes})
+  --max-memory MB    stop once the program uses more data memory than
+                     this, per process (default ${DEFAULT_TRACER_LIMITS.maxMemoryMb}, half of RAM; 0: none)
+  --cwd DIR          run the program in this folder (default: the current
+                     one, as \`python prog.py\` would)
+`;
+
+export const MODEL_OPTIONS = `Model options:
+  --endpoint URL       a CWM endpoint (repeatable: rollouts are spread over
+                       them); default $CWM_ENDPOINT (comma-separated)
+  --backend KIND       fgserve, vllm, mlx, openai or auto (default: auto)
+  --tokenizer PATH     the checkpoint's tokenizer.model; default
+                       $CWM_TOKENIZER
+  --model NAME         model name to request (vLLM, MLX, OpenAI); default:
+                       detected from /v1/models
+  --api-key-env VAR    read a Bearer token from this variable (default
+                       CWM_API_KEY)
+  --temperature T      sampling temperature (default 0: the likeliest trace)
+  --seed S             sampling seed
+  --context-tokens N   the endpoint's context size (default 131072)
+  --request-timeout S  give up on a request after S seconds (default 600)
+`;
+
+const OUTPUT_OPTIONS = (formats: string) => `Output:
+  --format FORMAT    ${formats}
+  --no-color         plain text even on a terminal (also NO_COLOR=1)
+  -h, --help         this help
+The table fits $COLUMNS, else the terminal's width, else 120 columns.
+`;
+
+export const OVERVIEW = `Usage: cwm-debug COMMAND FILE.py [options]
+
+Commands:
+  trace    run FILE.py under the bundled tracer and print its real trace
+  predict  ask a CWM endpoint for the predicted trace, running nothing
+  compare  the real trace and the predicted one side by side, with the
+           first divergence
+  eval     score a model on a corpus of programs; writes a report
+
+Run \`cwm-debug COMMAND --help\` for a command's options.
+  -h, --help     this help
+  --version      the version of cwm-debug
+
+${EXIT_CODES}`;
+
+export const TRACE_HELP = `Usage: cwm-debug trace FILE.py [options] [-- ARG...]
+
+Runs FILE.py under the bundled tracer and prints its real execution trace,
+as it runs: each step's event, line, source and the locals that changed.
+
+${ENTRY_OPTIONS}
+${TRACER_OPTIONS}
+${OUTPUT_OPTIONS('table (default); cwm: the exact text CWM is trained\n                     on; json: frames with resolved locals')}
+${EXIT_CODES}`;
+
+export const PREDICT_HELP = `Usage: cwm-debug predict FILE.py [options]
+
+Asks a CWM endpoint to predict the trace of FILE.py; nothing is run.
+Frames print as they arrive.
+
+${ENTRY_OPTIONS.replace(/  -- ARG\.\.\..*\n/, '')}
+${MODEL_OPTIONS}  --samples N          N independent rollouts (1 to 64) and how much they
+                       agree
+  --python PATH        interpreter that reads --args (nothing else runs)
+
+${OUTPUT_OPTIONS('table (default), cwm or json')}
+${EXIT_CODES}`;
+
+export const COMPARE_HELP = `Usage: cwm-debug compare FILE.py [options] [-- ARG...]
+
+Records the real trace of FILE.py, predicts the same execution with a CWM
+endpoint, and shows both side by side with the first divergence. When no
+model can be used, it still prints the real trace, then says why.
+
+${ENTRY_OPTIONS}
+${TRACER_OPTIONS}
+${MODEL_OPTIONS}
+${OUTPUT_OPTIONS('table (default) or json (both traces, the alignment\n                     and the scores)')}
+${EXIT_CODES}`;

@@ -1,0 +1,157 @@
+// Writers that print a trace while it is recorded, one frame at a time, so that no format needs the whole trace in
+// memory: the table, the CWM text (prompt, frames, end), and JSON (the trace object with its frames array streamed).
+
+import { CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
+import { Tok } from '../cwm/tokens';
+import { frameToJson } from '../trace/json';
+import type { EntryPoint, OutputChunk, Trace, TraceFrame } from '../trace/model';
+import { describeEnd } from './common';
+import { painter, TraceTable, type Paint } from './table';
+
+/** Receives a trace as it is recorded. */
+export interface TraceWriter {
+  /** The tracer says which entry it calls (before the first frame). */
+  begin(entry: EntryPoint): void;
+  frame(frame: TraceFrame): void;
+  note(text: string): void;
+  /** The trace ended: `trace.frames` may be empty (not kept); `stepCount` frames were written. */
+  end(trace: Trace, stepCount: number): void;
+}
+
+type Write = (text: string) => void;
+
+/**
+ * JSON.stringify leaves DEL, the C1 controls (U+0080-U+009F, which some terminals obey) and the line separators raw;
+ * escaped, the JSON holds exactly the same data and cannot drive a terminal it is printed to.
+ */
+export function terminalSafeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Consecutive chunks of one stream as one (a print() arrives as its text, then its newline). */
+export function mergeOutput(chunks: readonly OutputChunk[]): OutputChunk[] {
+  const merged: OutputChunk[] = [];
+  for (const chunk of chunks) {
+    const last = merged[merged.length - 1];
+    if (last && last.stream === chunk.stream) merged[merged.length - 1] = { stream: last.stream, text: last.text + chunk.text };
+    else merged.push(chunk);
+  }
+  return merged;
+}
+
+/** The first line of a table: which code is traced, and how to pick another. */
+export function entryLine(entry: EntryPoint, file: string): string {
+  if (entry.kind === 'script') {
+    return `Nothing is marked and no --entry was given, so the whole script ${file} is traced. To trace one function, ` +
+      'put "# << START_OF_TRACE" on its def line or pass --entry NAME.';
+  }
+  return '';
+}
+
+export class TableTraceWriter implements TraceWriter {
+  private readonly paint: Paint;
+  private headerWritten = false;
+
+  constructor(private readonly write: Write, private readonly table: TraceTable, color: boolean, private readonly file: string) {
+    this.paint = painter(color);
+  }
+
+  begin(entry: EntryPoint): void {
+    const line = entryLine(entry, this.file);
+    if (line) this.write(this.paint('yellow', this.table.message(line)) + '\n');
+  }
+
+  private header(): void {
+    if (this.headerWritten) return;
+    this.headerWritten = true;
+    this.write(this.table.header() + '\n');
+  }
+
+  frame(frame: TraceFrame): void {
+    this.header();
+    let text = this.table.row(frame) + '\n';
+    for (const chunk of mergeOutput(frame.output ?? [])) text += this.table.output(chunk.text, chunk.stream) + '\n';
+    this.write(text);
+  }
+
+  note(text: string): void {
+    this.write(this.paint('yellow', this.table.message(`note: ${text}`)) + '\n');
+  }
+
+  end(trace: Trace, stepCount: number): void {
+    const ended = this.table.message(describeEnd(trace, stepCount));
+    this.write((trace.end.kind === 'returned' ? this.paint('green', ended) : this.paint('yellow', ended)) + '\n');
+  }
+}
+
+/** CWM's text: the prompt once the entry is known (its def line gets the marker), each frame as it comes, the end token. */
+export class CwmTraceWriter implements TraceWriter {
+  private encoder: CwmFrameEncoder | undefined;
+
+  constructor(private readonly write: Write, private readonly source: string) {}
+
+  begin(entry: EntryPoint): void {
+    const context = markEntryLine(this.source, entry);
+    this.encoder = new CwmFrameEncoder(context);
+    this.write(renderPrompt(context));
+  }
+
+  frame(frame: TraceFrame): void {
+    if (!this.encoder) this.begin({ kind: 'script' });
+    this.write(this.encoder!.renderFrame(frame));
+  }
+
+  note(): void {}
+
+  end(trace: Trace): void {
+    if (!this.encoder) this.begin(trace.entry);
+    // The final newline is for the terminal and for line-based tools; it is not part of the CWM text.
+    this.write((traceEndsWithEndOfText(trace) ? Tok.endOfText : '') + '\n');
+  }
+}
+
+/**
+ * The trace object of `--format json` (what traceToJson gives, same keys), written as it comes: the frames array
+ * is streamed one frame per line, and the fields known only at the end (entry, end, notes...) follow it.
+ */
+export class JsonTraceWriter implements TraceWriter {
+  private count = 0;
+  private started = false;
+
+  constructor(private readonly write: Write, private readonly origin: Trace['origin'], private readonly path: string) {}
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.write(`{\n  "origin": ${JSON.stringify(this.origin)},\n  "path": ${terminalSafeJson(this.path)},\n  "frames": [`);
+  }
+
+  begin(): void {
+    this.start();
+  }
+
+  frame(frame: TraceFrame): void {
+    this.start();
+    this.write(`${this.count === 0 ? '\n' : ',\n'}    ${terminalSafeJson(frameToJson(frame))}`);
+    this.count++;
+  }
+
+  note(): void {}
+
+  end(trace: Trace): void {
+    this.start();
+    const tail: Record<string, unknown> = {
+      entry: trace.entry,
+      pythonVersion: trace.pythonVersion,
+      end: trace.end,
+      notes: trace.notes,
+      outsideOutput: trace.outsideOutput,
+      ...(trace.files?.length ? { files: trace.files } : {}),
+      ...(trace.malformed.length ? { malformed: trace.malformed } : {}),
+    };
+    let text = this.count === 0 ? '],\n' : '\n  ],\n';
+    const entries = Object.entries(tail).filter(([, value]) => value !== undefined);
+    text += entries.map(([key, value]) => `  ${JSON.stringify(key)}: ${terminalSafeJson(value, 2).replace(/\n/g, '\n  ')}`).join(',\n');
+    this.write(`${text}\n}\n`);
+  }
+}
