@@ -101,7 +101,7 @@ export class PromptBuilder {
    * When the frames do not fit, the oldest frames are left out and the rest re-rendered from scratch so that the
    * first kept frames carry full values (a `".."` must never point at a frame the model cannot see).
    */
-  build(frames: readonly TraceFrame[], budget: number, forced?: TraceEventKind): { ids: number[]; droppedFrames: number } {
+  async build(frames: readonly TraceFrame[], budget: number, forced?: TraceEventKind): Promise<{ ids: number[]; droppedFrames: number }> {
     const forcedIds = forced ? [this.ids.events[forced]] : [];
     const total = this.tokenCount + forcedIds.length;
     if (total <= budget) {
