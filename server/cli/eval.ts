@@ -12,7 +12,8 @@ import { headlineRows, writeReport } from '../eval/report';
 import { ResultsError } from '../eval/results';
 import { EvaluationSetupError, evaluationModelOf, runEvaluation } from '../eval/run';
 import { TRACER_OPTION_SPECS, UsageError, limitsFrom } from './common';
-import { MODEL_OPTION_SPECS, connectModel, modelSettingsFrom } from './model-options';
+import { connectModel } from '../engine/connect-model';
+import { MODEL_OPTION_SPECS, modelSettingsFrom } from './model-options';
 
 export const EVAL_USAGE = `Eval options:
   cwm-debug eval CORPUS [--endpoint URL ...] [--samples N] [--concurrency C] [--out DIR]

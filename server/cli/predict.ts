@@ -15,7 +15,8 @@ import { recordTrace } from '../tracer/runner';
 import {
   TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkProgramFile, describeEnd, frameToJson, limitsFrom, longestLine, terminalStyle, traceToJson,
 } from './common';
-import { MODEL_OPTION_SPECS, NO_ENDPOINT_MESSAGE, connectModel, modelSettingsFrom, type ConnectedModel } from './model-options';
+import { connectModel, type ConnectedModel } from '../engine/connect-model';
+import { MODEL_OPTION_SPECS, NO_ENDPOINT_MESSAGE, modelSettingsFrom } from './model-options';
 import { renderScores, renderSideBySide } from './side-by-side';
 import { TraceTable, painter, type Paint } from './table';
 

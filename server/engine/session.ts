@@ -310,6 +310,8 @@ export class PredictionSession {
     // The prompt builder caches the recorded frames' ids; a prefix shorter than the recording needs its own builder.
     const builder = frames.length === this.frames.length ? this.prompt : this.builderFor(frames);
     const built = await builder.build(frames, budget, forced);
+    const tokenizerWarning = this.options.codec.remote?.takeWarning();
+    if (tokenizerWarning !== undefined) this.onNotice(tokenizerWarning);
     if (built.droppedFrames > 0 && !this.promptCutNoticed) {
       this.promptCutNoticed = true;
       this.onNotice(
