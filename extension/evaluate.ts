@@ -58,9 +58,9 @@ function progressMessage(progress: EvaluationProgress): string {
 async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void> {
   const isFolder = (await vscode.workspace.fs.stat(target)).type & vscode.FileType.Directory;
   const settings = readSettings(target);
-  if (settings.endpoints.length === 0 || !settings.tokenizerPath) {
+  if (settings.endpoints.length === 0) {
     const choice = await vscode.window.showErrorMessage(
-      'CWM: evaluating needs a model endpoint and its tokenizer. Set cwmDebug.endpoints and cwmDebug.tokenizerPath.',
+      'CWM: evaluating needs a model endpoint. Set cwmDebug.endpoints (and cwmDebug.tokenizerPath unless the server is vLLM).',
       'Open Settings',
     );
     if (choice) await vscode.commands.executeCommand('workbench.action.openSettings', 'cwmDebug');
@@ -89,7 +89,7 @@ async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void>
         seed: settings.seed,
         contextTokens: settings.contextTokens,
         requestTimeoutMs: settings.requestTimeoutMs,
-      });
+      }, { terms: 'vscode' });
       try {
         const evaluationModel = evaluationModelOf(model);
         let shown = 0;

@@ -129,9 +129,7 @@ export function parseLaunchConfig(raw: unknown, env: NodeJS.ProcessEnv = process
     if (endpoints.length === 0) {
       throw new ConfigError(`"endpoints" is required in ${mode} mode: give the URL of a CWM server, e.g. ["http://127.0.0.1:8000"] (or set CWM_ENDPOINT), or use "mode": "actual".`);
     }
-    if (tokenizer === undefined) {
-      throw new ConfigError(`"tokenizer" is required in ${mode} mode: give the path of the CWM checkpoint's tokenizer.model (or set CWM_TOKENIZER).`);
-    }
+    // No tokenizer: a vLLM endpoint tokenizes for the client; connectModel says what to set for the others.
   }
   return {
     program,

@@ -9,7 +9,7 @@ import {
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { z } from 'zod';
 import { compareState, type VariableDifference } from '../compare/align';
-import { connectModel, type ConnectedModel } from '../cli/model-options';
+import { connectModel, type ConnectedModel } from '../engine/connect-model';
 import { EndpointError } from '../endpoint/errors';
 import { comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession } from '../engine/session';
@@ -215,7 +215,7 @@ export class CwmDebugSession extends DebugSession {
       seed: config.seed,
       contextTokens: config.contextTokens,
       requestTimeoutMs: config.requestTimeoutMs,
-    });
+    }, { terms: 'vscode' });
     signal.throwIfAborted();
     if (real) {
       const initialFrames = comparisonStartFrames(real);

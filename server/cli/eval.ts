@@ -11,8 +11,9 @@ import { headlineRows, writeReport } from '../eval/report';
 import { ResultsError } from '../eval/results';
 import { EvaluationSetupError, evaluationModelOf, runEvaluation } from '../eval/run';
 import { TRACER_OPTION_SPECS, UsageError, limitsFrom } from './common';
+import { connectModel } from '../engine/connect-model';
 import { MODEL_OPTIONS } from './help';
-import { MODEL_OPTION_SPECS, connectModel, modelSettingsFrom } from './model-options';
+import { MODEL_OPTION_SPECS, modelSettingsFrom } from './model-options';
 import { parseCommandLine } from './options';
 import { visible } from './terminal';
 

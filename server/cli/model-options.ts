@@ -1,11 +1,10 @@
-// Command-line options that reach a CWM endpoint (URL, backend, tokenizer, sampling), shared by predict, compare and eval,
-// and the one place that turns them into a tokenizer plus a pool of endpoint clients.
+// Command-line options that reach a CWM endpoint (URL, backend, tokenizer, sampling), shared by predict, compare and eval.
+// Turning them into a tokenizer and endpoint clients is server/engine/connect-model.ts's job, shared with the other front ends.
 
-import type { TokenCodec } from '../cwm/codec';
-import { loadTokenizer } from '../cwm/tokenizer';
-import { connectEndpoint } from '../endpoint/connect';
-import { EndpointPool } from '../endpoint/pool';
-import type { BackendKind, EndpointClient } from '../endpoint/types';
+import { ModelOptionError, type ModelSettings } from '../engine/connect-model';
+import type { BackendKind } from '../endpoint/types';
+
+export { ModelOptionError, NO_ENDPOINT_MESSAGE, type ModelSettings } from '../engine/connect-model';
 
 export const MODEL_OPTION_SPECS = {
   endpoint: { type: 'string', multiple: true },
@@ -23,7 +22,7 @@ export const MODEL_OPTION_SPECS = {
 export const MODEL_OPTIONS_HELP = `Model options (predict, compare, eval):
   --endpoint URL       a CWM endpoint (repeatable: rollouts are spread over them); default $CWM_ENDPOINT (comma-separated)
   --backend KIND       fgserve | vllm | mlx | openai | auto (default auto: detected from the server)
-  --tokenizer PATH     the checkpoint's tokenizer.model; default $CWM_TOKENIZER
+  --tokenizer PATH     the checkpoint's tokenizer.model; default $CWM_TOKENIZER (not needed for vLLM: it tokenizes)
   --model NAME         model name to request (vLLM/MLX/OpenAI); default: detected from /v1/models
   --api-key-env VAR    read a Bearer token from this environment variable (default CWM_API_KEY)
   --samples N          n independent rollouts and how much they agree (predict)
@@ -33,21 +32,6 @@ export const MODEL_OPTIONS_HELP = `Model options (predict, compare, eval):
   --request-timeout S  give up on a request after S seconds (default 600)
 `;
 
-export interface ModelSettings {
-  readonly endpoints: readonly string[];
-  readonly backend: BackendKind | 'auto';
-  readonly tokenizerPath?: string;
-  readonly apiKey?: string;
-  readonly model?: string;
-  readonly samples: number;
-  readonly temperature: number;
-  readonly seed?: number;
-  readonly contextTokens?: number;
-  readonly requestTimeoutMs: number;
-}
-
-/** A wrong option value; the message names the option. */
-export class ModelOptionError extends Error {}
 
 function numberOption(value: unknown, flag: string, check: (n: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined;
@@ -77,51 +61,5 @@ export function modelSettingsFrom(values: Record<string, unknown>, env: NodeJS.P
     seed: numberOption(values.seed, '--seed', Number.isInteger, 'a whole number'),
     contextTokens: numberOption(values['context-tokens'], '--context-tokens', (n) => Number.isInteger(n) && n >= 256, 'a whole number of at least 256'),
     requestTimeoutMs: (numberOption(values['request-timeout'], '--request-timeout', (n) => n > 0, 'a positive number of seconds') ?? 600) * 1000,
-  };
-}
-
-export const NO_ENDPOINT_MESSAGE =
-  'No CWM endpoint is configured. Pass --endpoint URL and --tokenizer PATH (the checkpoint\'s tokenizer.model), ' +
-  'or set CWM_ENDPOINT and CWM_TOKENIZER; see "Connecting a model" in the README.';
-
-export const NO_TOKENIZER_MESSAGE =
-  'No tokenizer is configured. Pass --tokenizer PATH (the tokenizer.model file of the CWM checkpoint) or set CWM_TOKENIZER.';
-
-export interface ConnectedModel {
-  readonly codec: TokenCodec;
-  readonly pool: EndpointPool;
-  readonly clients: readonly EndpointClient[];
-  close(): Promise<void>;
-}
-
-/** Loads the tokenizer and connects every endpoint (detecting its kind); throws TokenizerError / EndpointError in words. */
-export async function connectModel(settings: ModelSettings): Promise<ConnectedModel> {
-  if (settings.endpoints.length === 0) throw new ModelOptionError(NO_ENDPOINT_MESSAGE);
-  if (!settings.tokenizerPath) throw new ModelOptionError(NO_TOKENIZER_MESSAGE);
-  const codec = await loadTokenizer(settings.tokenizerPath);
-  const clients: EndpointClient[] = [];
-  try {
-    for (const url of settings.endpoints) {
-      clients.push(await connectEndpoint({
-        url,
-        backend: settings.backend,
-        apiKey: settings.apiKey,
-        model: settings.model,
-        timeouts: { totalMs: settings.requestTimeoutMs },
-      }, codec));
-    }
-  } catch (error) {
-    await Promise.all(clients.map((client) => client.close()));
-    codec.dispose();
-    throw error;
-  }
-  return {
-    codec,
-    pool: new EndpointPool(clients),
-    clients,
-    async close() {
-      await Promise.all(clients.map((client) => client.close()));
-      codec.dispose();
-    },
   };
 }

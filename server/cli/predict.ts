@@ -18,9 +18,10 @@ import {
   CannotRunError, TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkFormat, checkProgramFile, checkPython, describeEnd, frameToJson, limitsFrom,
   longestLine, terminalStyle, traceToJson,
 } from './common';
+import { connectModel, type ConnectedModel } from '../engine/connect-model';
 import { COMPARE_HELP, PREDICT_HELP } from './help';
 import { inCliTerms, tracerProblem, userMessage, withFunctionList } from './messages';
-import { MODEL_OPTION_SPECS, ModelOptionError, NO_ENDPOINT_MESSAGE, connectModel, modelSettingsFrom, type ConnectedModel, type ModelSettings } from './model-options';
+import { MODEL_OPTION_SPECS, ModelOptionError, NO_ENDPOINT_MESSAGE, modelSettingsFrom, type ModelSettings } from './model-options';
 import { parseCommandLine } from './options';
 import { renderScores, renderSideBySide } from './side-by-side';
 import { TraceTable, painter, steps, wrap, type Paint } from './table';

@@ -16,6 +16,8 @@ export interface TokenCodec {
   isSpecial(id: number): boolean;
   /** Number of ordinary (BPE) tokens; special ids are `ordinaryCount + k`. */
   readonly ordinaryCount: number;
+  /** Present when the tokens come from a server rather than a local file (see RemoteTokenizing). */
+  readonly remote?: RemoteTokenizing;
 }
 
 export interface TokenStreamDecoder {
@@ -23,4 +25,22 @@ export interface TokenStreamDecoder {
   push(ids: readonly number[]): string;
   /** Whatever is still pending, flushed (incomplete bytes become U+FFFD). */
   end(): string;
+}
+
+/**
+ * What a tokenizer behind a server (vLLM's POST /tokenize and /detokenize) adds: the synchronous TokenCodec calls answer
+ * from a cache, and these calls fill it first. Local tokenizers have none of this.
+ */
+export interface RemoteTokenizing {
+  /** Tokenizes these texts as ordinary text, so that encodeOrdinary answers them without asking the server. */
+  prepareOrdinary(texts: readonly string[]): Promise<void>;
+  /** A decoder that asks the server for the text of ids it has not seen yet. */
+  asyncStreamDecoder(): AsyncTokenStreamDecoder;
+  /** A warning to show the user once (then undefined), e.g. text the server's tokenizer could not keep ordinary. */
+  takeWarning(): string | undefined;
+}
+
+export interface AsyncTokenStreamDecoder {
+  push(ids: readonly number[]): Promise<string>;
+  end(): Promise<string>;
 }

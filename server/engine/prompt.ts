@@ -55,45 +55,47 @@ export function frameIds(pieces: FramePieces, codec: TokenCodec, ids: SpecialIds
   return out;
 }
 
+/** Ordinary texts of one frame, in prompt order. */
+function pieceTexts(pieces: FramePieces): string[] {
+  return [pieces.locals, pieces.line, pieces.value].filter((text): text is string => text !== undefined);
+}
+
+interface PromptFrame {
+  readonly pieces: FramePieces;
+  /** Filled when the frame is appended (local tokenizer) or before the next build (a server's tokenizer). */
+  ids?: number[];
+}
+
 /**
  * The growing prompt of one rollout: the context's ids once, then each frame's ids as it is appended.
- * Frames are never re-tokenized, so a prompt grows in time proportional to the new frame only.
+ * Frames are never re-tokenized, so a prompt grows in time proportional to the new frame only. With a server's tokenizer
+ * (codec.remote) the texts are tokenized in one batch when the prompt is built, since that needs the network.
  */
 export class PromptBuilder {
-  private readonly contextIds: number[];
-  private readonly frameTokenIds: number[][] = [];
+  private contextIds: number[] | undefined;
+  private readonly promptFrames: PromptFrame[] = [];
   private encoder: CwmFrameEncoder;
   readonly ids: SpecialIds;
 
   constructor(private readonly context: string, private readonly codec: TokenCodec) {
     this.ids = specialIds(codec);
-    this.contextIds = [this.ids.beginOfText, this.ids.traceContextStart, ...codec.encodeOrdinary(context), this.ids.frameSep];
+    if (codec.remote === undefined) this.contextIds = this.encodeContext();
     this.encoder = new CwmFrameEncoder(context);
   }
 
   get frameCount(): number {
-    return this.frameTokenIds.length;
-  }
-
-  get contextTokenCount(): number {
-    return this.contextIds.length;
-  }
-
-  /** Tokens of context plus all frames. */
-  get tokenCount(): number {
-    let total = this.contextIds.length;
-    for (const frame of this.frameTokenIds) total += frame.length;
-    return total;
+    return this.promptFrames.length;
   }
 
   append(frame: TraceFrame): void {
-    this.frameTokenIds.push(frameIds(this.encoder.renderFramePieces(frame), this.codec, this.ids));
+    const pieces = this.encoder.renderFramePieces(frame);
+    this.promptFrames.push(this.codec.remote === undefined ? { pieces, ids: frameIds(pieces, this.codec, this.ids) } : { pieces });
   }
 
   /** Keeps the first `count` frames (used when the user edits the past); the encoder replays them. */
   truncate(frames: readonly TraceFrame[], count: number): void {
-    this.frameTokenIds.length = Math.min(count, this.frameTokenIds.length);
-    this.encoder = new CwmFrameEncoder(this.context, frames.slice(0, this.frameTokenIds.length));
+    this.promptFrames.length = Math.min(count, this.promptFrames.length);
+    this.encoder = new CwmFrameEncoder(this.context, frames.slice(0, this.promptFrames.length));
   }
 
   /**
@@ -101,33 +103,56 @@ export class PromptBuilder {
    * When the frames do not fit, the oldest frames are left out and the rest re-rendered from scratch so that the
    * first kept frames carry full values (a `".."` must never point at a frame the model cannot see).
    */
-  build(frames: readonly TraceFrame[], budget: number, forced?: TraceEventKind): { ids: number[]; droppedFrames: number } {
+  async build(frames: readonly TraceFrame[], budget: number, forced?: TraceEventKind): Promise<{ ids: number[]; droppedFrames: number }> {
+    const contextIds = await this.encodePending();
+    const frameTokenIds = this.promptFrames.map((frame) => frame.ids!);
     const forcedIds = forced ? [this.ids.events[forced]] : [];
-    const total = this.tokenCount + forcedIds.length;
+    let total = contextIds.length + forcedIds.length;
+    for (const frame of frameTokenIds) total += frame.length;
     if (total <= budget) {
-      const ids = this.contextIds.slice();
-      for (const frame of this.frameTokenIds) for (const id of frame) ids.push(id);
+      const ids = contextIds.slice();
+      for (const frame of frameTokenIds) for (const id of frame) ids.push(id);
       ids.push(...forcedIds);
       return { ids, droppedFrames: 0 };
     }
-    const room = budget - this.contextIds.length - forcedIds.length;
+    const room = budget - contextIds.length - forcedIds.length;
     if (room <= 0) {
-      throw new PromptTooLongError(this.contextIds.length, budget);
+      throw new PromptTooLongError(contextIds.length, budget);
     }
     // Walk back from the newest frame while the estimate fits; re-render that window with a fresh encoder.
-    let start = this.frameTokenIds.length;
+    let start = frameTokenIds.length;
     let used = 0;
-    while (start > 0 && used + this.frameTokenIds[start - 1]!.length <= room) used += this.frameTokenIds[--start]!.length;
+    while (start > 0 && used + frameTokenIds[start - 1]!.length <= room) used += frameTokenIds[--start]!.length;
     for (;;) {
       const encoder = new CwmFrameEncoder(this.context);
+      const window = frames.slice(start).map((frame) => encoder.renderFramePieces(frame));
+      await this.codec.remote?.prepareOrdinary(window.flatMap(pieceTexts));
       const windowIds: number[] = [];
-      for (const frame of frames.slice(start)) windowIds.push(...frameIds(encoder.renderFramePieces(frame), this.codec, this.ids));
+      for (const pieces of window) windowIds.push(...frameIds(pieces, this.codec, this.ids));
       // Full values take more tokens than `".."`, so the window may need to shrink further.
       if (windowIds.length <= room || start >= frames.length) {
-        return { ids: [...this.contextIds, ...windowIds, ...forcedIds], droppedFrames: start };
+        return { ids: [...contextIds, ...windowIds, ...forcedIds], droppedFrames: start };
       }
       start += Math.max(1, Math.ceil((frames.length - start) / 10));
     }
+  }
+
+  private encodeContext(): number[] {
+    return [this.ids.beginOfText, this.ids.traceContextStart, ...this.codec.encodeOrdinary(this.context), this.ids.frameSep];
+  }
+
+  /** Tokenizes, in one batch, the context and the frames not tokenized yet (only a server's tokenizer leaves any). */
+  private async encodePending(): Promise<number[]> {
+    // A loop: frames appended while the server answered are tokenized in the next round.
+    for (let pending = this.promptFrames.filter((f) => f.ids === undefined); this.contextIds === undefined || pending.length > 0;
+      pending = this.promptFrames.filter((f) => f.ids === undefined)) {
+      const texts = pending.flatMap((frame) => pieceTexts(frame.pieces));
+      if (this.contextIds === undefined) texts.unshift(this.context);
+      await this.codec.remote?.prepareOrdinary(texts);
+      this.contextIds ??= this.encodeContext();
+      for (const frame of pending) frame.ids ??= frameIds(frame.pieces, this.codec, this.ids);
+    }
+    return this.contextIds;
   }
 }
 

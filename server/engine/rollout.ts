@@ -1,7 +1,7 @@
 // One request to a CWM endpoint turned into frames: streams token ids through the decoder and the tolerant reader,
 // and cancels the HTTP request the moment a stop condition holds (so "run to line" costs one request, not one per frame).
 
-import type { TokenCodec } from '../cwm/codec';
+import type { AsyncTokenStreamDecoder, TokenCodec, TokenStreamDecoder } from '../cwm/codec';
 import { CwmTraceReader } from '../cwm/reader';
 import type { ContextLayout } from '../cwm/context';
 import type { CompletionRequest, CompletionStream } from '../endpoint/types';
@@ -70,7 +70,8 @@ class ChoiceReader {
   stoppedByCondition = false;
   tokens = 0;
   private readonly reader: CwmTraceReader;
-  private readonly decoder;
+  /** A server's tokenizer decodes asynchronously (it may have to ask for the text of new ids). */
+  private readonly decoder: TokenStreamDecoder | AsyncTokenStreamDecoder;
 
   constructor(private readonly request: RolloutRequest, private readonly reportFrames: boolean) {
     this.reader = new CwmTraceReader({
@@ -80,16 +81,16 @@ class ChoiceReader {
       layout: request.layout,
       prefix: request.prefix,
     });
-    this.decoder = request.codec.streamDecoder();
+    this.decoder = request.codec.remote?.asyncStreamDecoder() ?? request.codec.streamDecoder();
     if (request.forced) this.take(this.reader.push(eventToken(request.forced)));
   }
 
   /** Feeds ids; returns true when this choice needs no more tokens. */
-  push(ids: readonly number[]): boolean {
+  async push(ids: readonly number[]): Promise<boolean> {
     this.tokens += ids.length;
     let text: string;
     try {
-      text = this.decoder.push(ids);
+      text = await this.decoder.push(ids);
     } catch (error) {
       // An id outside the vocabulary means a wrong tokenizer: keep what was read, say why the rest is missing.
       this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
@@ -100,9 +101,16 @@ class ChoiceReader {
     return this.done();
   }
 
-  finish(): void {
+  async finish(): Promise<void> {
     if (this.done()) return;
-    this.take(this.reader.push(this.decoder.end()));
+    let rest: string;
+    try {
+      rest = await this.decoder.end();
+    } catch (error) {
+      this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    this.take(this.reader.push(rest));
     if (!this.done() && !this.request.chunked) this.take(this.reader.finish());
   }
 
@@ -160,14 +168,14 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
   for await (const chunk of stream) {
     const choice = choices[chunk.choice];
     if (choice === undefined || choice.done()) continue;
-    choice.push(chunk.ids);
+    await choice.push(chunk.ids);
     if (choices.every((c) => c.done())) {
       // Leaving the loop closes the HTTP request: the rest of the rollout is not generated.
       stoppedEarly = true;
       break;
     }
   }
-  if (!stoppedEarly) for (const choice of choices) choice.finish();
+  if (!stoppedEarly) for (const choice of choices) await choice.finish();
   const [first, ...rest] = choices;
   return first!.result(rest.map((choice) => choice.result()));
 }

@@ -3,7 +3,7 @@
 
 import type { TokenCodec } from '../cwm/codec';
 import { buildContext, type ContextLayout } from '../cwm/context';
-import type { EntryPoint, MalformedFrame, TraceFrame, TraceSourceFile } from '../trace/model';
+import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
 
@@ -75,6 +75,8 @@ export class PredictionSession {
   private readonly maxTokensPerFrame: number;
   private readonly maxFramesPerRollout: number;
   private promptCutNoticed = false;
+  /** Call frames whose body a step over skipped by forcing their return right after them. */
+  private readonly skippedBodies = new Set<number>();
   onNotice: SessionNotice = () => undefined;
 
   constructor(private readonly options: PredictionSessionOptions) {
@@ -121,11 +123,24 @@ export class PredictionSession {
     return this.stepIn(signal);
   }
 
-  /** One frame forward: the recorded one, else one predicted frame. */
+  /**
+   * One frame forward: the recorded one, else one predicted frame. As the reference debugger (`demos/cwmdbg.py`,
+   * `step`/`reset`) does, the event is forced where the format leaves no choice the model could get wrong: the first
+   * frame of an empty trace is a call (`<|call_sep|>`), and stepping in from a call frame enters its body (`<|line_sep|>`).
+   * A call whose body a step over skipped (its return was forced) is entered now: the recording after it is dropped and
+   * predicted again, as the reference debugger's step back followed by step does.
+   */
   async stepIn(signal?: AbortSignal): Promise<StepOutcome> {
-    if (this.cursorIndex + 1 < this.frames.length) return this.moveTo(this.cursorIndex + 1);
-    if (this.endReached) return { kind: 'end', frame: this.current };
-    return this.outcomeOf(await this.predict({ singleFrame: true, signal }));
+    const next = this.cursorIndex + 1;
+    if (next < this.frames.length) {
+      if (!this.skippedBodies.has(this.cursorIndex)) return this.moveTo(next);
+      this.dropAfter(this.cursorIndex);
+    } else if (this.endReached) {
+      return { kind: 'end', frame: this.current };
+    }
+    const last = this.frames[this.frames.length - 1];
+    const forced = last === undefined ? 'call' : last.event === 'call' ? 'line' : undefined;
+    return this.outcomeOf(await this.predict({ singleFrame: true, signal, forced }));
   }
 
   /**
@@ -144,8 +159,10 @@ export class PredictionSession {
     for (let predicted = 0; predicted < this.maxFramesPerRollout; predicted++) {
       const last = this.frames[this.frames.length - 1];
       const forced = last !== undefined && last.event === 'call' && last.depth > depth ? 'return' : undefined;
+      const callIndex = this.frames.length - 1;
       const result = await this.predict({ singleFrame: true, signal, forced });
       const frame = result.frames[0];
+      if (forced === 'return' && frame !== undefined) this.skippedBodies.add(callIndex);
       if (frame === undefined || frame.depth <= depth) return this.outcomeOf(result);
     }
     return this.moveTo(this.frames.length - 1);
@@ -182,7 +199,7 @@ export class PredictionSession {
       if (condition(this.frames[i]!)) return this.moveTo(i);
     }
     if (this.endReached) return this.moveTo(this.frames.length - 1, true);
-    return this.outcomeOf(await this.predict({ singleFrame: false, until: condition, signal, onFrame }));
+    return this.outcomeOf(await this.predict({ singleFrame: false, until: condition, signal, onFrame, forced: this.firstFrameForced() }));
   }
 
   /** Forward to the end of the trace (or the rollout limits). */
@@ -204,6 +221,7 @@ export class PredictionSession {
     locals.set(name, valueRepr);
     const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined };
     this.frames = [...this.frames.slice(0, this.cursorIndex), edited];
+    this.forgetSkippedBodiesFrom(this.cursorIndex);
     this.prompt.truncate(this.frames, this.cursorIndex);
     this.prompt.append(edited);
     this.endReached = false;
@@ -228,8 +246,14 @@ export class PredictionSession {
   async sample(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal } = {}): Promise<SampleResult> {
     const count = Math.max(1, Math.floor(n));
     const prefix = this.frames.slice(0, this.cursorIndex + 1);
-    const built = this.buildPrompt(prefix);
-    const base = { ...this.rolloutBase(prefix, built.ids), singleFrame: false, maxTokens: this.rolloutTokenBudget(built.ids.length) };
+    const forced: TraceEventKind | undefined = prefix.length === 0 ? 'call' : undefined;
+    const built = await this.buildPrompt(prefix, forced);
+    const base = {
+      ...this.rolloutBase(prefix, built.ids),
+      forced,
+      singleFrame: false,
+      maxTokens: this.rolloutTokenBudget(built.ids.length),
+    };
     let rollouts: RolloutResult[];
     if (options.parallelRequests) {
       rollouts = await Promise.all(
@@ -251,6 +275,24 @@ export class PredictionSession {
     this.cursorIndex = this.frames.length > 0 ? 0 : -1;
     this.endReached = false;
     this.malformedFrames.length = 0;
+    this.skippedBodies.clear();
+  }
+
+  /** The event a prediction from the end of the recording starts with when nothing else decides it. */
+  private firstFrameForced(): TraceFrame['event'] | undefined {
+    return this.frames.length === 0 ? 'call' : undefined;
+  }
+
+  /** Keeps the frames up to `index` (the cursor stays there); what came after is predicted again when needed. */
+  private dropAfter(index: number): void {
+    this.frames = this.frames.slice(0, index + 1);
+    this.forgetSkippedBodiesFrom(index);
+    this.prompt.truncate(this.frames, this.frames.length);
+    this.endReached = false;
+  }
+
+  private forgetSkippedBodiesFrom(index: number): void {
+    for (const call of this.skippedBodies) if (call >= index) this.skippedBodies.delete(call);
   }
 
   private moveTo(index: number, atEnd = false): StepOutcome {
@@ -267,11 +309,13 @@ export class PredictionSession {
     return { kind: 'malformed', malformed, frame: this.current };
   }
 
-  private buildPrompt(frames: readonly TraceFrame[], forced?: TraceFrame['event']): { ids: number[] } {
+  private async buildPrompt(frames: readonly TraceFrame[], forced?: TraceFrame['event']): Promise<{ ids: number[] }> {
     const budget = this.contextTokens - Math.min(this.maxTokensPerFrame, Math.floor(this.contextTokens / 4));
     // The prompt builder caches the recorded frames' ids; a prefix shorter than the recording needs its own builder.
     const builder = frames.length === this.frames.length ? this.prompt : this.builderFor(frames);
-    const built = builder.build(frames, budget, forced);
+    const built = await builder.build(frames, budget, forced);
+    const tokenizerWarning = this.options.codec.remote?.takeWarning();
+    if (tokenizerWarning !== undefined) this.onNotice(tokenizerWarning);
     if (built.droppedFrames > 0 && !this.promptCutNoticed) {
       this.promptCutNoticed = true;
       this.onNotice(
@@ -329,7 +373,7 @@ export class PredictionSession {
   }
 
   private async predictOnce(request: PredictRequest, chunkTokens?: number): Promise<RolloutResult> {
-    const built = this.buildPrompt(this.frames, request.forced);
+    const built = await this.buildPrompt(this.frames, request.forced);
     const budget = request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length);
     const result = await runRollout({
       ...this.rolloutBase(this.frames, built.ids),
@@ -382,7 +426,9 @@ export async function predictNextFrame(options: {
   const builder = new PromptBuilder(context, options.codec);
   for (const frame of options.prefix) builder.append(frame);
   const maxTokens = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
-  const built = builder.build(options.prefix, (options.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - maxTokens);
+  // The first frame is always a call: forced as the reference debugger forces it, so teacher forcing sees the same prompt.
+  const forced: TraceEventKind | undefined = options.prefix.length === 0 ? 'call' : undefined;
+  const built = await builder.build(options.prefix, (options.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - maxTokens, forced);
   const result = await runRollout({
     backend: options.backend,
     codec: options.codec,
@@ -392,6 +438,7 @@ export async function predictNextFrame(options: {
     source: options.source,
     entry: options.entry,
     prefix: options.prefix,
+    forced,
     settings: options.settings ?? { temperature: 0 },
     singleFrame: true,
     maxTokens,

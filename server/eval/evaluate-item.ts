@@ -180,7 +180,7 @@ async function evaluateForced(
   const predictAfter = async (count: number) => {
     const prefix = frames.slice(0, count);
     return runRollout({
-      backend, codec: settings.codec, promptIds: builder.build(prefix, budget).ids, context, layout, source: real.source, entry: real.entry,
+      backend, codec: settings.codec, promptIds: (await builder.build(prefix, budget)).ids, context, layout, source: real.source, entry: real.entry,
       prefix, settings: { temperature: settings.temperature, seed: settings.seed }, singleFrame: true, maxTokens: MAX_TOKENS_PER_FRAME,
       signal: settings.signal,
     });

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compareTraces, type Alignment } from '../compare';
 import { describeEnd } from '../cli/common';
-import { connectModel, ModelOptionError, type ConnectedModel } from '../cli/model-options';
+import { connectModel, ModelOptionError, type ConnectedModel } from '../engine/connect-model';
 import { TokenizerError } from '../cwm/tokenizer';
 import { EndpointError } from '../endpoint/errors';
 import { endpointTransportProblem } from '../endpoint/policy';
@@ -141,16 +141,14 @@ function locateFunction(source: string, name: string): PythonFunction {
   return fn;
 }
 
-/** Refuses before anything runs: no endpoint, no tokenizer, or an endpoint that would carry the code in clear text. */
+/** Refuses before anything runs: no endpoint, or an endpoint that would carry the code in clear text. */
 function checkEndpointSettings(settings: ServerSettings): void {
   if (settings.endpoints.length === 0) throw new RunError('no-endpoint', `No CWM endpoint is configured: ${SETTINGS_HINT}.`);
   for (const url of settings.endpoints) {
     const problem = endpointTransportProblem(url, settings.allowInsecureHttp);
     if (problem !== undefined) throw new RunError('insecure-endpoint', problem);
   }
-  if (settings.tokenizerPath === undefined) {
-    throw new RunError('tokenizer', 'No tokenizer is configured: set cwmDebug.tokenizerPath to the tokenizer.model file of the CWM checkpoint (or the CWM_TOKENIZER environment variable).');
-  }
+  // No tokenizer file is fine for a vLLM endpoint (it tokenizes); connectModel says so for the others.
 }
 
 /** The real run executes the file on disk, so it must be a saved file holding exactly the text the prediction sees. */
@@ -214,10 +212,10 @@ async function entryCallFrame(source: string, fn: PythonFunction, args: string, 
 
 async function connect(settings: ServerSettings, apiKey: string | undefined): Promise<ConnectedModel> {
   try {
-    return await connectModel(modelSettingsOf(settings, apiKey));
+    return await connectModel(modelSettingsOf(settings, apiKey), { terms: 'vscode' });
   } catch (error) {
     if (error instanceof TokenizerError) throw new RunError('tokenizer', error.message);
-    if (error instanceof ModelOptionError) throw new RunError('settings', error.message);
+    if (error instanceof ModelOptionError) throw new RunError(error.setting === 'tokenizer' ? 'tokenizer' : 'settings', error.message);
     throw asRunError(error);
   }
 }

@@ -2,7 +2,7 @@
 // defaults for missing keys, a message naming the setting for a bad value, and the CLI's environment fallbacks.
 
 import { z } from 'zod';
-import type { ModelSettings } from '../cli/model-options';
+import type { ModelSettings } from '../engine/connect-model';
 import type { BackendKind } from '../endpoint/types';
 import { DEFAULT_TRACER_LIMITS, type TracerLimits } from '../tracer/runner';
 

@@ -1,0 +1,368 @@
+// A TokenCodec that needs no local tokenizer file: a vLLM server tokenizes and detokenizes for the client through its
+// POST /tokenize and /detokenize routes (vllm/entrypoints/openai/protocol.py, TokenizeCompletionRequest, DetokenizeRequest).
+// Results are cached (bounded), so a session asks about each text and each token id once.
+import { z } from 'zod';
+import type { AsyncTokenStreamDecoder, RemoteTokenizing, TokenCodec, TokenStreamDecoder } from '../cwm/codec';
+import { specialTokenMap, Tok } from '../cwm/tokens';
+import { chooseModel, fetchModelList } from './base';
+import { classifyModelList } from './connect';
+import { EndpointError, endpointErrors } from './errors';
+import { HttpTransport, readBounded, resolveConfig } from './http';
+import type { BackendKind, EndpointConfig } from './types';
+
+/** How the front end names its settings in messages: CLI flags or VS Code settings. */
+export type SettingTerms = 'cli' | 'vscode';
+
+export function tokenizerSettingName(terms: SettingTerms): string {
+  return terms === 'cli' ? '--tokenizer PATH (or $CWM_TOKENIZER)' : 'cwmDebug.tokenizerPath';
+}
+
+/** Thrown when only a local tokenizer file can serve (the endpoint is not vLLM, or cannot tokenize). */
+export class TokenizerRequiredError extends Error {
+  override readonly name = 'TokenizerRequiredError';
+}
+
+export function tokenizerRequiredMessage(url: string, why: string, terms: SettingTerms): string {
+  return (
+    `No tokenizer file is configured, and the endpoint at ${url} cannot tokenize for the client (${why}). ` +
+    `fgserve and MLX-LM need the CWM checkpoint's tokenizer.model: set ${tokenizerSettingName(terms)}; only a vLLM endpoint can do without it.`
+  );
+}
+
+const tokenizeAnswer = z.object({ tokens: z.array(z.number().int().min(0)), count: z.number().int().optional() });
+const detokenizeAnswer = z.object({ prompt: z.string() });
+
+/** Text that a server's tokenizer would read as a special token wherever it appears (HF splits these out first). */
+const SPECIAL_LIKE = /<\|[A-Za-z0-9_]{1,64}\|>/g;
+/** Joins texts in one /tokenize or ids in one /detokenize request; the server splits there, and so does the client. */
+const SEPARATOR = Tok.frameSep;
+/** Characters per /tokenize request: a request must stay well inside the served context (vLLM checks max_model_len). */
+const TOKENIZE_BATCH_CHARS = 16_000;
+const MAX_CACHED_TEXTS = 20_000;
+const MAX_CACHED_TEXT_CHARS = 8_000_000;
+/** Ids of one character split over tokens: more than this and the text is emitted as the server decodes it. */
+const MAX_PENDING_IDS = 8;
+const ANSWER_LIMIT = 32 * 1024 * 1024;
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * Ordinary text cut so that no piece contains special-token text: each `<|name|>` is split after its `<|`. The cut is
+ * a boundary of CWM's pre-tokenization pattern anyway (`<|` always ends a run of punctuation before a letter), so the
+ * pieces' tokens joined are exactly the tokens of the whole text encoded as ordinary text.
+ */
+export function splitAroundSpecialText(text: string): string[] {
+  const pieces: string[] = [];
+  let from = 0;
+  SPECIAL_LIKE.lastIndex = 0;
+  for (let m = SPECIAL_LIKE.exec(text); m !== null; m = SPECIAL_LIKE.exec(text)) {
+    const cut = m.index + 2;
+    pieces.push(text.slice(from, cut));
+    from = cut;
+  }
+  pieces.push(text.slice(from));
+  return pieces.filter((piece) => piece !== '');
+}
+
+export interface RemoteTokenizerOptions {
+  readonly transport: HttpTransport;
+  /** Model name the server serves (sent along, as vLLM before 0.7 requires it). */
+  readonly model?: string;
+  /** Id of `<|begin_of_text|>`: the first of the 256 special tokens. */
+  readonly specialBase: number;
+  /** Several texts may go in one request, joined by a special token (false when the server strips text around it). */
+  readonly batches?: boolean;
+  readonly terms: SettingTerms;
+}
+
+export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
+  readonly ordinaryCount: number;
+  readonly remote: RemoteTokenizing = this;
+  private readonly specials: Map<string, number>;
+  private readonly specialTexts = new Map<number, string>();
+  private readonly separatorId: number;
+  /** Ordinary text → ids, least recently used first. */
+  private readonly texts = new Map<string, number[]>();
+  private cachedChars = 0;
+  /** Id → its text decoded alone; ids of part of a character decode to U+FFFD and are decoded with their neighbours. */
+  private readonly idTexts = new Map<number, string>();
+  private warning: string | undefined;
+  private warned = false;
+
+  constructor(private readonly options: RemoteTokenizerOptions) {
+    this.ordinaryCount = options.specialBase;
+    this.specials = specialTokenMap(options.specialBase);
+    for (const [text, id] of this.specials) this.specialTexts.set(id, text);
+    this.separatorId = this.specials.get(SEPARATOR)!;
+  }
+
+  get url(): string {
+    return this.options.transport.url;
+  }
+
+  // ---------------------------------------------------------------- TokenCodec (answers from the cache)
+
+  encodeOrdinary(text: string): number[] {
+    if (text === '') return [];
+    const ids = this.texts.get(text);
+    if (ids === undefined) {
+      throw new Error(
+        `The vLLM server's tokenizer was not asked about this text first; this path needs a local tokenizer: set ${tokenizerSettingName(this.options.terms)}.`,
+      );
+    }
+    // Least recently used goes first: refresh the entry.
+    this.texts.delete(text);
+    this.texts.set(text, ids);
+    return ids.slice();
+  }
+
+  encodeWithSpecialTokens(text: string): number[] {
+    const ids: number[] = [];
+    let from = 0;
+    SPECIAL_LIKE.lastIndex = 0;
+    for (let m = SPECIAL_LIKE.exec(text); m !== null; m = SPECIAL_LIKE.exec(text)) {
+      const id = this.specials.get(m[0]);
+      if (id === undefined) continue;
+      ids.push(...this.encodeOrdinary(text.slice(from, m.index)), id);
+      from = m.index + m[0].length;
+    }
+    ids.push(...this.encodeOrdinary(text.slice(from)));
+    return ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    return ids.map((id) => this.specialTexts.get(id) ?? this.idTexts.get(id) ?? REPLACEMENT).join('');
+  }
+
+  streamDecoder(): TokenStreamDecoder {
+    return { push: (ids) => this.decode(ids), end: () => '' };
+  }
+
+  specialTokenId(text: string): number | undefined {
+    return this.specials.get(text);
+  }
+
+  isSpecial(id: number): boolean {
+    return id >= this.ordinaryCount && id < this.ordinaryCount + 256;
+  }
+
+  // ---------------------------------------------------------------- RemoteTokenizing (asks the server)
+
+  async prepareOrdinary(texts: readonly string[]): Promise<void> {
+    const missing = [...new Set(texts)].filter((text) => text !== '' && !this.texts.has(text));
+    if (missing.length === 0) return;
+    const pieces = [...new Set(missing.flatMap(splitAroundSpecialText))];
+    const pieceIds = await this.tokenizePieces(pieces);
+    for (const text of missing) {
+      const ids = splitAroundSpecialText(text).flatMap((piece) => pieceIds.get(piece)!);
+      this.remember(text, ids);
+    }
+  }
+
+  asyncStreamDecoder(): AsyncTokenStreamDecoder {
+    return new RemoteStreamDecoder(this);
+  }
+
+  takeWarning(): string | undefined {
+    const warning = this.warning;
+    this.warning = undefined;
+    return warning;
+  }
+
+  /** Closes the connections to the server. */
+  close(): Promise<void> {
+    return this.options.transport.close();
+  }
+
+  dispose(): void {
+    void this.close();
+  }
+
+  /** Learns the text of every id not seen yet, in one /detokenize request (one per id if the answer cannot be split). */
+  async learnIds(ids: readonly number[]): Promise<void> {
+    const unknown = [...new Set(ids)].filter((id) => !this.specialTexts.has(id) && !this.idTexts.has(id));
+    if (unknown.length === 0) return;
+    const joined: number[] = [];
+    unknown.forEach((id, k) => joined.push(...(k > 0 ? [this.separatorId] : []), id));
+    const parts = (await this.detokenize(joined)).split(SEPARATOR);
+    if (parts.length === unknown.length) {
+      unknown.forEach((id, k) => this.idTexts.set(id, parts[k]!));
+      return;
+    }
+    for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
+  }
+
+  /** The text of `id` alone, once learnt; undefined for part of a character (or an unknown id). */
+  wholeText(id: number): string | undefined {
+    const text = this.specialTexts.get(id) ?? this.idTexts.get(id);
+    return text === undefined || text.includes(REPLACEMENT) ? undefined : text;
+  }
+
+  async detokenize(ids: readonly number[]): Promise<string> {
+    const body = { ...(this.options.model !== undefined ? { model: this.options.model } : {}), tokens: [...ids] };
+    return detokenizeAnswer.parse(await this.post('/detokenize', body)).prompt;
+  }
+
+  private async tokenizePieces(pieces: readonly string[]): Promise<Map<string, number[]>> {
+    const result = new Map<string, number[]>();
+    let batch: string[] = [];
+    let chars = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const ids = await this.tokenizeAsServer(batch.join(SEPARATOR));
+      const split: number[][] = [[]];
+      for (const id of ids) {
+        if (id === this.separatorId) split.push([]);
+        else split[split.length - 1]!.push(id);
+      }
+      if (split.length === batch.length && this.options.batches !== false) {
+        batch.forEach((piece, k) => result.set(piece, split[k]!));
+      } else {
+        for (const piece of batch) result.set(piece, await this.tokenizeAsServer(piece));
+      }
+      batch = [];
+      chars = 0;
+    };
+    for (const piece of pieces) {
+      if (chars + piece.length > TOKENIZE_BATCH_CHARS) await flush();
+      batch.push(piece);
+      chars += piece.length;
+    }
+    await flush();
+    for (const [piece, ids] of result) {
+      const special = ids.find((id) => this.isSpecial(id));
+      if (special !== undefined) this.warnOnce(piece, special);
+    }
+    return result;
+  }
+
+  /** The server's own tokens for `text`: special-token text in it becomes special tokens, as in any HF tokenizer. */
+  async tokenizeAsServer(text: string): Promise<number[]> {
+    const body = { ...(this.options.model !== undefined ? { model: this.options.model } : {}), prompt: text, add_special_tokens: false };
+    return tokenizeAnswer.parse(await this.post('/tokenize', body)).tokens;
+  }
+
+  private async post(path: '/tokenize' | '/detokenize', body: unknown): Promise<unknown> {
+    const transport = this.options.transport;
+    const guard = transport.probeGuard();
+    try {
+      const res = await transport.postJson(path, body, guard, 'vllm', this.options.model);
+      const text = await readBounded(res.body, ANSWER_LIMIT);
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw endpointErrors.protocol(transport.url, 'vllm', `POST ${path} did not answer JSON: ${text.slice(0, 80)}`);
+      }
+    } catch (error) {
+      throw guard.failure(error);
+    } finally {
+      guard.dispose();
+    }
+  }
+
+  private remember(text: string, ids: number[]): void {
+    this.texts.set(text, ids);
+    this.cachedChars += text.length;
+    for (const old of this.texts.keys()) {
+      if (this.texts.size <= MAX_CACHED_TEXTS && this.cachedChars <= MAX_CACHED_TEXT_CHARS) break;
+      if (old === text) continue;
+      this.texts.delete(old);
+      this.cachedChars -= old.length;
+    }
+  }
+
+  private warnOnce(piece: string, special: number): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.warning =
+      `The vLLM server's tokenizer reads text of the program (${JSON.stringify(piece.slice(0, 40))}) as the special token ` +
+      `${this.specialTexts.get(special) ?? special}, so predictions about it may be off; set ${tokenizerSettingName(this.options.terms)} ` +
+      'to a local tokenizer file to keep such text ordinary.';
+  }
+}
+
+/** Decodes a stream through the tokenizer's id cache, asking the server only for new ids and split characters. */
+class RemoteStreamDecoder implements AsyncTokenStreamDecoder {
+  private pending: number[] = [];
+
+  constructor(private readonly tokenizer: RemoteTokenizer) {}
+
+  async push(ids: readonly number[]): Promise<string> {
+    await this.tokenizer.learnIds(ids);
+    let out = '';
+    for (const id of ids) {
+      const whole = this.tokenizer.wholeText(id);
+      if (this.pending.length === 0 && whole !== undefined) {
+        out += whole;
+        continue;
+      }
+      this.pending.push(id);
+      // A character split over tokens: decoded together once the server no longer ends them with U+FFFD.
+      const text = await this.tokenizer.detokenize(this.pending);
+      if (!text.endsWith(REPLACEMENT) || this.pending.length >= MAX_PENDING_IDS) {
+        out += text;
+        this.pending = [];
+      }
+    }
+    return out;
+  }
+
+  async end(): Promise<string> {
+    if (this.pending.length === 0) return '';
+    const text = await this.tokenizer.detokenize(this.pending);
+    this.pending = [];
+    return text;
+  }
+}
+
+/**
+ * The tokenizer of a vLLM endpoint, checked to be CWM's: its special tokens must be the 256 reserved ones in order.
+ * Throws TokenizerRequiredError when the endpoint is not vLLM (fgserve and MLX-LM have no /tokenize), EndpointError
+ * when it cannot be reached.
+ */
+export async function connectRemoteTokenizer(
+  config: EndpointConfig,
+  terms: SettingTerms,
+): Promise<RemoteTokenizer> {
+  const backend: BackendKind | 'auto' = config.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'vllm') {
+    throw new TokenizerRequiredError(tokenizerRequiredMessage(config.url, `it is ${backend}, which has no /tokenize route`, terms));
+  }
+  const transport = new HttpTransport(resolveConfig(config));
+  try {
+    const models = await fetchModelList(transport);
+    if (models === undefined || models.length === 0 || classifyModelList(models) !== 'vllm') {
+      throw new TokenizerRequiredError(tokenizerRequiredMessage(transport.url, 'it does not answer as a vLLM server', terms));
+    }
+    const model = chooseModel(transport.url, models, config.model);
+    const probe = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: 0, terms });
+    const names = [Tok.beginOfText, Tok.endOfText, Tok.frameSep, Tok.callSep, Tok.lineSep, Tok.returnSep, Tok.exceptionSep, Tok.actionSep, Tok.argSep, Tok.traceContextStart];
+    let ids: number[];
+    try {
+      ids = await probe.tokenizeAsServer(names.join(''));
+    } catch (error) {
+      if (error instanceof EndpointError && error.status === 404) {
+        throw new TokenizerRequiredError(tokenizerRequiredMessage(transport.url, 'it answers POST /tokenize with HTTP 404', terms));
+      }
+      throw error;
+    }
+    const base = ids[0] ?? -1;
+    const expected = specialTokenMap(base);
+    if (ids.length !== names.length || names.some((name, k) => expected.get(name) !== ids[k]) || base < 256) {
+      throw new EndpointError(
+        'tokenizer-missing',
+        `The model served at ${transport.url} does not have CWM's tokenizer (its special tokens are not CWM's); serve a CWM checkpoint, or set ${tokenizerSettingName(terms)}.`,
+      );
+    }
+    const tokenizer = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms });
+    // Batching joins texts with a special token; a tokenizer that strips whitespace next to it would change the texts.
+    const samples = ['x', '  y\n', '\tz '];
+    const joined = await tokenizer.tokenizeAsServer(samples.join(SEPARATOR));
+    const alone = await Promise.all(samples.map((sample) => tokenizer.tokenizeAsServer(sample)));
+    const batches = joined.join(',') === alone.map((ids) => ids.join(',')).join(`,${expected.get(SEPARATOR)},`);
+    if (batches) return tokenizer;
+    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms, batches: false });
+  } catch (error) {
+    await transport.close();
+    throw error;
+  }
+}
