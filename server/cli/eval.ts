@@ -12,6 +12,7 @@ import { headlineRows, writeReport } from '../eval/report';
 import { ResultsError } from '../eval/results';
 import { EvaluationSetupError, evaluationModelOf, runEvaluation } from '../eval/run';
 import { TRACER_OPTION_SPECS, UsageError, limitsFrom } from './common';
+import { DEFAULT_SAMPLE_TEMPERATURE } from '../engine/session';
 import { MODEL_OPTION_SPECS, connectModel, modelSettingsFrom } from './model-options';
 
 export const EVAL_USAGE = `Eval options:
@@ -156,7 +157,8 @@ async function runCommand(corpus: string, values: Record<string, unknown>): Prom
       corpus,
       outDir,
       model: evaluationModel,
-      temperature: settings.temperature,
+      // Several samples of a program must differ: they are drawn at the sample temperature unless --temperature is given.
+      temperature: settings.samples > 1 && values.temperature === undefined ? (settings.sampleTemperature ?? DEFAULT_SAMPLE_TEMPERATURE) : settings.temperature,
       seed: settings.seed,
       samples: settings.samples,
       concurrency,

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { renderTrace } from '../cwm/writer';
-import { EndpointError } from '../endpoint/errors';
+import { EndpointError, inCliTerms } from '../endpoint/errors';
 import { TokenizerError } from '../cwm/tokenizer';
 import type { OutputChunk, TraceFrame } from '../trace/model';
 import { EntryNotFoundError } from '../trace/entry';
@@ -152,7 +152,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (isUserFacing(error)) {
-      process.stderr.write(`cwm-debug: ${error.message}\n`);
+      // Endpoint messages name VS Code settings; here they name the flags that set the same things.
+      process.stderr.write(`cwm-debug: ${error instanceof EndpointError ? inCliTerms(error.message) : error.message}\n`);
       return 1;
     }
     if (error instanceof TypeError && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS')) {

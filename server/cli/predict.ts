@@ -76,7 +76,7 @@ export async function predictCommand(argv: string[], usage: string): Promise<num
     printWarnings(model, paint);
     const session = new PredictionSession({
       source, path: file, entry, backend: model.pool, codec: model.codec, initialFrames,
-      temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = (message) => process.stderr.write(paint('yellow', `note: ${message}`) + '\n');
     const signal = interruptible();
@@ -151,7 +151,7 @@ export async function compareCommand(argv: string[], usage: string): Promise<num
     const initialFrames = comparisonStartFrames(real);
     const session = new PredictionSession({
       source, path: file, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
-      temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = (message) => process.stderr.write(paint('yellow', `note: ${message}`) + '\n');
     const progress = process.stderr.isTTY ? (frame: TraceFrame) => process.stderr.write(`\rpredicting… ${frame.index + 1} steps`) : undefined;
