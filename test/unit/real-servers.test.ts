@@ -2,7 +2,7 @@
 // sessions work against test servers that follow the real fgserve, vLLM (max_model_len 32768) and MLX-LM rules.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -37,13 +37,15 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 const SERVERS: { name: string; options: Omit<ProtocolServerOptions, 'codec' | 'model'> }[] = [
   { name: 'fgserve', options: { protocol: 'fgserve' } },
   { name: 'vLLM', options: { protocol: 'vllm', maxModelLen: 32768 } },
-  { name: 'MLX-LM', options: { protocol: 'mlx' } },
+  // mlx_lm without a Hugging Face cache folder: its model list is a 200 with an empty body.
+  { name: 'MLX-LM', options: { protocol: 'mlx', emptyModelList: true } },
 ];
 
 let codec: CwmTokenizer;
 let tokenizerPath: string;
 let replay: ReplayModel;
 let work: string;
+let slice: string;
 const servers = new Map<string, ProtocolServer>();
 
 before(async () => {
@@ -53,7 +55,13 @@ before(async () => {
   replay = createReplayModel({ codec });
   await replay.prepare({ file: INVENTORY });
   await replay.prepare({ file: LOOP, entry: 'main', args: '8' });
-  await prepareCorpusItems(replay, selectItems(loadCorpus(CORPUS).items, SLICE));
+  // The slice as a corpus of its own, so eval needs no option to select it.
+  const items = selectItems(loadCorpus(CORPUS).items, SLICE);
+  const lines = readFileSync(CORPUS, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  slice = join(work, 'cruxeval-slice.jsonl');
+  const wanted = new Set(items.map((item) => item.id));
+  writeFileSync(slice, lines.filter((line) => wanted.has((JSON.parse(line) as { id: string }).id)).join('\n') + '\n');
+  await prepareCorpusItems(replay, loadCorpus(slice).items);
   for (const { name, options } of SERVERS) servers.set(name, await startProtocolServer({ ...options, codec, model: replay.model }));
 });
 
@@ -90,7 +98,7 @@ for (const { name } of SERVERS) {
 
     test(`eval on a ${SLICE}-program CRUXEval slice succeeds`, async () => {
       const out = join(work, `eval-${name}`);
-      const result = await cli(['eval', CORPUS, '--limit', String(SLICE), '--out', out, ...model()]);
+      const result = await cli(['eval', slice, '--concurrency', '4', '--out', out, ...model()]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, new RegExp(`${SLICE} programs evaluated`));
       assert.match(result.stdout, /Output \(CRUXEval-O\)\s+100\.0%/);
@@ -145,4 +153,3 @@ describe('a trace that outgrows a 4096-token served context', { timeout: 120_000
     }
   });
 });
-
