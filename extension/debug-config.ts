@@ -108,6 +108,7 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
       if (resolved.tokenizer === undefined && settings.tokenizerPath) resolved.tokenizer = settings.tokenizerPath;
       if (resolved.model === undefined && settings.model) resolved.model = settings.model;
       if (resolved.temperature === undefined) resolved.temperature = settings.temperature;
+      if (resolved.sampleTemperature === undefined) resolved.sampleTemperature = settings.sampleTemperature;
       if (resolved.seed === undefined && settings.seed !== undefined) resolved.seed = settings.seed;
       if (resolved.samples === undefined) resolved.samples = settings.samples;
       if (resolved.contextTokens === undefined && settings.contextTokens !== undefined) resolved.contextTokens = settings.contextTokens;

@@ -12,6 +12,7 @@ const SettingsSchema = z.object({
   model: z.string().default(''),
   pythonPath: z.string().default(''),
   temperature: z.number().min(0).max(2).default(0),
+  sampleTemperature: z.number().gt(0).max(2).default(0.6),
   seed: z.number().int().nullable().default(null),
   samples: z.number().int().min(1).max(64).default(1),
   contextTokens: z.number().int().min(256).nullable().default(null),
@@ -32,6 +33,7 @@ export interface ExtensionSettings {
   readonly model?: string;
   readonly pythonPath?: string;
   readonly temperature: number;
+  readonly sampleTemperature: number;
   readonly seed?: number;
   readonly samples: number;
   readonly contextTokens?: number;
@@ -73,6 +75,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
     ...(value.model ? { model: value.model } : {}),
     ...(value.pythonPath ? { pythonPath: value.pythonPath } : {}),
     temperature: value.temperature,
+    sampleTemperature: value.sampleTemperature,
     ...(value.seed !== null ? { seed: value.seed } : {}),
     samples: value.samples,
     ...(value.contextTokens !== null ? { contextTokens: value.contextTokens } : {}),

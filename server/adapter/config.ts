@@ -25,6 +25,8 @@ export interface LaunchConfig {
   readonly stopOnEntry: boolean;
   readonly stopOnDivergence: boolean;
   readonly temperature: number;
+  /** Temperature of restarts and of several samples (default 0.6). */
+  readonly sampleTemperature: number;
   readonly seed?: number;
   readonly samples: number;
   readonly contextTokens?: number;
@@ -73,6 +75,8 @@ const LaunchSchema = z.object({
   stopOnDivergence: z.boolean({ error: 'must be true or false' }).default(true),
   temperature: z.number({ error: 'must be a number from 0 to 2' }).min(0, { error: 'must be a number from 0 to 2' })
     .max(2, { error: 'must be a number from 0 to 2' }).default(0),
+  sampleTemperature: z.number({ error: 'must be a number above 0 and at most 2' }).gt(0, { error: 'must be a number above 0 and at most 2' })
+    .max(2, { error: 'must be a number above 0 and at most 2' }).default(0.6),
   seed: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).optional(),
   samples: z.number({ error: 'must be a whole number from 1 to 64' }).int({ error: 'must be a whole number from 1 to 64' })
     .min(1, { error: 'must be a whole number from 1 to 64' }).max(64, { error: 'must be a whole number from 1 to 64' }).default(1),
@@ -145,6 +149,7 @@ export function parseLaunchConfig(raw: unknown, env: NodeJS.ProcessEnv = process
     stopOnEntry: value.stopOnEntry,
     stopOnDivergence: value.stopOnDivergence,
     temperature: value.temperature,
+    sampleTemperature: value.sampleTemperature,
     seed: value.seed,
     samples: value.samples,
     contextTokens: value.contextTokens,

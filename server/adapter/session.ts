@@ -247,6 +247,7 @@ export class CwmDebugSession extends DebugSession {
       codec: this.model!.codec,
       initialFrames,
       temperature: config.temperature,
+      sampleTemperature: config.sampleTemperature,
       seed: config.seed,
       contextTokens: config.contextTokens,
     });

@@ -12,6 +12,7 @@ import { ResultsError } from '../eval/results';
 import { EvaluationSetupError, evaluationModelOf, runEvaluation } from '../eval/run';
 import { TRACER_OPTION_SPECS, UsageError, limitsFrom } from './common';
 import { connectModel } from '../engine/connect-model';
+import { DEFAULT_SAMPLE_TEMPERATURE } from '../engine/session';
 import { MODEL_OPTIONS } from './help';
 import { MODEL_OPTION_SPECS, modelSettingsFrom } from './model-options';
 import { parseCommandLine } from './options';
@@ -174,7 +175,8 @@ async function runCommand(corpus: string, values: Record<string, unknown>): Prom
       corpus,
       outDir,
       model: evaluationModel,
-      temperature: settings.temperature,
+      // Several samples of a program must differ: they are drawn at the sample temperature unless --temperature is given.
+      temperature: settings.samples > 1 && values.temperature === undefined ? (settings.sampleTemperature ?? DEFAULT_SAMPLE_TEMPERATURE) : settings.temperature,
       seed: settings.seed,
       samples: settings.samples,
       concurrency,

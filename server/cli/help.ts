@@ -44,15 +44,21 @@ export const MODEL_OPTIONS = `Model options:
   --endpoint URL       a CWM endpoint (repeatable: rollouts are spread over
                        them); default $CWM_ENDPOINT (comma-separated)
   --backend KIND       fgserve, vllm, mlx, openai or auto (default: auto)
-  --tokenizer PATH     the checkpoint's tokenizer.model; default
-                       $CWM_TOKENIZER
+  --tokenizer PATH     the checkpoint's tokenizer.model (not needed for
+                       vLLM, which tokenizes); default $CWM_TOKENIZER
   --model NAME         model name to request (vLLM, MLX, OpenAI); default:
                        detected from /v1/models
   --api-key-env VAR    read a Bearer token from this variable (default
                        CWM_API_KEY)
-  --temperature T      sampling temperature (default 0: the likeliest trace)
-  --seed S             sampling seed
-  --context-tokens N   the endpoint's context size (default 131072)
+  --temperature T      sampling temperature (default 0: the likeliest
+                       trace; fgserve gets a near-greedy 0.01)
+  --sample-temperature T
+                       temperature of several samples and restarts
+                       (--samples, eval --samples; default 0.6)
+  --seed S             sampling seed (default none)
+  --context-tokens N   tokens the endpoint's context holds where the server
+                       cannot say (fgserve, MLX-LM; default 131072); vLLM's
+                       --max-model-len is read from the server
   --request-timeout S  give up on a request after S seconds (default 600)
 `;
 

@@ -14,6 +14,7 @@ export const MODEL_OPTION_SPECS = {
   model: { type: 'string' },
   samples: { type: 'string' },
   temperature: { type: 'string' },
+  'sample-temperature': { type: 'string' },
   seed: { type: 'string' },
   'context-tokens': { type: 'string' },
   'request-timeout': { type: 'string' },
@@ -26,9 +27,11 @@ export const MODEL_OPTIONS_HELP = `Model options (predict, compare, eval):
   --model NAME         model name to request (vLLM/MLX/OpenAI); default: detected from /v1/models
   --api-key-env VAR    read a Bearer token from this environment variable (default CWM_API_KEY)
   --samples N          n independent rollouts and how much they agree (predict)
-  --temperature T      sampling temperature (default 0: the most likely trace)
-  --seed S             sampling seed
-  --context-tokens N   the endpoint's context size (default 131072)
+  --temperature T      sampling temperature (default 0: the most likely trace; fgserve gets a near-greedy 0.01)
+  --sample-temperature T  temperature of several samples and restarts (--samples, eval --samples; default 0.6)
+  --seed S             sampling seed (default none)
+  --context-tokens N   tokens the endpoint's context holds, where the server cannot say (fgserve, MLX-LM;
+                       default 131072); vLLM's --max-model-len is read from the server
   --request-timeout S  give up on a request after S seconds (default 600)
 `;
 
@@ -58,6 +61,7 @@ export function modelSettingsFrom(values: Record<string, unknown>, env: NodeJS.P
     model: values.model as string | undefined,
     samples: numberOption(values.samples, '--samples', (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'a whole number from 1 to 64') ?? 1,
     temperature: numberOption(values.temperature, '--temperature', (n) => n >= 0 && n <= 2, 'a number from 0 to 2') ?? 0,
+    sampleTemperature: numberOption(values['sample-temperature'], '--sample-temperature', (n) => n > 0 && n <= 2, 'a number above 0 and at most 2'),
     seed: numberOption(values.seed, '--seed', Number.isInteger, 'a whole number'),
     contextTokens: numberOption(values['context-tokens'], '--context-tokens', (n) => Number.isInteger(n) && n >= 256, 'a whole number of at least 256'),
     requestTimeoutMs: (numberOption(values['request-timeout'], '--request-timeout', (n) => n > 0, 'a positive number of seconds') ?? 600) * 1000,

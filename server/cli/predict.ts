@@ -123,7 +123,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     printWarnings(model, paint, style.width);
     const session = new PredictionSession({
       source, path: file, entry, backend: model.pool, codec: model.codec, initialFrames,
-      temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = noticePrinter(paint, style.width);
     const signal = interruptible();
@@ -266,7 +266,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const initialFrames = comparisonStartFrames(real);
     const session = new PredictionSession({
       source, path: file, files: real.files, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
-      temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = noticePrinter(paint, style.width);
     const progress = process.stderr.isTTY ? (frame: TraceFrame) => process.stderr.write(`\rpredicting… ${steps(frame.index + 1)}`) : undefined;

@@ -44,6 +44,8 @@ export abstract class BaseClient implements EndpointClient {
   abstract readonly kind: BackendKind;
   abstract readonly streams: boolean;
   readonly warnings: string[] = [];
+  /** Served context in tokens, when known (set on connecting: vLLM's max_model_len, the configured contextTokens). */
+  contextTokens?: number;
   protected readonly ids: CwmIds;
 
   constructor(
@@ -64,7 +66,24 @@ export abstract class BaseClient implements EndpointClient {
       const issue = checked.error.issues[0];
       throw new TypeError(`Invalid completion request at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'unknown problem'}`);
     }
-    return createCompletionStream(this.transport, request.signal, (guard) => this.run(request, guard));
+    return createCompletionStream(this.transport, request.signal, (guard) => this.runFitted(request, guard), this.guardOptions(request));
+  }
+
+  /** How the request's deadlines are set: a backend that answers whole waits longer for more tokens. */
+  protected guardOptions(_request: CompletionRequest): { extraMs?: number; backend?: BackendKind } {
+    return { backend: this.kind };
+  }
+
+  /**
+   * The request, with maxTokens lowered so that prompt plus generation fit the served context: vLLM refuses a request
+   * past max_model_len with HTTP 400, fgserve never answers a prompt past its max_seq.
+   */
+  private async *runFitted(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
+    const context = this.contextTokens;
+    if (context === undefined) return yield* this.run(request, guard);
+    const room = context - request.promptIds.length;
+    if (room < 1) throw endpointErrors.contextFull(this.url, context, request.promptIds.length);
+    return yield* this.run(room < request.maxTokens ? { ...request, maxTokens: room } : request, guard);
   }
 
   abstract probe(): Promise<EndpointInfo>;
@@ -114,6 +133,24 @@ export async function fetchModelList(transport: HttpTransport, backend?: Backend
     return parsed.success ? parsed.data.data : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * GET /v1/models as it came: `models` undefined when the body is not a model list. mlx_lm answers 200 and then an empty
+ * body when it has no Hugging Face cache folder, so a 200 without a list still says something about the server.
+ */
+export async function readModelList(transport: HttpTransport, backend?: BackendKind): Promise<{ status: number; models?: ModelEntry[] }> {
+  const answer = await transport.getText('/v1/models');
+  if (answer.status === 401 || answer.status === 403) {
+    throw httpError(answer.status, extractServerMessage(answer.text), { url: transport.url, method: 'GET', path: '/v1/models', ...(backend ? { backend } : {}) });
+  }
+  if (answer.status !== 200) return { status: answer.status };
+  try {
+    const parsed = modelListSchema.safeParse(JSON.parse(answer.text));
+    return parsed.success ? { status: 200, models: parsed.data.data } : { status: 200 };
+  } catch {
+    return { status: 200 };
   }
 }
 

@@ -14,7 +14,9 @@ export type EndpointErrorKind =
   | 'cancelled'
   | 'protocol'
   | 'tls'
-  | 'bad-url';
+  | 'bad-url'
+  /** The prompt and the tokens to generate do not fit the served context. */
+  | 'context';
 
 export class EndpointError extends Error {
   override readonly name = 'EndpointError';
@@ -34,6 +36,33 @@ export class EndpointError extends Error {
 }
 
 const SETTING = 'cwmDebug.endpoints';
+const CONTEXT_SETTING = 'cwmDebug.contextTokens';
+const TIMEOUT_SETTING = 'cwmDebug.requestTimeoutSeconds';
+
+/** Settings named in these messages and the CLI flags that set the same things. */
+const SETTING_FLAGS: readonly (readonly [string, string])[] = [
+  [SETTING, '--endpoint'],
+  [CONTEXT_SETTING, '--context-tokens'],
+  [TIMEOUT_SETTING, '--request-timeout'],
+  ['cwmDebug.sampleTemperature', '--sample-temperature'],
+  ['cwmDebug.temperature', '--temperature'],
+  ['cwmDebug.tokenizerPath', '--tokenizer'],
+  ['cwmDebug.backend', '--backend'],
+  ['cwmDebug.model', '--model'],
+  ['cwmDebug.seed', '--seed'],
+];
+
+/** A message of this module in the CLI's terms: each setting it names becomes the command-line flag for it. */
+export function inCliTerms(message: string): string {
+  let text = message;
+  for (const [setting, flag] of SETTING_FLAGS) text = text.split(setting).join(flag);
+  return text;
+}
+
+function seconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}
 
 export const endpointErrors = {
   badUrl: (raw: string, why: string) =>
@@ -62,10 +91,22 @@ export const endpointErrors = {
       `Cannot reach the CWM endpoint at ${url}: no connection after ${ms} ms (connect timeout); check host, port and firewall, or raise the connect timeout.`,
       { cause },
     ),
-  firstTokenTimeout: (url: string, ms: number) =>
+  firstTokenTimeout: (url: string, ms: number, backend?: BackendKind) =>
     new EndpointError(
       'timeout',
-      `The CWM endpoint at ${url} sent no token within ${ms} ms (first-token timeout); the server may be overloaded or stuck, so check it or raise the first-token timeout.`,
+      backend === 'fgserve'
+        ? `fgserve at ${url} sent no answer in ${seconds(ms)} (it answers a completion whole, once generated). Common causes: ` +
+          `it got a request at temperature 0 (from another client: this one never sends 0), whose sampling fails in FastGen's ` +
+          `generation thread so that fgserve answers nothing until it is restarted; a prompt at or past its max_seq; or a long ` +
+          `generation still running. Check fgserve's log and restart it if it is stuck, or raise ${TIMEOUT_SETTING}.`
+        : `The CWM endpoint at ${url} sent no token in ${seconds(ms)} (first-token timeout). Common causes: a long prompt still in ` +
+          `prefill on a busy server, or a stuck server; check the server's log, or raise ${TIMEOUT_SETTING}.`,
+    ),
+  contextFull: (url: string, contextTokens: number, promptTokens: number) =>
+    new EndpointError(
+      'context',
+      `The prompt (${promptTokens} tokens) leaves no room to generate in the ${contextTokens}-token context of the CWM endpoint at ${url}; ` +
+        `the program's source alone is too long for it: serve a longer context (vLLM: --max-model-len), or set ${CONTEXT_SETTING} to what the server holds if it is more.`,
     ),
   responseTimeout: (url: string, ms: number) =>
     new EndpointError(
@@ -171,6 +212,18 @@ export function httpError(status: number, serverMessage: string | undefined, ctx
     return new EndpointError(
       'http',
       `The CWM endpoint at ${ctx.url} has no ${what} (HTTP ${status}${said}): the URL or the backend is wrong, since ${hint}; fix ${SETTING} or set the backend to 'auto'.`,
+      details,
+    );
+  }
+  const context = status === 400 && serverMessage !== undefined ? /maximum context length is (\d+) tokens/i.exec(serverMessage) : null;
+  if (context !== null) {
+    const served = Number(context[1]);
+    const asked = /you requested (\d+) tokens/i.exec(serverMessage ?? '')?.[1];
+    return new EndpointError(
+      'context',
+      `The CWM endpoint at ${ctx.url} serves a context of ${served} tokens (its --max-model-len)${asked !== undefined ? ` and this request needs ${asked}` : ''} ` +
+        `(HTTP 400). Requests are sized from the length the server reports when connecting, so it was probably restarted with a ` +
+        `smaller one: start again, or set ${CONTEXT_SETTING} to ${served} or less.`,
       details,
     );
   }

@@ -1,14 +1,26 @@
 // Client for fgserve, the FastGen server of the CWM release: POST /completions with token ids, no streaming.
 // Its `choices[i].tokens` keep the stop token at the end; its finish_reason is always "length", so ours is derived.
+// It never gets temperature 0 (FastGen cannot decode greedily per request) and asks for several samples as parallel
+// single requests, which FastGen batches, instead of its `n`, which it runs one after another.
 import { z } from 'zod';
 import { Tok } from '../cwm/tokens';
 import { BaseClient, endpointInfo, parseJson } from './base';
 import { endpointErrors, extractServerMessage, httpError } from './errors';
 import { readBounded, type RequestGuard } from './http';
-import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
+import type { BackendKind, CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
+
+type FgserveAnswer = z.infer<typeof answerSchema>;
 
 // Whole completions of up to n × maxTokens tokens, as ids and text: generous, but bounded.
 const ANSWER_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * What fgserve gets instead of temperature 0. FastGen samples every request with softmax(logits / temperature)
+ * (cwm/fastgen/generate.py, FastGen._sample, unless the server was started with gen_args.use_sampling=false): 0 gives
+ * NaN probabilities, its generation thread dies and fgserve never answers again. At 0.01 a token 0.1 below the best in
+ * logit is picked with odds e^-10: greedy in all but name.
+ */
+export const FGSERVE_NEAR_GREEDY_TEMPERATURE = 0.01;
 
 const answerSchema = z.object({
   choices: z.array(z.object({ index: z.number().int().min(0), tokens: z.array(z.number().int()) })),
@@ -28,16 +40,57 @@ export class FgserveClient extends BaseClient {
     return endpointInfo('fgserve', this.url, undefined, []);
   }
 
+  /** The whole answer arrives only once generated: the deadlines grow with the tokens asked for. */
+  protected override guardOptions(request: CompletionRequest): { extraMs?: number; backend?: BackendKind } {
+    return { backend: 'fgserve', extraMs: request.maxTokens * this.transport.config.perTokenMs };
+  }
+
   protected async *run(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
     const body = {
       prompt: [...request.promptIds],
       max_tokens: request.maxTokens,
-      temperature: request.temperature,
+      temperature: Math.max(request.temperature, FGSERVE_NEAR_GREEDY_TEMPERATURE),
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
-      n: request.n ?? 1,
+      n: 1,
       // fgserve takes one stop string (a list is rejected); eom/eot/end always stop anyway.
       stop: request.stopAtFrameEnd ? Tok.frameSep : null,
     };
+    // One request per sample, all at once: fgserve's own `n` loops over generate() inside one request, so n samples
+    // would take n times as long in one answer, while concurrent requests share FastGen's batch.
+    const count = request.n ?? 1;
+    const pending = new Map<number, Promise<{ sample: number; answer: FgserveAnswer }>>();
+    for (let sample = 0; sample < count; sample++) pending.set(sample, this.fetchOne(body, guard).then((answer) => ({ sample, answer })));
+    const finishReasons: ('stop' | 'length')[] = [];
+    let promptTokens: number | undefined;
+    let completionTokens: number | undefined;
+    try {
+      while (pending.size > 0) {
+        const { sample, answer } = await Promise.race(pending.values());
+        pending.delete(sample);
+        const choice = answer.choices[0];
+        const ids = choice?.tokens ?? [];
+        finishReasons[sample] = this.finishFromIds(ids);
+        promptTokens ??= answer.usage?.prompt_tokens;
+        if (answer.usage?.completion_tokens !== undefined) completionTokens = (completionTokens ?? 0) + answer.usage.completion_tokens;
+        yield { choice: sample, ids };
+      }
+    } finally {
+      // Requests still out when the consumer stopped or one failed: their errors are moot, and they are closed once the
+      // stream has settled on the first failure (aborting now would report a cancellation instead of it).
+      if (pending.size > 0) {
+        for (const rest of pending.values()) rest.catch(() => undefined);
+        setImmediate(() => guard.abort(endpointErrors.cancelled(this.url)));
+      }
+    }
+    return {
+      ...(finishReasons[0] !== undefined ? { finishReason: finishReasons[0] } : {}),
+      finishReasons,
+      ...(promptTokens !== undefined ? { promptTokens } : {}),
+      ...(completionTokens !== undefined ? { completionTokens } : {}),
+    };
+  }
+
+  private async fetchOne(body: Record<string, unknown>, guard: RequestGuard): Promise<FgserveAnswer> {
     const res = await this.transport.postJson('/completions', body, guard, 'fgserve');
     const text = await readBounded(res.body, ANSWER_LIMIT);
     const parsed = answerSchema.safeParse(parseJson(text, this.url, 'fgserve'));
@@ -45,18 +98,6 @@ export class FgserveClient extends BaseClient {
       const where = parsed.error.issues[0]?.path.join('.') ?? '?';
       throw endpointErrors.protocol(this.url, 'fgserve', `the answer has no usable choices[].tokens (problem at ${where})`);
     }
-    const choices = [...parsed.data.choices].sort((a, b) => a.index - b.index);
-    const finishReasons: ('stop' | 'length')[] = [];
-    for (const choice of choices) {
-      finishReasons[choice.index] = this.finishFromIds(choice.tokens);
-      yield { choice: choice.index, ids: choice.tokens };
-    }
-    const usage = parsed.data.usage;
-    return {
-      ...(finishReasons[0] !== undefined ? { finishReason: finishReasons[0] } : {}),
-      finishReasons,
-      ...(usage?.prompt_tokens !== undefined ? { promptTokens: usage.prompt_tokens } : {}),
-      ...(usage?.completion_tokens !== undefined ? { completionTokens: usage.completion_tokens } : {}),
-    };
+    return { ...parsed.data, choices: [...parsed.data.choices].sort((a, b) => a.index - b.index) };
   }
 }

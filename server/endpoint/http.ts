@@ -9,6 +9,8 @@ import type { BackendKind, EndpointConfig } from './types';
 
 export const DEFAULT_TIMEOUTS = { connectMs: 10_000, firstTokenMs: 180_000, totalMs: 600_000 } as const;
 export const DEFAULT_RETRIES = { max: 3, baseDelayMs: 500, maxDelayMs: 10_000 } as const;
+/** A server that answers whole is given this much more time per token asked for: 20 tokens/s, slow for one GPU. */
+export const DEFAULT_PER_TOKEN_MS = 50;
 /** Probes (model lists, health) wait at most this long for an answer, even with a longer first-token timeout. */
 const PROBE_TIMEOUT_CAP_MS = 15_000;
 /** Error bodies are read up to this size: enough for any server's message, bounded against a misbehaving one. */
@@ -20,7 +22,10 @@ const configSchema = z.object({
   backend: z.enum(['fgserve', 'vllm', 'mlx', 'openai', 'auto']).optional(),
   apiKey: z.string().optional(),
   model: z.string().optional(),
-  timeouts: z.object({ connectMs: positiveMs.optional(), firstTokenMs: positiveMs.optional(), totalMs: positiveMs.optional() }).optional(),
+  timeouts: z
+    .object({ connectMs: positiveMs.optional(), firstTokenMs: positiveMs.optional(), totalMs: positiveMs.optional(), perTokenMs: z.number().finite().min(0).optional() })
+    .optional(),
+  contextTokens: z.number().int().min(1).optional(),
   retries: z
     .object({
       max: z.number().int().min(0).optional(),
@@ -43,6 +48,9 @@ export interface ResolvedConfig {
   connectMs: number;
   firstTokenMs: number;
   totalMs: number;
+  /** Extra wait per token asked for, for servers that answer whole. */
+  perTokenMs: number;
+  contextTokens?: number;
   retries: { max: number; baseDelayMs: number; maxDelayMs: number };
   ca?: string;
   insecureSkipVerify: boolean;
@@ -93,6 +101,8 @@ export function resolveConfig(config: EndpointConfig): ResolvedConfig {
     connectMs: c.timeouts?.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
     firstTokenMs: c.timeouts?.firstTokenMs ?? DEFAULT_TIMEOUTS.firstTokenMs,
     totalMs: c.timeouts?.totalMs ?? DEFAULT_TIMEOUTS.totalMs,
+    perTokenMs: c.timeouts?.perTokenMs ?? DEFAULT_PER_TOKEN_MS,
+    ...(c.contextTokens !== undefined ? { contextTokens: c.contextTokens } : {}),
     retries: {
       max: c.retries?.max ?? DEFAULT_RETRIES.max,
       baseDelayMs: c.retries?.baseDelayMs ?? DEFAULT_RETRIES.baseDelayMs,
@@ -125,6 +135,7 @@ export class RequestGuard {
     private readonly totalMs: number,
     private readonly firstLabel: 'token' | 'response',
     private readonly userSignal?: AbortSignal,
+    private readonly backend?: BackendKind,
   ) {
     this.signal = this.controller.signal;
     this.totalTimer = setTimeout(
@@ -150,7 +161,7 @@ export class RequestGuard {
       () =>
         this.abort(
           this.firstLabel === 'token'
-            ? endpointErrors.firstTokenTimeout(this.transport.url, this.firstMs)
+            ? endpointErrors.firstTokenTimeout(this.transport.url, this.firstMs, this.backend)
             : endpointErrors.responseTimeout(this.transport.url, this.firstMs),
         ),
       this.firstMs,
@@ -160,6 +171,15 @@ export class RequestGuard {
   /** Output arrived that is not yet counted as tokens: the first-token deadline is met all the same. */
   progressed(): void {
     this.clearFirstTimer();
+  }
+
+  /**
+   * The server says it is still working on the prompt (mlx_lm's `: keepalive n/m` during a long prefill): the
+   * first-token clock starts again, so a prefill longer than the timeout is not mistaken for a stuck server.
+   */
+  stillWorking(): void {
+    if (this.tokens > 0 || this.reason !== undefined || this.firstTimer === undefined) return;
+    this.startAttempt();
   }
 
   tokensArrived(count: number): void {
@@ -256,9 +276,14 @@ export class HttpTransport {
     });
   }
 
-  /** A guard for a completion: first token and total timeouts, plus the caller's signal. */
-  completionGuard(signal?: AbortSignal): RequestGuard {
-    return new RequestGuard(this, this.config.firstTokenMs, this.config.totalMs, 'token', signal);
+  /**
+   * A guard for a completion: first token and total timeouts, plus the caller's signal. `extraMs` lengthens both, for a
+   * server that answers whole and so needs the time of the generation before anything arrives.
+   */
+  completionGuard(signal?: AbortSignal, options: { extraMs?: number; backend?: BackendKind } = {}): RequestGuard {
+    const extra = options.extraMs ?? 0;
+    const first = this.config.firstTokenMs + extra;
+    return new RequestGuard(this, first, Math.max(this.config.totalMs, first), 'token', signal, options.backend);
   }
 
   /** A guard for a short exchange (model list, health): one bounded response timeout. */

@@ -1,6 +1,6 @@
 // Client for mlx_lm.server (Apple silicon): text prompts, SSE text streaming with `: keepalive` comments,
 // no `n` (one request per sample, seeds spread so the samples differ), stop words cut from the output.
-import { endpointInfo, requireModelList } from './base';
+import { endpointInfo, readModelList, requireModelList } from './base';
 import type { HttpTransport } from './http';
 import { TextStreamClient } from './text-stream';
 import type { TokenCodec } from '../cwm/codec';
@@ -24,8 +24,10 @@ export class MlxClient extends TextStreamClient {
   }
 
   async probe(): Promise<EndpointInfo> {
-    const models = await requireModelList(this.transport, 'mlx');
-    return endpointInfo('mlx', this.url, this.model, models);
+    // An empty or unreadable list after a 200 is mlx_lm without a Hugging Face cache folder, not a failure.
+    const { status, models } = await readModelList(this.transport, 'mlx');
+    if (status !== 200) await requireModelList(this.transport, 'mlx');
+    return endpointInfo('mlx', this.url, this.model, models ?? []);
   }
 
   protected requestModel(): string | undefined {
@@ -39,7 +41,9 @@ export class MlxClient extends TextStreamClient {
       max_tokens: request.maxTokens,
       temperature: request.temperature,
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
-      ...(request.seed !== undefined ? { seed: request.seed + sample } : {}),
+      // A seeded request is served alone, never batched (mlx_lm/server.py, _is_batchable): a seed goes out only when one
+      // was set, and never for greedy decoding, which it cannot change.
+      ...(request.seed !== undefined && request.temperature > 0 ? { seed: request.seed + sample } : {}),
       stream: true,
       stream_options: { include_usage: true },
       // Sampled token ids ride in logprobs.content[].id where the server sends logprobs (its non-streamed answers).

@@ -13,6 +13,11 @@ export class EndpointPool {
   get streams(): boolean {
     return this.clients.every((client) => client.streams);
   }
+  /** The smallest context of the pool's endpoints, when any says: a rollout may go to any of them. */
+  get contextTokens(): number | undefined {
+    const known = this.clients.map((client) => client.contextTokens).filter((n): n is number => n !== undefined);
+    return known.length > 0 ? Math.min(...known) : undefined;
+  }
   private readonly busy = new Map<EndpointClient, number>();
   private turn = 0;
 

@@ -25,12 +25,17 @@ export function settler(): Settler {
   return { result, resolve, reject };
 }
 
-export function createCompletionStream(transport: HttpTransport, signal: AbortSignal | undefined, run: CompletionRun): CompletionStream {
+export function createCompletionStream(
+  transport: HttpTransport,
+  signal: AbortSignal | undefined,
+  run: CompletionRun,
+  guardOptions: Parameters<HttpTransport['completionGuard']>[1] = {},
+): CompletionStream {
   const { result, resolve, reject } = settler();
   let iterated = false;
 
   async function* iterate(): AsyncGenerator<TokenChunk, void, undefined> {
-    const guard = transport.completionGuard(signal);
+    const guard = transport.completionGuard(signal, guardOptions);
     let inner: AsyncGenerator<TokenChunk, CompletionResult, undefined> | undefined;
     let settled = false;
     try {

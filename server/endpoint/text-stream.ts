@@ -58,7 +58,8 @@ export abstract class TextStreamClient extends BaseClient {
       let sawText = false;
       let last: number | undefined;
       try {
-        for await (const event of readSseUntilDone(res.body, stream)) {
+        // mlx_lm's `: keepalive processed/total` comments through a long prefill are progress: the first-token clock restarts.
+        for await (const event of readSseUntilDone(res.body, stream, () => guard.stillWorking())) {
           const payload = parseJson(event.data, this.url, this.kind);
           const failed = streamError(payload, this.url);
           if (failed !== undefined) throw failed;

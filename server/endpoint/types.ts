@@ -10,6 +10,11 @@ export interface EndpointTimeouts {
   firstTokenMs?: number;
   /** Whole completion, retries included. */
   totalMs?: number;
+  /**
+   * Servers that answer a completion whole (fgserve): both deadlines grow by this much per token asked for, since
+   * nothing arrives before the last token is generated (default 50 ms, i.e. 20 tokens/s).
+   */
+  perTokenMs?: number;
 }
 
 export interface EndpointRetries {
@@ -39,6 +44,11 @@ export interface EndpointConfig {
   timeouts?: EndpointTimeouts;
   retries?: EndpointRetries;
   tls?: EndpointTls;
+  /**
+   * Tokens the served context holds (prompt plus generation), where the server cannot say (fgserve sizes its max_seq
+   * from the GPUs, mlx_lm is bounded by memory); vLLM's max_model_len is read from /v1/models, and the smaller wins.
+   */
+  contextTokens?: number;
 }
 
 export interface CompletionRequest {
@@ -98,6 +108,11 @@ export interface EndpointClient {
   readonly warnings: readonly string[];
   /** Tokens arrive as they are generated (false for fgserve, whose answer comes whole). */
   readonly streams: boolean;
+  /**
+   * Tokens the served context holds, when known (vLLM's max_model_len, or the configured contextTokens): no request
+   * asks for more than fits, `maxTokens` is lowered to what is left after the prompt.
+   */
+  readonly contextTokens?: number;
   complete(request: CompletionRequest): CompletionStream;
   /** Health + model name + kind; throws EndpointError. */
   probe(): Promise<EndpointInfo>;

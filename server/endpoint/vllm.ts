@@ -8,6 +8,9 @@ import { readSseUntilDone } from './sse';
 import { TextToIds } from './text-ids';
 import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
 
+/** vLLM's _SAMPLING_EPS: a temperature below it is greedy decoding (vllm/sampling_params.py). */
+const VLLM_SAMPLING_EPS = 1e-5;
+
 const chunkSchema = z.object({
   choices: z.array(
     z.object({
@@ -37,6 +40,25 @@ export class VllmClient extends BaseClient {
   }
 
   protected async *run(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
+    // vLLM answers 400 "n must be 1 when using greedy sampling" (SamplingParams._verify_greedy_sampling): greedy samples
+    // are all the same, so one is asked for and given as each of them.
+    const asked = request.n ?? 1;
+    const copies = asked > 1 && request.temperature < VLLM_SAMPLING_EPS ? asked : 1;
+    if (copies === 1) return yield* this.stream(request, guard);
+    const inner = this.stream({ ...request, n: 1 }, guard);
+    let step = await inner.next();
+    try {
+      for (; step.done !== true; step = await inner.next()) {
+        for (let choice = 0; choice < copies; choice++) yield { choice, ids: step.value.ids };
+      }
+    } finally {
+      if (step.done !== true) await inner.return({});
+    }
+    const result = step.value;
+    return { ...result, finishReasons: Array.from({ length: copies }, () => result.finishReason) };
+  }
+
+  private async *stream(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
     const body = {
       ...(this.model !== undefined ? { model: this.model } : {}),
       prompt: [...request.promptIds],

@@ -24,6 +24,8 @@ export interface ModelSettings {
   readonly model?: string;
   readonly samples: number;
   readonly temperature: number;
+  /** Temperature of several samples and restarts (default 0.6). */
+  readonly sampleTemperature?: number;
   readonly seed?: number;
   readonly contextTokens?: number;
   readonly requestTimeoutMs: number;
@@ -73,6 +75,7 @@ export async function connectModel(settings: ModelSettings, options: ConnectMode
     ...(settings.apiKey !== undefined ? { apiKey: settings.apiKey } : {}),
     ...(settings.model !== undefined ? { model: settings.model } : {}),
     timeouts: { totalMs: settings.requestTimeoutMs },
+    ...(settings.contextTokens !== undefined ? { contextTokens: settings.contextTokens } : {}),
   });
   let codec: TokenCodec;
   let release: () => Promise<void>;

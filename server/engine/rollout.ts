@@ -13,6 +13,8 @@ export interface CompletionBackend {
   complete(request: CompletionRequest): CompletionStream;
   /** false: a completion arrives whole, so a rollout cannot be stopped early (fgserve). */
   readonly streams?: boolean;
+  /** Tokens the served context holds, when the endpoint says (vLLM's max_model_len) or the user configured it. */
+  readonly contextTokens?: number;
 }
 
 export interface RolloutSettings {

@@ -18,9 +18,11 @@ export interface PredictionSessionOptions {
   /** Frames the trace starts with, e.g. the entry's call frame holding the user's arguments. */
   readonly initialFrames?: readonly TraceFrame[];
   readonly temperature?: number;
+  /** Temperature of restarts and of several samples (`sample`): they must differ, so never 0 (default 0.6). */
+  readonly sampleTemperature?: number;
   readonly topP?: number;
   readonly seed?: number;
-  /** Tokens the endpoint's context holds (CWM: 131072). */
+  /** Tokens the endpoint's context holds (CWM: 131072); the backend's own limit, when smaller, wins. */
   readonly contextTokens?: number;
   /** Most tokens one frame may take before it counts as cut off. */
   readonly maxTokensPerFrame?: number;
@@ -29,6 +31,14 @@ export interface PredictionSessionOptions {
 }
 
 export const DEFAULT_CONTEXT_TOKENS = 131072;
+/** The reference debugger's CLI samples at 0.6 (demos/cwmdbg.py). */
+export const DEFAULT_SAMPLE_TEMPERATURE = 0.6;
+
+/** The context to size prompts for: the smaller of the configured one and the one the backend reports. */
+export function effectiveContextTokens(configured: number | undefined, backend: { readonly contextTokens?: number }): number {
+  const limits = [configured, backend.contextTokens].filter((n): n is number => n !== undefined && n > 0);
+  return limits.length > 0 ? Math.min(...limits) : DEFAULT_CONTEXT_TOKENS;
+}
 const DEFAULT_MAX_TOKENS_PER_FRAME = 4096;
 const DEFAULT_MAX_FRAMES_PER_ROLLOUT = 20000;
 
@@ -84,7 +94,7 @@ export class PredictionSession {
     this.context = this.layout.text;
     this.prompt = new PromptBuilder(this.context, options.codec);
     this.settings = { temperature: options.temperature ?? 0, topP: options.topP, seed: options.seed };
-    this.contextTokens = options.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
+    this.contextTokens = effectiveContextTokens(options.contextTokens, options.backend);
     this.maxTokensPerFrame = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
     this.maxFramesPerRollout = options.maxFramesPerRollout ?? DEFAULT_MAX_FRAMES_PER_ROLLOUT;
     this.resetFrames();
@@ -228,11 +238,11 @@ export class PredictionSession {
     return edited;
   }
 
-  /** Drops the prediction and starts over with a fresh sample. */
+  /** Drops the prediction and starts over with a fresh sample (at the sample temperature unless told another). */
   async restart(options: { temperature?: number; seed?: number } = {}, signal?: AbortSignal): Promise<StepOutcome> {
     this.settings = {
       ...this.settings,
-      temperature: options.temperature ?? this.settings.temperature,
+      temperature: options.temperature ?? this.sampleTemperature,
       seed: options.seed ?? (this.settings.seed === undefined ? undefined : this.settings.seed + 1),
     };
     this.resetFrames();
@@ -243,22 +253,26 @@ export class PredictionSession {
    * n independent rollouts from the current frame to the end, and how much they agree per frame and variable.
    * Several endpoints: parallel requests spread by the backend; one endpoint: server-side n.
    */
-  async sample(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal } = {}): Promise<SampleResult> {
+  async sample(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal; temperature?: number } = {}): Promise<SampleResult> {
     const count = Math.max(1, Math.floor(n));
     const prefix = this.frames.slice(0, this.cursorIndex + 1);
     const forced: TraceEventKind | undefined = prefix.length === 0 ? 'call' : undefined;
     const built = await this.buildPrompt(prefix, forced);
+    // Greedy samples would all be the same (and vLLM refuses n > 1 at temperature 0): samples use the sample temperature.
+    const settings = { ...this.settings, temperature: options.temperature ?? this.sampleTemperature };
     const base = {
       ...this.rolloutBase(prefix, built.ids),
       forced,
+      settings,
       singleFrame: false,
       maxTokens: this.rolloutTokenBudget(built.ids.length),
     };
     let rollouts: RolloutResult[];
     if (options.parallelRequests) {
+      // A seed only where the user set one: mlx_lm serves a seeded request alone instead of batching it.
       rollouts = await Promise.all(
         Array.from({ length: count }, (_, k) =>
-          runRollout({ ...base, settings: { ...this.settings, seed: (this.settings.seed ?? 0) + k }, signal: options.signal })),
+          runRollout({ ...base, settings: { ...settings, seed: settings.seed === undefined ? undefined : settings.seed + k }, signal: options.signal })),
       );
     } else {
       const result = await runRollout({ ...base, n: count, signal: options.signal });
@@ -266,6 +280,10 @@ export class PredictionSession {
     }
     const frames = rollouts.map((rollout) => rollout.frames);
     return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
+  }
+
+  private get sampleTemperature(): number {
+    return this.options.sampleTemperature ?? DEFAULT_SAMPLE_TEMPERATURE;
   }
 
   private resetFrames(): void {
@@ -428,7 +446,8 @@ export async function predictNextFrame(options: {
   const maxTokens = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
   // The first frame is always a call: forced as the reference debugger forces it, so teacher forcing sees the same prompt.
   const forced: TraceEventKind | undefined = options.prefix.length === 0 ? 'call' : undefined;
-  const built = await builder.build(options.prefix, (options.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - maxTokens, forced);
+  const contextTokens = effectiveContextTokens(options.contextTokens, options.backend);
+  const built = await builder.build(options.prefix, contextTokens - Math.min(maxTokens, Math.floor(contextTokens / 4)), forced);
   const result = await runRollout({
     backend: options.backend,
     codec: options.codec,

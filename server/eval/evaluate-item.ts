@@ -11,7 +11,7 @@ import type { CompletionRequest, CompletionStream, TokenChunk } from '../endpoin
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PromptBuilder } from '../engine/prompt';
 import { runRollout, type CompletionBackend } from '../engine/rollout';
-import { DEFAULT_CONTEXT_TOKENS, PredictionSession } from '../engine/session';
+import { effectiveContextTokens, PredictionSession } from '../engine/session';
 import type { Trace, TraceFrame } from '../trace/model';
 import { recordTrace, type TracerLimits } from '../tracer/runner';
 import type { CorpusItem } from './corpus';
@@ -49,6 +49,10 @@ class MeteredBackend implements CompletionBackend {
 
   get streams(): boolean | undefined {
     return this.inner.streams;
+  }
+
+  get contextTokens(): number | undefined {
+    return this.inner.contextTokens;
   }
 
   complete(request: CompletionRequest): CompletionStream {
@@ -172,7 +176,8 @@ async function evaluateForced(
   const layout = buildContext(real);
   const context = layout.text;
   const builder = new PromptBuilder(context, settings.codec);
-  const budget = (settings.contextTokens ?? DEFAULT_CONTEXT_TOKENS) - MAX_TOKENS_PER_FRAME;
+  const contextTokens = effectiveContextTokens(settings.contextTokens, backend);
+  const budget = contextTokens - Math.min(MAX_TOKENS_PER_FRAME, Math.floor(contextTokens / 4));
   const frames = real.frames;
   const action: Tally = [0, 0];
   const exact: Tally = [0, 0];

@@ -1,5 +1,6 @@
 // Loopback stand-ins for fgserve, vLLM, mlx_lm.server and a generic OpenAI server (tests only, never shipped):
-// same paths, bodies, stream framing, stop handling and error shapes as the real servers, driven by a scripted model.
+// same paths, bodies, stream framing, stop handling, error shapes and (strict mode, the default) the real servers'
+// rules, each with the file and function of the real server it comes from, driven by a scripted model.
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -58,6 +59,8 @@ export interface RecordedRequest {
   serverDropped: boolean;
   /** The response was sent completely. */
   finished: boolean;
+  /** fgserve: when each of the n generations started and ended (ms since the epoch), in order. */
+  generations?: { start: number; end: number }[];
 }
 
 export interface ProtocolServerOptions {
@@ -75,6 +78,21 @@ export interface ProtocolServerOptions {
   omitTokenIds?: boolean;
   /** Answer 401 (vLLM's --api-key behaviour) unless `Authorization: Bearer <key>` is sent. */
   requireApiKey?: string;
+  /**
+   * Enforce the real servers' rules (default true): fgserve hangs at temperature 0, vLLM refuses requests past its
+   * max_model_len and n > 1 when greedy, ... false accepts whatever the client sends, for unit tests of other things.
+   */
+  strict?: boolean;
+  /** vLLM: the served `--max-model-len`, reported in /v1/models and enforced (default 131072). */
+  maxModelLen?: number;
+  /** vLLM: started with `--enable-prompt-tokens-details`, so usage reports cached_tokens (default false). */
+  promptTokensDetails?: boolean;
+  /** fgserve: FastGen's max_seq; a prompt at or past it trips an assert in the generation thread (default 131072). */
+  maxSeq?: number;
+  /** fgserve: how long the server stays stuck after a request at temperature 0 (default 2000 ms). */
+  stuckAfterZeroTemperatureMs?: number;
+  /** mlx: /v1/models answers 200 and then an empty body (mlx_lm without a Hugging Face cache folder). */
+  emptyModelList?: boolean;
 }
 
 export interface ProtocolServer {
@@ -104,6 +122,11 @@ interface Ctx {
   cache: number[][];
   completionRequests: number;
   closing: boolean;
+  strict: boolean;
+  /** mlx: the seeded request running now; seeded requests are not batched, so each waits for the one before. */
+  mlxUnbatched: Promise<void>;
+  /** fgserve: until when every request hangs, after a temperature-0 request killed the generation thread. */
+  stuckUntil: number;
 }
 
 export async function startProtocolServer(options: ProtocolServerOptions): Promise<ProtocolServer> {
@@ -122,6 +145,9 @@ export async function startProtocolServer(options: ProtocolServerOptions): Promi
     cache: [],
     completionRequests: 0,
     closing: false,
+    strict: options.strict !== false,
+    mlxUnbatched: Promise.resolve(),
+    stuckUntil: 0,
   };
   const sockets = new Set<Socket>();
   let total = 0;
@@ -171,6 +197,7 @@ export async function startProtocolServer(options: ProtocolServerOptions): Promi
     socket.on('close', () => sockets.delete(socket));
     if (ctx.faults.refuse === true) socket.destroy();
   });
+  // Loopback only, as fgserve binds it (serve/fgserve.py, start_flask_server: app.run(host="127.0.0.1")).
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const scheme = options.tls !== undefined ? 'https' : 'http';
@@ -404,17 +431,39 @@ async function routeFgserve(ex: Exchange): Promise<void> {
     return flaskError(ex, 404);
   }
   if (ex.rec.body === undefined) return flaskError(ex, 400);
-  // CompletionsRequest(**json) raising a pydantic ValidationError is unhandled in fgserve: Flask answers 500.
-  const parsed = fgserveRequest.safeParse(ex.rec.body);
+  // A generation thread killed by an earlier temperature-0 request answers nothing (cwm/fastgen/generate.py, FastGen._sample).
+  if (ex.ctx.strict && Date.now() < ex.ctx.stuckUntil) return ex.stall();
+  // CompletionsRequest(**json) raising a pydantic ValidationError is unhandled in fgserve: Flask answers 500
+  // (serve/fgserve.py, handle_text_completions; serve/openai_api.py, CompletionsRequest: `stop: str | None`, so a
+  // list of stop strings is such an error).
+  const parsed = (ex.ctx.strict ? fgserveRequest : fgserveRequest.extend({ stop: z.union([z.string(), z.array(z.string())]).nullable().optional() })).safeParse(ex.rec.body);
   if (!parsed.success) return flaskError(ex, 500);
   if (completionFault(ex, (status, _message, headers) => flaskError(ex, status, headers))) return;
   const rq = parsed.data;
   const { codec } = ex.ctx;
   const promptIds = typeof rq.prompt === 'string' ? [ex.ctx.bos, ...codec.encodeOrdinary(rq.prompt)] : rq.prompt;
-  const stopSeq = rq.stop != null ? codec.encodeWithSpecialTokens(rq.stop) : [];
+  const stopText = Array.isArray(rq.stop) ? rq.stop[0] : rq.stop;
+  const stopSeq = stopText != null ? codec.encodeWithSpecialTokens(stopText) : [];
+  if (ex.ctx.strict) {
+    // handle_text_completions passes `temperature=rq.temperature` straight on (None: FastGenArgs' 0.6); FastGen samples
+    // with softmax(logits / temperature) (cwm/fastgen/generate.py, FastGen._sample, use_sampling=True by default), so 0
+    // gives NaN probabilities, torch.multinomial raises in the generation thread, and no request is answered again
+    // until the server is restarted: here, for stuckAfterZeroTemperatureMs.
+    if (rq.temperature === 0) {
+      ex.ctx.stuckUntil = Date.now() + (ex.ctx.options.stuckAfterZeroTemperatureMs ?? 2_000);
+      return ex.stall();
+    }
+    // FastGen._prefill: `assert len(toks) < self.max_seq` in the generation thread, the same silence.
+    if (promptIds.length >= (ex.ctx.options.maxSeq ?? 131072)) return ex.stall();
+  }
   await prefill(ex, promptIds, (lcp) => lcp);
   const completions: number[][] = [];
+  const generations: { start: number; end: number }[] = [];
+  ex.rec.generations = generations;
+  // `for _ in range(rq.n): g.generate(...)`: the n samples run one after another (serve/fgserve.py, handle_text_completions).
   for (let i = 0; i < rq.n; i++) {
+    const generation = { start: Date.now(), end: 0 };
+    generations.push(generation);
     const sampler = new Sampler(ex.ctx.options.model, promptIds, {
       maxTokens: rq.max_tokens,
       temperature: rq.temperature ?? 0.6,
@@ -422,7 +471,9 @@ async function routeFgserve(ex: Exchange): Promise<void> {
       sampleIndex: i,
     });
     const out: number[] = [];
-    while (out.length < rq.max_tokens) {
+    // Lane.from_pkt: maxlen = min(len(prompt) + max_gen, max_seq).
+    const room = Math.min(rq.max_tokens, (ex.ctx.options.maxSeq ?? 131072) - promptIds.length);
+    while (out.length < room) {
       if (!(await ex.ready())) return;
       const id = sampler.next();
       if (id === undefined) break;
@@ -439,6 +490,7 @@ async function routeFgserve(ex: Exchange): Promise<void> {
       }
       if (ex.ctx.eos.includes(id) || endsWith(out, stopSeq)) break;
     }
+    generation.end = Date.now();
     completions.push(out);
     remember(ex.ctx, [...promptIds, ...out]);
   }
@@ -497,7 +549,8 @@ async function routeVllm(ex: Exchange): Promise<void> {
       owned_by: 'vllm',
       root: id,
       parent: null,
-      max_model_len: 131072,
+      // OpenAIServing.show_available_models: the served --max-model-len (vllm/entrypoints/openai/serving_models.py).
+      max_model_len: ex.ctx.options.maxModelLen ?? 131072,
       permission: [
         {
           id: `modelperm-${randomUUID().replace(/-/g, '')}`,
@@ -531,8 +584,30 @@ async function routeVllm(ex: Exchange): Promise<void> {
   const { codec } = ex.ctx;
   const promptIds = typeof rq.prompt === 'string' ? [ex.ctx.bos, ...codec.encodeWithSpecialTokens(rq.prompt)] : rq.prompt;
   const maxTokens = rq.max_tokens ?? 16;
+  if (ex.ctx.strict) {
+    // SamplingParams._verify_greedy_sampling (vllm/sampling_params.py): temperature below _SAMPLING_EPS is greedy, and
+    // greedy allows one sample only; the ValueError becomes a 400 (serving_completion.py, create_completion).
+    const temperature = rq.temperature ?? 1;
+    if (temperature < 1e-5 && rq.n > 1) return vllmError(ex, 400, `n must be 1 when using greedy sampling, got ${rq.n}.`, 'BadRequestError');
+    // OpenAIServing._validate_input (vllm/entrypoints/openai/serving_engine.py): prompt plus max_tokens must fit.
+    const limit = ex.ctx.options.maxModelLen ?? 131072;
+    if (promptIds.length + maxTokens > limit) {
+      return vllmError(
+        ex,
+        400,
+        `This model's maximum context length is ${limit} tokens. However, you requested ${maxTokens + promptIds.length} tokens ` +
+          `(${promptIds.length} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+        'BadRequestError',
+      );
+    }
+  }
   const stopIds = rq.stop_token_ids ?? [];
+  // CompletionResponseChoice/CompletionResponseStreamChoice carry token_ids and prompt_token_ids only when the request
+  // asked with return_token_ids (vllm/entrypoints/openai/serving_completion.py, vLLM 0.10.2+).
   const returnIds = rq.return_token_ids === true && ex.ctx.options.omitTokenIds !== true;
+  // serving_completion.py: usage.prompt_tokens_details only with --enable-prompt-tokens-details and a nonzero count.
+  const usageDetails = (cached: number): Record<string, unknown> =>
+    !ex.ctx.strict || (ex.ctx.options.promptTokensDetails === true && cached > 0) ? { prompt_tokens_details: { cached_tokens: cached } } : {};
   const requestId = `cmpl-${randomUUID().replace(/-/g, '')}`;
   const model = rq.model ?? served;
 
@@ -609,7 +684,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
         prompt_tokens: promptIds.length,
         total_tokens: promptIds.length + completionTokens,
         completion_tokens: completionTokens,
-        prompt_tokens_details: { cached_tokens: pre.cached },
+        ...usageDetails(pre.cached),
       },
     };
     return ex.send(200, 'application/json', JSON.stringify(body));
@@ -662,7 +737,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
         prompt_tokens: promptIds.length,
         total_tokens: promptIds.length + completionTokens,
         completion_tokens: completionTokens,
-        prompt_tokens_details: { cached_tokens: pre.cached },
+        ...usageDetails(pre.cached),
       },
     };
     ex.write(`data: ${JSON.stringify(usage)}\n\n`);
@@ -702,6 +777,14 @@ async function routeMlx(ex: Exchange): Promise<void> {
   const names = servedNames(ex, 'mlx-community/cwm-4bit');
   if (method === 'GET') {
     if (path.startsWith('/v1/models')) {
+      // handle_models_request (mlx_lm/server.py) sends the 200 headers first, then scan_cache_dir() raises when there
+      // is no Hugging Face cache folder: the client gets a 200 and an empty body (HTTP/1.0, the connection closes).
+      if (ex.ctx.options.emptyModelList === true) {
+        ex.rec.status = 200;
+        ex.res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+        ex.res.end();
+        return;
+      }
       return mlxSend(ex, 200, pyJson({ object: 'list', data: names.map((id) => ({ id, object: 'model', created: CREATED })) }));
     }
     if (path === '/health') return mlxSend(ex, 200, '{"status": "ok"}');
@@ -710,7 +793,8 @@ async function routeMlx(ex: Exchange): Promise<void> {
   if (method !== 'POST' || !['/v1/completions', '/v1/chat/completions', '/chat/completions'].includes(path)) return mlxSend(ex, 404, 'Not Found');
   if (path !== '/v1/completions') return mlxSend(ex, 404, 'Not Found'); // chat: not emulated
   if (ex.rec.body === undefined) return mlxSend(ex, 400, pyJson({ error: 'Invalid JSON in request body: Expecting value: line 1 column 1 (char 0)' }));
-  // Its parameter checks raise ValueError outside any handler: the connection just closes without an answer.
+  // validate_model_parameters (mlx_lm/server.py, APIHandler.do_POST) raises ValueError outside any handler: the
+  // connection just closes without an answer.
   const parsed = mlxRequest.safeParse(ex.rec.body);
   if (!parsed.success) return ex.drop();
   const rq = parsed.data;
@@ -734,11 +818,40 @@ async function routeMlx(ex: Exchange): Promise<void> {
   });
   const mlxCached = (lcp: number, length: number): number => (lcp >= length ? length : Math.min(lcp, length - 1));
 
+  // ResponseGenerator._is_batchable: a request with a seed is served alone (mlx_lm/server.py), after the one before.
+  let release = (): void => undefined;
+  if (ex.ctx.strict && rq.seed != null) {
+    const before = ex.ctx.mlxUnbatched;
+    ex.ctx.mlxUnbatched = new Promise<void>((resolve) => (release = resolve));
+    ex.res.once('close', () => release());
+    await before;
+  }
+  try {
+    await serveMlxCompletion(ex, rq, promptIds, stopWords, stopSeqs, requestId, model, frame, mlxCached);
+  } finally {
+    release();
+  }
+}
+
+async function serveMlxCompletion(
+  ex: Exchange,
+  rq: z.infer<typeof mlxRequest>,
+  promptIds: number[],
+  stopWords: string[],
+  stopSeqs: number[][],
+  requestId: string,
+  model: string,
+  frame: (choice: Record<string, unknown>, extra?: Record<string, unknown>) => Record<string, unknown>,
+  mlxCached: (lcp: number, length: number) => number,
+): Promise<void> {
+  const { codec } = ex.ctx;
   if (rq.stream) {
     ex.rec.status = 200;
     ex.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'access-control-allow-origin': '*', connection: 'close' });
     ex.res.flushHeaders();
   }
+  // handle_completion's keepalive_callback: `: keepalive processed/total` SSE comments all through the prompt's
+  // prefill, streaming requests only (mlx_lm/server.py).
   const pre = await prefill(ex, promptIds, mlxCached, (done, total) => {
     if (rq.stream) ex.write(`: keepalive ${done}/${total}\n\n`);
   });
@@ -806,6 +919,7 @@ async function routeMlx(ex: Exchange): Promise<void> {
     ex.res.end();
     return;
   }
+  // generate_response puts ids in logprobs.content[].id only in the whole (non-streamed) answer (mlx-lm 0.31+).
   const choice: Record<string, unknown> = { index: 0, finish_reason: finish };
   if (rq.logprobs) choice.logprobs = { content: tokens.map((id) => ({ id, logprob: -0.25 })) };
   choice.text = text;

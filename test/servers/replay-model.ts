@@ -134,13 +134,16 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     let position = -1;
     for (const frame of promptFrames) {
       let found = -1;
-      for (let j = position + 1; j < real.length; j++) {
+      let sameState = -1;
+      for (let j = position + 1; j < real.length && sameState < 0; j++) {
         const candidate = real[j]!;
         if (candidate.event === frame.event && candidate.line === frame.line && candidate.depth === frame.depth) {
-          found = j;
-          break;
+          if (found < 0) found = j;
+          // A prompt cut to fit the context skips steps: the same line with the same values is where it resumes.
+          if (sameLocals(candidate, frame)) sameState = j;
         }
       }
+      if (sameState >= 0 && promptFrames.length < real.length) found = sameState;
       position = found >= 0 ? found : Math.min(position + 1, real.length - 1);
       if (real[position]) scopeMap.set(real[position]!.scope, frame.scope);
     }
@@ -195,6 +198,12 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
       return answered;
     },
   };
+}
+
+function sameLocals(a: TraceFrame, b: TraceFrame): boolean {
+  if (a.value !== b.value || a.locals.size !== b.locals.size) return false;
+  for (const [name, value] of a.locals) if (b.locals.get(name) !== value) return false;
+  return true;
 }
 
 function eventTokenText(event: TraceEventKind): string {
