@@ -4,11 +4,8 @@ import { z } from 'zod';
 import { Tok } from '../cwm/tokens';
 import { BaseClient, endpointInfo, parseJson } from './base';
 import { endpointErrors, extractServerMessage, httpError } from './errors';
-import { readBounded, type RequestGuard } from './http';
+import { answerByteLimit, readAnswer, type RequestGuard } from './http';
 import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
-
-// Whole completions of up to n × maxTokens tokens, as ids and text: generous, but bounded.
-const ANSWER_LIMIT = 256 * 1024 * 1024;
 
 const answerSchema = z.object({
   choices: z.array(z.object({ index: z.number().int().min(0), tokens: z.array(z.number().int()) })),
@@ -39,7 +36,9 @@ export class FgserveClient extends BaseClient {
       stop: request.stopAtFrameEnd ? Tok.frameSep : null,
     };
     const res = await this.transport.postJson('/completions', body, guard, 'fgserve');
-    const text = await readBounded(res.body, ANSWER_LIMIT);
+    // Whole completions of up to n × maxTokens tokens, as ids and text: bounded by what was asked for.
+    const asked = body.n * request.maxTokens;
+    const text = await readAnswer(res.body, answerByteLimit(asked), this.url, asked);
     const parsed = answerSchema.safeParse(parseJson(text, this.url, 'fgserve'));
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join('.') ?? '?';
