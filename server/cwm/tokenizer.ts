@@ -4,6 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { init, Tiktoken } from 'tiktoken/lite/init';
 import type { TokenCodec, TokenStreamDecoder } from './codec';
+import { chunkRanges, DEFAULT_CHUNK_LIMITS, type ChunkLimits } from './piece-cuts';
 import { specialTokenMap } from './tokens';
 
 /** CWM's pre-tokenization pattern (the same as cl100k_base), in the regex dialect of tiktoken's Rust core. */
@@ -276,25 +277,39 @@ export class CwmTokenizer implements TokenCodec {
   }
 
   encodeOrdinary(text: string): number[] {
-    return Array.from(this.liveEncoder().encode_ordinary(text));
+    const ids: number[] = [];
+    this.appendOrdinary(ids, text);
+    return ids;
   }
 
   encodeWithSpecialTokens(text: string): number[] {
     // Same result as tiktoken's encode(text, 'all'), which however copies its 256-entry special set on every
     // call: splitting here and encoding the pieces as ordinary text is about a third cheaper per frame.
-    const encoder = this.liveEncoder();
     const ids: number[] = [];
     let pieceStart = 0;
     for (const match of text.matchAll(SPECIAL_TOKEN_SHAPE)) {
       const id = this.specials.get(match[0]);
       if (id === undefined) continue;
-      if (match.index > pieceStart) appendAll(ids, encoder.encode_ordinary(text.slice(pieceStart, match.index)));
+      if (match.index > pieceStart) this.appendOrdinary(ids, text.slice(pieceStart, match.index));
       ids.push(id);
       pieceStart = match.index + match[0].length;
     }
-    if (pieceStart === 0) return Array.from(encoder.encode_ordinary(text));
-    if (pieceStart < text.length) appendAll(ids, encoder.encode_ordinary(text.slice(pieceStart)));
+    if (pieceStart < text.length) this.appendOrdinary(ids, pieceStart === 0 ? text : text.slice(pieceStart));
     return ids;
+  }
+
+  /**
+   * Encodes ordinary text in chunks cut at pre-tokenization boundaries (same tokens as one call), so that no call
+   * gets a huge piece: BPE time grows with the square of a piece's length, and tiktoken aborts on very long ones.
+   * A run with no boundary for `limits.maxRun` characters is cut anyway (CWM's own tokenizer cuts every 400,000).
+   */
+  appendOrdinary(ids: number[], text: string, limits: ChunkLimits = DEFAULT_CHUNK_LIMITS): void {
+    const encoder = this.liveEncoder();
+    if (text.length <= Math.min(limits.maxRun, limits.targetChunk)) {
+      appendAll(ids, encoder.encode_ordinary(text));
+      return;
+    }
+    for (const [start, end] of chunkRanges(text, limits)) appendAll(ids, encoder.encode_ordinary(text.slice(start, end)));
   }
 
   decode(ids: readonly number[]): string {

@@ -5,6 +5,7 @@ import type { TokenCodec } from '../cwm/codec';
 import { specialTokenText, Tok } from '../cwm/tokens';
 import { EndpointError, endpointErrors, extractServerMessage, httpError } from './errors';
 import type { HttpTransport, RequestGuard } from './http';
+import { budgetLimits } from './budget';
 import { createCompletionStream } from './stream';
 import type { BackendKind, CompletionRequest, CompletionResult, CompletionStream, EndpointClient, EndpointInfo, TokenChunk } from './types';
 
@@ -38,6 +39,7 @@ const requestSchema = z.object({
   seed: z.number().int().optional(),
   n: z.number().int().min(1).optional(),
   stopAtFrameEnd: z.boolean(),
+  maxTokensPerFrame: z.number().int().min(1).optional(),
 });
 
 export abstract class BaseClient implements EndpointClient {
@@ -66,7 +68,8 @@ export abstract class BaseClient implements EndpointClient {
       const issue = checked.error.issues[0];
       throw new TypeError(`Invalid completion request at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'unknown problem'}`);
     }
-    return createCompletionStream(this.transport, request.signal, (guard) => this.runFitted(request, guard), this.guardOptions(request));
+    return createCompletionStream(this.transport, request.signal, (guard) => this.runFitted(request, guard), budgetLimits(request, this.ids),
+      this.guardOptions(request));
   }
 
   /** How the request's deadlines are set: a backend that answers whole waits longer for more tokens. */

@@ -6,13 +6,10 @@ import { z } from 'zod';
 import { Tok } from '../cwm/tokens';
 import { BaseClient, endpointInfo, parseJson } from './base';
 import { endpointErrors, extractServerMessage, httpError } from './errors';
-import { readBounded, type RequestGuard } from './http';
+import { answerByteLimit, readAnswer, type RequestGuard } from './http';
 import type { BackendKind, CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
 
 type FgserveAnswer = z.infer<typeof answerSchema>;
-
-// Whole completions of up to n × maxTokens tokens, as ids and text: generous, but bounded.
-const ANSWER_LIMIT = 256 * 1024 * 1024;
 
 /**
  * What fgserve gets instead of temperature 0. FastGen samples every request with softmax(logits / temperature)
@@ -59,7 +56,7 @@ export class FgserveClient extends BaseClient {
     // would take n times as long in one answer, while concurrent requests share FastGen's batch.
     const count = request.n ?? 1;
     const pending = new Map<number, Promise<{ sample: number; answer: FgserveAnswer }>>();
-    for (let sample = 0; sample < count; sample++) pending.set(sample, this.fetchOne(body, guard).then((answer) => ({ sample, answer })));
+    for (let sample = 0; sample < count; sample++) pending.set(sample, this.fetchOne(body, guard, request.maxTokens).then((answer) => ({ sample, answer })));
     const finishReasons: ('stop' | 'length')[] = [];
     let promptTokens: number | undefined;
     let completionTokens: number | undefined;
@@ -90,9 +87,11 @@ export class FgserveClient extends BaseClient {
     };
   }
 
-  private async fetchOne(body: Record<string, unknown>, guard: RequestGuard): Promise<FgserveAnswer> {
+  private async fetchOne(body: Record<string, unknown>, guard: RequestGuard, maxTokens: number): Promise<FgserveAnswer> {
     const res = await this.transport.postJson('/completions', body, guard, 'fgserve');
-    const text = await readBounded(res.body, ANSWER_LIMIT);
+    // One whole completion of up to maxTokens tokens, as ids and text: bounded by what was asked for.
+    const asked = maxTokens;
+    const text = await readAnswer(res.body, answerByteLimit(asked), this.url, asked);
     const parsed = answerSchema.safeParse(parseJson(text, this.url, 'fgserve'));
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join('.') ?? '?';

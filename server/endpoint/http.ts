@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
+import type { TokenBudget } from './budget';
+import { SseLineTooLongError } from './sse';
 import { classifyConnectError, EndpointError, endpointErrors, extractServerMessage, httpError, isConnectionLoss, quoteServer } from './errors';
 import { rememberSecret } from './redact';
 import type { BackendKind, EndpointConfig } from './types';
@@ -122,6 +124,8 @@ export class RequestGuard {
   tokens = 0;
   /** Set once a 2xx answer arrived: losing the connection after that is a dropped stream, not a refusal. */
   answered = false;
+  /** The client's own token limits of a completion: backends reading choices one after another stop at a cut. */
+  budget: TokenBudget | undefined;
   private readonly controller = new AbortController();
   private reason: EndpointError | undefined;
   private firstTimer: NodeJS.Timeout | undefined;
@@ -224,6 +228,13 @@ export class RequestGuard {
     if (this.reason !== undefined) return this.reason;
     if (err instanceof EndpointError) return err;
     const url = this.transport.url;
+    if (err instanceof SseLineTooLongError) {
+      return new EndpointError(
+        'protocol',
+        `The CWM endpoint at ${url} sent a stream line of more than ${formatBytes(err.limit)} without a line end (real servers send one short event per line), so its answer was dropped; check that the server is a CWM server and works properly.`,
+        { cause: err },
+      );
+    }
     if (this.transport.closed) return endpointErrors.clientClosed(url);
     if (this.answered) {
       if (isConnectionLoss(err)) return endpointErrors.dropped(url, this.tokens, err);
@@ -394,6 +405,50 @@ export async function readBounded(body: Dispatcher.ResponseData['body'], limit: 
     if (!complete && !body.destroyed) body.destroy();
   }
   return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}
+
+/** Bytes a whole (non-streamed) answer may take per token asked for: an id and its text as JSON, escapes included. */
+export const ANSWER_BYTES_PER_TOKEN = 256;
+/** Room for the envelope of an answer (usage, field names) on top of its tokens. */
+const ANSWER_ENVELOPE_BYTES = 64 * 1024;
+
+/** Largest whole answer accepted for a request of `tokens` tokens in all (max_tokens times n). */
+export function answerByteLimit(tokens: number): number {
+  return ANSWER_ENVELOPE_BYTES + Math.max(1, tokens) * ANSWER_BYTES_PER_TOKEN;
+}
+
+/** "3.1 MB", "512 KB": sizes in messages. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MB`;
+  return `${Math.ceil(bytes / 1024)} KB`;
+}
+
+/**
+ * Reads a whole answer body as UTF-8, bounded by what the request can legitimately produce: past `limit` bytes the
+ * connection is closed and the error says that the answer was too large for the tokens asked for.
+ */
+export async function readAnswer(body: Dispatcher.ResponseData['body'], limit: number, url: string, tokens: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let complete = false;
+  try {
+    for await (const chunk of body) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      size += buf.length;
+      if (size > limit) {
+        parts.length = 0;
+        throw new EndpointError(
+          'protocol',
+          `The CWM endpoint at ${url} sent an answer larger than ${formatBytes(limit)} for ${tokens} tokens asked for (at most ${ANSWER_BYTES_PER_TOKEN} bytes per token are expected), so it was dropped; the server ignored max_tokens or is not a CWM server: check it, or ask for fewer tokens.`,
+        );
+      }
+      parts.push(buf);
+    }
+    complete = true;
+  } finally {
+    if (!complete && !body.destroyed) body.destroy();
+  }
+  return Buffer.concat(parts, size).toString('utf8');
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */

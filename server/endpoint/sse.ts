@@ -8,16 +8,37 @@ export interface SseEvent {
   event?: string;
 }
 
+/** Longest line accepted: real servers send one short JSON object per line; beyond this the server misbehaves. */
+export const MAX_SSE_LINE_CHARS = 4 * 1024 * 1024;
+
+/** A stream line longer than the limit: reading on would hold an ever-growing line in memory. */
+export class SseLineTooLongError extends Error {
+  override readonly name = 'SseLineTooLongError';
+  constructor(readonly limit: number) {
+    super(`the server sent a stream line of more than ${limit} characters without a line end`);
+  }
+}
+
 /**
  * Yields each complete event of a byte stream. An event still incomplete when the stream ends is discarded,
- * as the grammar says; callers detect truncation by the missing terminator (`[DONE]`).
+ * as the grammar says; callers detect truncation by the missing terminator (`[DONE]`). Every character is scanned
+ * once, however the lines are split across chunks; a line longer than `maxLineChars` throws SseLineTooLongError.
  */
-export async function* readSse(body: AsyncIterable<Uint8Array | string>, onComment?: (text: string) => void): AsyncGenerator<SseEvent> {
+export async function* readSse(
+  body: AsyncIterable<Uint8Array | string>,
+  onComment?: (text: string) => void,
+  maxLineChars: number = MAX_SSE_LINE_CHARS,
+): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder('utf-8');
-  let buffer = '';
+  // The line being read, in the pieces it arrived in (joined once, when its end comes).
+  let partial: string[] = [];
+  let partialLength = 0;
+  // The last chunk ended with CR: a LF starting the next one belongs to that line end.
+  let skipLf = false;
   let data: string[] = [];
   let event: string | undefined;
   let first = true;
+  const lineEnd = /[\r\n]/g;
 
   const takeLine = (line: string): SseEvent | undefined => {
     if (line === '') {
@@ -43,40 +64,46 @@ export async function* readSse(body: AsyncIterable<Uint8Array | string>, onComme
     return undefined;
   };
 
-  for await (const chunk of body) {
-    buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (first && buffer.length > 0) {
-      if (buffer.charCodeAt(0) === 0xfeff) buffer = buffer.slice(1);
-      first = false;
+  const lines = function* (text: string): Generator<SseEvent> {
+    let pos = 0;
+    if (skipLf && text.length > 0) {
+      if (text.charCodeAt(0) === 0x0a) pos = 1;
+      skipLf = false;
     }
-    let start = 0;
-    for (;;) {
-      const cr = buffer.indexOf('\r', start);
-      const lf = buffer.indexOf('\n', start);
-      if (cr < 0 && lf < 0) break;
-      let end: number;
-      let next: number;
-      if (cr >= 0 && (lf < 0 || cr < lf)) {
-        // A CR at the very end may be the first half of CRLF: wait for the next chunk to know.
-        if (cr === buffer.length - 1) break;
-        end = cr;
-        next = buffer[cr + 1] === '\n' ? cr + 2 : cr + 1;
-      } else {
-        end = lf;
-        next = lf + 1;
+    lineEnd.lastIndex = pos;
+    for (let m = lineEnd.exec(text); m !== null; m = lineEnd.exec(text)) {
+      const end = m.index;
+      if (partialLength + (end - pos) > maxLineChars) throw new SseLineTooLongError(maxLineChars);
+      const line = partial.length === 0 ? text.slice(pos, end) : partial.join('') + text.slice(pos, end);
+      partial = [];
+      partialLength = 0;
+      pos = end + 1;
+      if (text.charCodeAt(end) === 0x0d) {
+        if (pos < text.length) {
+          if (text.charCodeAt(pos) === 0x0a) pos++;
+        } else skipLf = true;
       }
-      const out = takeLine(buffer.slice(start, end));
-      start = next;
+      lineEnd.lastIndex = pos;
+      const out = takeLine(line);
       if (out !== undefined) yield out;
     }
-    buffer = buffer.slice(start);
+    if (pos < text.length) {
+      partialLength += text.length - pos;
+      if (partialLength > maxLineChars) throw new SseLineTooLongError(maxLineChars);
+      partial.push(pos === 0 ? text : text.slice(pos));
+    }
+  };
+
+  for await (const chunk of body) {
+    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (first && text.length > 0) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
+    }
+    yield* lines(text);
   }
-  buffer += decoder.decode();
-  // A final line ended by a lone CR still counts; anything after the last line end is an unterminated line.
-  if (buffer.endsWith('\r')) {
-    const out = takeLine(buffer.slice(0, -1));
-    if (out !== undefined) yield out;
-  }
+  // Anything after the last line end is an unterminated line: discarded with its event.
+  yield* lines(decoder.decode());
 }
 
 /** How long a stream may linger after `data: [DONE]` before its body is dropped. */

@@ -1,5 +1,7 @@
 // Turns a backend's token generator into a CompletionStream: one iteration, a `result` promise that always
-// settles, and the HTTP request closed on every way out (end, error, timeout, cancellation, consumer breaking off).
+// settles, the client's own token limits applied (server/endpoint/budget.ts), and the HTTP request closed on every way
+// out (end, error, timeout, cancellation, consumer breaking off, limits reached).
+import { TokenBudget, type BudgetLimits } from './budget';
 import { endpointErrors, type EndpointError } from './errors';
 import type { HttpTransport, RequestGuard } from './http';
 import type { CompletionResult, CompletionStream, TokenChunk } from './types';
@@ -29,6 +31,7 @@ export function createCompletionStream(
   transport: HttpTransport,
   signal: AbortSignal | undefined,
   run: CompletionRun,
+  limits: BudgetLimits,
   guardOptions: Parameters<HttpTransport['completionGuard']>[1] = {},
 ): CompletionStream {
   const { result, resolve, reject } = settler();
@@ -36,6 +39,8 @@ export function createCompletionStream(
 
   async function* iterate(): AsyncGenerator<TokenChunk, void, undefined> {
     const guard = transport.completionGuard(signal, guardOptions);
+    const budget = new TokenBudget(limits);
+    guard.budget = budget;
     let inner: AsyncGenerator<TokenChunk, CompletionResult, undefined> | undefined;
     let settled = false;
     try {
@@ -46,12 +51,20 @@ export function createCompletionStream(
         guard.throwIfAborted();
         if (step.done === true) {
           settled = true;
-          resolve(step.value);
+          resolve(withCuts(step.value, budget));
           return;
         }
-        if (step.value.ids.length === 0) continue;
-        guard.tokensArrived(step.value.ids.length);
-        yield step.value;
+        const ids = budget.admit(step.value.choice, step.value.ids);
+        if (ids.length > 0) {
+          guard.tokensArrived(ids.length);
+          yield ids === step.value.ids ? step.value : { choice: step.value.choice, ids };
+        }
+        if (budget.exhausted) {
+          // Every choice is cut or stopped: the rest of the answer is not read (the request is closed below).
+          settled = true;
+          resolve(withCuts({}, budget));
+          return;
+        }
       }
     } catch (err) {
       const failure = guard.failure(err);
@@ -84,13 +97,35 @@ export function createCompletionStream(
   };
 }
 
+/** The result with 'length' as the finish reason of every choice the client cut, and the tokens it kept. */
+function withCuts(result: CompletionResult, budget: TokenBudget): CompletionResult {
+  const reasons = [...(result.finishReasons ?? [])];
+  let cut = false;
+  let kept = 0;
+  for (let c = 0; c < budget.limits.choices; c++) {
+    kept += budget.tokens(c);
+    if (budget.cut(c) !== undefined) {
+      reasons[c] = 'length';
+      cut = true;
+    }
+  }
+  if (!cut) return result;
+  return {
+    ...result,
+    finishReasons: reasons,
+    ...(reasons[0] !== undefined ? { finishReason: reasons[0] } : {}),
+    completionTokens: kept,
+  };
+}
+
 /** Reads a whole stream: the ids of every choice and the result. */
 export async function collectCompletion(stream: CompletionStream): Promise<{ choices: number[][]; result: CompletionResult }> {
   const choices: number[][] = [];
   for await (const chunk of stream) {
     while (choices.length <= chunk.choice) choices.push([]);
     const ids = choices[chunk.choice];
-    if (ids !== undefined) ids.push(...chunk.ids);
+    // One push per id: spreading a chunk into push() overflows the stack for a long one.
+    if (ids !== undefined) for (const id of chunk.ids) ids.push(id);
   }
   return { choices, result: await stream.result };
 }

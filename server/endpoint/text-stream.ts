@@ -57,6 +57,7 @@ export abstract class TextStreamClient extends BaseClient {
       let finish: string | undefined;
       let sawText = false;
       let last: number | undefined;
+      let cut = false;
       try {
         // mlx_lm's `: keepalive processed/total` comments through a long prefill are progress: the first-token clock restarts.
         for await (const event of readSseUntilDone(res.body, stream, () => guard.stillWorking())) {
@@ -82,9 +83,18 @@ export abstract class TextStreamClient extends BaseClient {
             if (sample === 0) usage = chunk.data.usage;
             completionTokens += chunk.data.usage.completion_tokens ?? 0;
           }
+          // The client's token limit cut this sample: its request is closed, the next sample (if any) goes on.
+          if (guard.budget?.cut(sample) !== undefined) {
+            cut = true;
+            break;
+          }
         }
       } finally {
         if (!res.body.destroyed) res.body.destroy();
+      }
+      if (cut) {
+        finishReasons[sample] = 'length';
+        continue;
       }
       if (!stream.done) throw endpointErrors.dropped(this.url, guard.tokens);
       const tail = recover.end();

@@ -62,6 +62,8 @@ export interface CompletionRequest {
   n?: number;
   /** true: stop after <|frame_sep|> (one frame); false: run to <|end_of_text|>/eom/eot or maxTokens. */
   stopAtFrameEnd: boolean;
+  /** Most tokens one frame may take; the client cuts the choice there (default: maxTokens for one frame, else 4096). */
+  maxTokensPerFrame?: number;
   /** Aborting closes the HTTP request and ends the stream with EndpointError 'cancelled'. */
   signal?: AbortSignal;
 }
