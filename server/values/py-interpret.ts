@@ -7,7 +7,7 @@ import { parseExpression, PySyntaxError, type Comprehension, type Expr, type FSt
 import {
   asFloat, asInt, bool, checkCount, checkIntBits, codePoints, compareReal, ELLIPSIS, FALSE, float, floatRepr, hashKey, int,
   intToFloat, isNumber, isTrue, LimitError, list, MAX_ITEMS, MAX_STRING, NONE, PyException, pyEquals, pyIs, pyLess, rangeItem, rangeLength,
-  reprOf, str, strLength, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
+  reprOf, setOrder, str, strLength, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
   type Scope,
 } from './py-values';
 
@@ -545,10 +545,15 @@ class Interpreter {
         }
         return;
       case 'dict':
-      case 'set':
         for (const entry of [...value.map.values()]) {
           this.tick();
           yield entry.key;
+        }
+        return;
+      case 'set':
+        for (const key of setOrder(value.map)) {
+          this.tick();
+          yield key;
         }
         return;
       case 'view':
@@ -1144,6 +1149,11 @@ function getAttribute(value: PyValue, name: string, interp: Interpreter): PyValu
     case 'dict':
       if (name === 'default_factory' && value.flavor === 'defaultdict') return value.factory ?? NONE;
       break;
+    case 'type': {
+      const sample = TYPE_SAMPLES[value.name];
+      if (sample && hasMethod(sample, name)) return { t: 'builtin', name: `${value.name}.${name}` };
+      break;
+    }
     case 'opaque': {
       const node = value.node;
       if (node.naming === 'field' && !node.truncated) {
@@ -1253,13 +1263,17 @@ function minMax(name: 'min' | 'max', args: readonly PyValue[], kwargs: Kwargs, i
 
 function roundHalfEven(x: number, digits: number): number {
   if (!Number.isFinite(x)) return x;
-  // Python rounds the exact binary value; toFixed does the same for the digits it keeps (correctly rounded).
-  if (digits >= 0 && digits <= 100) {
-    const scaled = x * 10 ** digits;
-    const nearest = Math.round(scaled);
-    if (Math.abs(scaled - Math.trunc(scaled)) === 0.5 && Number.isFinite(scaled)) {
-      const even = nearest % 2 === 0 ? nearest : nearest - 1;
-      return even / 10 ** digits;
+  // Python rounds the exact binary value, ties to even; toFixed rounds the exact value too, but ties away from zero.
+  if (digits >= 0 && digits < 100 && Math.abs(x) < 1e21) {
+    const exact = Math.abs(x).toFixed(100);
+    const point = exact.indexOf('.');
+    const rest = exact.slice(point + 1 + digits);
+    if (/^50*$/.test(rest)) {
+      const kept = exact.slice(0, point + 1 + digits).replace(/\.$/, '');
+      const lastDigit = Number(kept[kept.length - 1] === '.' ? kept[kept.length - 2] : kept[kept.length - 1]);
+      const magnitude = Number(kept);
+      const rounded = lastDigit % 2 === 0 ? magnitude : Number(Math.abs(x).toFixed(digits));
+      return x < 0 ? -rounded : rounded;
     }
     return Number(x.toFixed(digits));
   }
@@ -1267,7 +1281,30 @@ function roundHalfEven(x: number, digits: number): number {
   return Math.round(x / factor) * factor;
 }
 
+/** A value of each type with methods, to ask which methods the type has. */
+const TYPE_SAMPLES: Readonly<Record<string, PyValue>> = {
+  str: { t: 'str', v: '' },
+  bytes: { t: 'bytes', v: new Uint8Array(0), mutable: false },
+  list: { t: 'list', items: [] },
+  tuple: { t: 'tuple', items: [] },
+  dict: { t: 'dict', map: new Map(), flavor: 'dict' },
+  set: { t: 'set', map: new Map(), frozen: false },
+  frozenset: { t: 'set', map: new Map(), frozen: true },
+  int: { t: 'int', v: 0n },
+  float: { t: 'float', v: 0 },
+};
+
 function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, interp: Interpreter): PyValue {
+  const dot = name.indexOf('.');
+  if (dot > 0) {
+    // An unbound method (`str.lower`): its first argument is the value it applies to.
+    const typeName_ = name.slice(0, dot);
+    const self = args[0];
+    if (!self || !isInstance(self, typeName_)) {
+      throw new PyException('TypeError', `descriptor '${name.slice(dot + 1)}' for '${typeName_}' objects doesn't apply to a '${self ? typeName(self) : 'nothing'}' object`);
+    }
+    return callMethod(self, name.slice(dot + 1), args.slice(1), kwargs, interp);
+  }
   switch (name) {
     case 'len':
       noKwargs(name, kwargs);
@@ -2327,11 +2364,10 @@ function setMethod(self: PyOf<'set'>, name: string, args: readonly PyValue[], in
       if (!map.delete(hashKey(args[0] ?? NONE))) throw new PyException('KeyError', reprOf(args[0] ?? NONE, 200));
       return NONE;
     case 'pop': {
-      const first = map.keys().next();
-      if (first.done) throw new PyException('KeyError', "'pop from an empty set'");
-      const entry = map.get(first.value)!;
-      map.delete(first.value);
-      return entry.key;
+      const [first] = setOrder(map);
+      if (!first) throw new PyException('KeyError', "'pop from an empty set'");
+      map.delete(hashKey(first));
+      return first;
     }
     case 'update':
       for (const other of others()) for (const [key, entry] of other) if (!map.has(key)) map.set(key, entry);

@@ -116,9 +116,9 @@ export function typeName(value: PyValue): string {
     case 'set':
       return value.frozen ? 'frozenset' : 'set';
     case 'view':
-      return value.kind;
+      return value.dict.flavor === 'OrderedDict' ? `o${value.kind}` : value.kind;
     case 'builtin':
-      return 'builtin_function_or_method';
+      return value.name.includes('.') ? 'method_descriptor' : 'builtin_function_or_method';
     case 'method':
       return 'builtin_function_or_method';
     case 'iterator':
@@ -311,8 +311,10 @@ class ReprWriter {
         return this.add(')');
       case 'type':
         return this.add(`<class '${value.name}'>`);
-      case 'builtin':
-        return this.add(`<built-in function ${value.name}>`);
+      case 'builtin': {
+        const dot = value.name.indexOf('.');
+        return this.add(dot > 0 ? `<method '${value.name.slice(dot + 1)}' of '${value.name.slice(0, dot)}' objects>` : `<built-in function ${value.name}>`);
+      }
       case 'method':
         return this.add(`<built-in method ${value.name} of ${typeName(value.self)} object>`);
       case 'function':
@@ -322,7 +324,7 @@ class ReprWriter {
       case 'opaque':
         return this.add(value.repr);
       case 'view':
-        this.add(`${value.kind}(`);
+        this.add(`${typeName(value)}(`);
         this.items(
           [...value.dict.map.values()].map((entry) =>
             value.kind === 'dict_keys' ? entry.key : value.kind === 'dict_values' ? entry.value : { t: 'tuple', items: [entry.key, entry.value] },
@@ -350,7 +352,7 @@ class ReprWriter {
           this.items(value.items, '[', ']');
           return this.add(value.maxlen === null ? ')' : `, maxlen=${value.maxlen})`);
         case 'set': {
-          const keys = [...value.map.values()].map((entry) => entry.key);
+          const keys = setOrder(value.map);
           if (keys.length === 0) return this.add(value.frozen ? 'frozenset()' : 'set()');
           if (value.frozen) this.add('frozenset(');
           this.items(keys, '{', '}');
@@ -684,4 +686,67 @@ export function codePoints(s: string): readonly string[] | undefined {
 export function strLength(s: string): number {
   const points = codePoints(s);
   return points ? points.length : s.length;
+}
+
+// ---- set order ---------------------------------------------------------------------------------------------------
+
+const HASH_MODULUS = (1n << 61n) - 1n;
+const SIZE_T = 1n << 64n;
+const LINEAR_PROBES = 9;
+
+/** CPython's hash of an int (deterministic, unlike str's), as the unsigned size_t its tables use. */
+function intHash(v: bigint): bigint {
+  const magnitude = (v < 0n ? -v : v) % HASH_MODULUS;
+  let hash = v < 0n ? -magnitude : magnitude;
+  if (hash === -1n) hash = -2n;
+  return hash < 0n ? hash + SIZE_T : hash;
+}
+
+/**
+ * The order CPython iterates a set of ints in: its hash table's slot order, found by replaying the inserts
+ * (setobject.c set_add_entry, set_insert_clean, set_table_resize). Sets holding other keys keep insertion order,
+ * as str hashes are random per process anyway.
+ */
+export function setOrder(map: PyMap): PyValue[] {
+  const keys = [...map.values()].map((entry) => entry.key);
+  const hashes: bigint[] = [];
+  for (const key of keys) {
+    const integer = asInt(key) ?? (key.t === 'float' && Number.isInteger(key.v) ? BigInt(key.v) : undefined);
+    if (integer === undefined || keys.length > 100_000) return keys;
+    hashes.push(intHash(integer));
+  }
+  let mask = 7n;
+  let table: (number | undefined)[] = new Array(8);
+  let fill = 0;
+  const insert = (slots: (number | undefined)[], slotMask: bigint, index: number): void => {
+    const hash = hashes[index]!;
+    let perturb = hash;
+    let i = hash & slotMask;
+    for (;;) {
+      const probes = i + BigInt(LINEAR_PROBES) <= slotMask ? LINEAR_PROBES : 0;
+      for (let j = 0; j <= probes; j++) {
+        const at = Number(i) + j;
+        if (slots[at] === undefined) {
+          slots[at] = index;
+          return;
+        }
+      }
+      perturb >>= 5n;
+      i = (i * 5n + 1n + perturb) & slotMask;
+    }
+  };
+  for (let index = 0; index < keys.length; index++) {
+    insert(table, mask, index);
+    fill++;
+    if (BigInt(fill) * 5n >= mask * 3n) {
+      const minused = fill > 50000 ? fill * 2 : fill * 4;
+      let size = 8;
+      while (size <= minused) size *= 2;
+      const old = table;
+      table = new Array(size);
+      mask = BigInt(size - 1);
+      for (const slot of old) if (slot !== undefined) insert(table, mask, slot);
+    }
+  }
+  return table.filter((slot): slot is number => slot !== undefined).map((slot) => keys[slot]!);
 }

@@ -76,7 +76,7 @@ const gridExpressions = [
   '1 / 3', '0.1 + 0.2', '1e300 * 1e10', '-0.0', '10 / 4', '3.0 // 2', 'divmod(-7, 2)', 'divmod(7.5, 2)', 'pow(3, 4, 5)', 'pow(2, 0.5)', 'round(2.5)',
   'round(3.5)', 'round(2.675, 2)', 'round(1234, -2)', 'round(-0.5)', 'round(f)', 'abs(n)', 'abs(-2.5)',
   // containers
-  'x + [4]', 'x * 2', '[0] * 3', 'tup + (1,)', "'ab' * 3", 'st | {9}', 'st & {1, 9}', 'st - {1}', 'st ^ {1, 9}', "d | {'z': 0}", "cnt + Counter('aab')",
+  'x + [4]', 'x * 2', '[0] * 3', 'tup + (1,)', "'ab' * 3", 'st | {9}', 'st & {1, 9}', 'st - {1}', 'st ^ {4, 9}', 'st ^ {1, 9} == {2, 3, 9}', "d | {'z': 0}", "cnt + Counter('aab')",
   '[*x, *tup]', '(*x,)', '{*x, *st}', "{**od, 'c': 3}", 'dict(a=1, b=2)', "dict([('x', 1)])", 'list(d)', 'list(d.items())[:2]', 'list(od.values())',
   'd.keys()', 'od.items()', 'cnt.most_common(1)', "d.get('zz', 0)", "d.get('a')", 'len(d)', 'len(u)', 'len(mixed)', 'len(r)', 'len(by)', 'sorted(st)', 'sorted(words)',
   'sorted(words, key=len)', 'sorted(words, key=str.lower)' + '[0:0]', 'sorted(words, key=lambda w: w.lower())', 'sorted(words, reverse=True)', 'min(words)', 'max(x)',
@@ -209,7 +209,7 @@ describe('FrameEvaluator', () => {
   test('work, time, size and depth are bounded, with a message that says so', async () => {
     const locals = localsOf([['x', '[1, 2]']]);
     const cases: [string, RegExp][] = [
-      ['sum(range(10**12))', /^The evaluation was stopped: the expression did more than 2,000,000 steps of work/],
+      ['sum(range(10**12))', /^The evaluation was stopped: the expression (did more than 2,000,000 steps of work|ran longer than 0.5 s)/],
       ["'a' * 10**10", /^The evaluation was stopped: a string would be longer than 10,000,000 characters/],
       ['[0] * 10**9', /^The evaluation was stopped: a container would hold more than 1,000,000 items/],
       ['2 ** 10**9', /^The evaluation was stopped: an integer would have more than 1,000,000 bits/],
