@@ -217,6 +217,8 @@ function newScope(parent: Scope | undefined, comprehension: boolean): Scope {
   return { vars: new Map(), ...(parent ? { parent } : {}), comprehension };
 }
 
+const ITERABLE_KINDS = new Set<PyValue['t']>(['list', 'tuple', 'deque', 'str', 'bytes', 'dict', 'set', 'view', 'range', 'iterator']);
+
 class Interpreter {
   constructor(readonly context: Context) {}
 
@@ -514,8 +516,11 @@ class Interpreter {
     }
   }
 
+  /** An iterator over the value; a value that cannot be iterated fails here, at once, as in Python. */
   iterator(value: PyValue): Iterator<PyValue> {
     if (value.t === 'iterator') return value.it;
+    if (value.t === 'opaque') throw textOnly(value);
+    if (!ITERABLE_KINDS.has(value.t)) throw new PyException('TypeError', `'${typeName(value)}' object is not iterable`);
     return this.iterate(value)[Symbol.iterator]();
   }
 
@@ -632,13 +637,26 @@ function floorDiv(a: bigint, b: bigint): bigint {
 
 function intTrueDivide(a: bigint, b: bigint): number {
   if (b === 0n) throw new PyException('ZeroDivisionError', 'division by zero');
+  const negative = (a < 0n) !== (b < 0n);
+  if (a === 0n) return negative ? -0 : 0;
   const limit = 1n << 53n;
-  if ((a < limit && a > -limit && b < limit && b > -limit)) return Number(a) / Number(b);
-  // Scale both to keep the quotient's precision without overflowing doubles.
-  const shift = BigInt(Math.max(0, Math.max(a.toString(2).length, b.toString(2).length) - 900));
-  const result = Number(a >> shift) / Number(b >> shift);
+  if (a < limit && a > -limit && b < limit && b > -limit) return Number(a) / Number(b);
+  // Correctly rounded, as CPython: a quotient of about 64 bits with a sticky bit for the remainder, then scaled.
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  const shift = 64 - (bitLength(x) - bitLength(y));
+  if (shift > 0) x <<= BigInt(shift);
+  else y <<= BigInt(-shift);
+  let q = x / y;
+  if (x % y !== 0n) q |= 1n;
+  let result = Number(q);
+  for (let e = -shift; e !== 0; ) {
+    const step = Math.max(-1000, Math.min(1000, e));
+    result *= 2 ** step;
+    e -= step;
+  }
   if (!Number.isFinite(result)) throw new PyException('OverflowError', 'integer division result too large for a float');
-  return result;
+  return negative ? -result : result;
 }
 
 function floatMod(a: number, b: number): number {
@@ -1345,7 +1363,7 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
         if (value.t !== 'dict') throw new PyException('TypeError', `'${typeName(value)}' object is not reversible`);
       }
       const items = interp.collect(value).reverse();
-      return iteratorOf('reversed', items);
+      return iteratorOf(value.t === 'list' ? 'list_reverseiterator' : value.t === 'range' ? 'range_iterator' : value.t === 'dict' ? 'dict_reversekeyiterator' : 'reversed', items);
     }
     case 'any':
     case 'all': {
@@ -1529,7 +1547,7 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
 }
 
 function iteratorOf(kind: string, items: readonly PyValue[]): PyValue {
-  return { t: 'iterator', kind: kind === 'reversed' ? 'list_reverseiterator' : kind, it: items[Symbol.iterator]() };
+  return { t: 'iterator', kind, it: items[Symbol.iterator]() };
 }
 
 function asciiOf(value: PyValue): string {
@@ -2436,7 +2454,9 @@ function pad(body: string, sign: string, spec: FormatSpec, defaultAlign: '<' | '
   return spec.fill.repeat(left) + sign + body + spec.fill.repeat(spec.width - total - left);
 }
 
-function formatFloatBody(x: number, type: string, precision: number | undefined, alternate: boolean): string {
+function formatFloatBody(signed: number, type: string, precision: number | undefined, alternate: boolean): string {
+  // The sign is the caller's business (it goes before or after the fill).
+  const x = Math.abs(signed);
   if (!Number.isFinite(x)) {
     const text = Number.isNaN(x) ? 'nan' : 'inf';
     return type === type.toUpperCase() && type !== '%' && type !== 'n' ? text.toUpperCase() : text;
@@ -2493,7 +2513,7 @@ export function formatValue(value: PyValue, specText: string): string {
     const text = spec.precision !== undefined ? Array.from(value.v).slice(0, spec.precision).join('') : value.v;
     return pad(text, '', spec, '<');
   }
-  if (i !== undefined && !(spec.type && 'eEfFgG%'.includes(spec.type)) && (value.t !== 'bool' || spec.type)) {
+  if (i !== undefined && !(spec.type && 'eEfFgG%'.includes(spec.type))) {
     if (spec.precision !== undefined) throw new PyException('ValueError', 'Precision not allowed in integer format specifier');
     const type = spec.type ?? 'd';
     const abs = i < 0n ? -i : i;
@@ -2643,7 +2663,8 @@ function percentFormat(template: string, values: PyValue, interp: Interpreter): 
     if (x === undefined) throw new PyException('TypeError', `must be real number, not ${typeName(value)}`);
     return formatValue(float(x), `${spec}.${precisionNumber ?? 6}${type}`);
   });
-  if (!mapping && index < args.length && values.t === 'tuple') throw new PyException('TypeError', 'not all arguments converted during string formatting');
+  const takesItems = values.t === 'tuple' || values.t === 'str' || !['list', 'dict', 'deque', 'range', 'bytes', 'view'].includes(values.t);
+  if (!mapping && index < args.length && takesItems) throw new PyException('TypeError', 'not all arguments converted during string formatting');
   checkStringLength(out.length);
   return out;
 }
