@@ -156,7 +156,7 @@ export class CwmDebugSession extends DebugSession {
       this.rules.stopOnDivergence = config.stopOnDivergence;
       for (const pending of this.pendingBreakpoints.splice(0)) this.applyBreakpoints(pending.source, pending.breakpoints);
       this.sendEvent(new InitializedEvent());
-      this.evaluator = new FrameEvaluator({ python: config.python });
+      this.evaluator = new FrameEvaluator();
       const abort = AbortSignal.any([signal, operation.signal]);
       this.nav = await this.withProgress('CWM: preparing the debug session', operation, request, (progress) => this.buildNavigator(config, progress, abort));
       this.controller = new StepController(this.nav, this.rules, this.evaluator, {
@@ -307,7 +307,7 @@ export class CwmDebugSession extends DebugSession {
     this.endSession();
   }
 
-  /** Stops the tracer, cancels model requests, ends the evaluator's Python process and closes connections. */
+  /** Stops the tracer, cancels model requests, and closes connections. */
   private async shutdownWork(): Promise<void> {
     this.lifetime.abort();
     for (const operation of this.operations.values()) operation.abort();
