@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { RUN_FUNCTION_METHOD, type RunFunctionErrorKind, type RunFunctionParams, type RunFunctionResult } from '../server/lsp/protocol';
+import { CLEAR_PREDICTIONS_METHOD, RUN_FUNCTION_METHOD, type RunFunctionErrorKind, type RunFunctionParams, type RunFunctionResult } from '../server/lsp/protocol';
 import { resolvePython } from './python';
 import type { ApiKeyStore } from './secrets';
 import { canExecute, explainRestricted } from './trust';
@@ -43,6 +43,10 @@ export class PredictionClient implements vscode.Disposable {
     context.subscriptions.push(
       vscode.commands.registerCommand('cwmDebug.predictFunction', (argument: unknown) => this.runFunction('predict', argument)),
       vscode.commands.registerCommand('cwmDebug.compareFunction', (argument: unknown) => this.runFunction('compare', argument)),
+      // Values from an earlier prediction must not sit next to a new debug session's: clear them when one starts.
+      vscode.debug.onDidStartDebugSession(() => {
+        if (this.client.isRunning()) void this.client.sendNotification(CLEAR_PREDICTIONS_METHOD).catch(() => undefined);
+      }),
     );
   }
 
