@@ -118,12 +118,24 @@ async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void>
     },
   );
 
+  // The summary gets a whole editor: with the side-by-side view (or any split) open, the active group may be a narrow
+  // half, so the first group takes it and the other groups are joined into it first.
+  await vscode.commands.executeCommand('workbench.action.joinAllGroups');
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(outcome.summaryPath));
-  const stopped = outcome.stopped ? ` Stopped with ${outcome.remaining} programs left.` : '';
-  const output = outcome.totals.rollout.output;
-  const headline = output.rate === null ? '' : ` Output accuracy ${(output.rate * 100).toFixed(1)}% (${output.matched}/${output.total}).`;
-  const choice = await vscode.window.showInformationMessage(`CWM: evaluation written to ${outDir}.${headline}${stopped}`, 'Open HTML report');
+  const choice = await vscode.window.showInformationMessage(evaluationMessage(outcome, vscode.workspace.asRelativePath(outDir)), 'Open HTML report');
   if (choice) await vscode.env.openExternal(vscode.Uri.file(outcome.htmlPath));
+}
+
+/** One short sentence for the notification (VS Code cuts long ones): how many programs, the headline score, where. */
+export function evaluationMessage(
+  outcome: { readonly stopped: boolean; readonly remaining: number; readonly totals: { readonly programs: { readonly done: number }; readonly rollout: { readonly output: { readonly rate: number | null; readonly matched: number; readonly total: number } } } },
+  where: string,
+): string {
+  const plural = (n: number) => `${n} program${n === 1 ? '' : 's'}`;
+  const output = outcome.totals.rollout.output;
+  const headline = output.rate === null ? '' : `, output right for ${output.matched} of ${output.total} (${(output.rate * 100).toFixed(1)}%)`;
+  const stopped = outcome.stopped ? ` Stopped with ${plural(outcome.remaining)} left.` : '';
+  return `CWM: evaluated ${plural(outcome.totals.programs.done)}${headline}. Report in ${where}.${stopped}`;
 }
 
 export function registerEvaluateCommand(context: vscode.ExtensionContext, apiKeys: ApiKeyStore): void {

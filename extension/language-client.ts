@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { RUN_FUNCTION_METHOD, type RunFunctionErrorKind, type RunFunctionParams, type RunFunctionResult } from '../server/lsp/protocol';
+import { CLEAR_PREDICTIONS_METHOD, RUN_FUNCTION_METHOD, type RunFunctionErrorKind, type RunFunctionParams, type RunFunctionResult } from '../server/lsp/protocol';
 import { resolvePython } from './python';
 import type { ApiKeyStore } from './secrets';
 import { canExecute, explainRestricted } from './trust';
@@ -27,6 +27,8 @@ function isLensArgument(value: unknown): value is LensArgument {
 export class PredictionClient implements vscode.Disposable {
   private readonly client: LanguageClient;
   private readonly output = vscode.window.createOutputChannel('CWM Predictions', { log: true });
+  /** The status bar message about the last prediction, and the document it describes: cleared with its values. */
+  private predictionMessage: { readonly uri: string; readonly message: vscode.Disposable } | undefined;
 
   constructor(context: vscode.ExtensionContext, private readonly keys: ApiKeyStore) {
     const module = context.asAbsolutePath('dist/languageServer.js');
@@ -43,6 +45,15 @@ export class PredictionClient implements vscode.Disposable {
     context.subscriptions.push(
       vscode.commands.registerCommand('cwmDebug.predictFunction', (argument: unknown) => this.runFunction('predict', argument)),
       vscode.commands.registerCommand('cwmDebug.compareFunction', (argument: unknown) => this.runFunction('compare', argument)),
+      // Values from an earlier prediction must not sit next to a new debug session's: clear them when one starts.
+      vscode.debug.onDidStartDebugSession(() => {
+        this.clearPredictionMessage();
+        if (this.client.isRunning()) void this.client.sendNotification(CLEAR_PREDICTIONS_METHOD).catch(() => undefined);
+      }),
+      // An edit clears the document's predicted values (the server does that); the message about them goes too.
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (event.contentChanges.length > 0 && event.document.uri.toString() === this.predictionMessage?.uri) this.clearPredictionMessage();
+      }),
     );
   }
 
@@ -102,7 +113,12 @@ export class PredictionClient implements vscode.Disposable {
     }
     for (const note of result.notes) this.output.info(note);
     if (mode === 'predict') {
-      void vscode.window.setStatusBarMessage(`CWM: predicted ${result.steps} steps of ${argument.functionName}(); values are shown at the end of the lines it ran.`, 8000);
+      this.clearPredictionMessage();
+      const steps = `${result.steps} step${result.steps === 1 ? '' : 's'}`;
+      this.predictionMessage = {
+        uri: argument.uri,
+        message: vscode.window.setStatusBarMessage(`CWM: predicted ${steps} of ${argument.functionName}(); values are shown at the end of the lines it ran.`, 8000),
+      };
       return;
     }
     if (!result.firstDivergence) {
@@ -120,6 +136,11 @@ export class PredictionClient implements vscode.Disposable {
         ...(args !== undefined ? { args } : {}),
       });
     }
+  }
+
+  private clearPredictionMessage(): void {
+    this.predictionMessage?.message.dispose();
+    this.predictionMessage = undefined;
   }
 
   private async apiKey(): Promise<{ apiKey?: string }> {

@@ -10,12 +10,20 @@
   const OVERSCAN = 12;
   const MAX_DEPTH_INDENT = 12;
 
-  const VERDICT_TEXT = {
-    match: '✓ match',
-    'state-differs': '≠ state',
-    'action-differs': '≠ action',
-    missing: '− missing',
-    extra: '+ extra',
+  /** Each verdict as a symbol (all a half-width view shows) and a short word (shown when there is room). */
+  const VERDICT_SYMBOL = {
+    match: '✓',
+    'state-differs': '≠',
+    'action-differs': '✗',
+    missing: '−',
+    extra: '+',
+  };
+  const VERDICT_SHORT = {
+    match: 'match',
+    'state-differs': 'state',
+    'action-differs': 'action',
+    missing: 'missing',
+    extra: 'extra',
   };
   const VERDICT_WORDS = {
     match: 'match',
@@ -33,6 +41,7 @@
   const divergenceElement = document.getElementById('divergence');
   const noticesElement = document.getElementById('notices');
   const statusElement = document.getElementById('status');
+  const legendElement = document.getElementById('legend');
 
   /** @type {null | { mode: string, columns: string[], rows: any[], position: number, firstDivergence?: any, scores: any[], verdictCounts?: Record<string, number>, notices: string[] }} */
   let model = null;
@@ -142,6 +151,19 @@
       scoresElement.append(counts);
     }
 
+    // The legend: what each symbol and colour of the rows means (compare mode only; one column has no verdicts).
+    if (legendElement) {
+      legendElement.replaceChildren();
+      if (model.mode === 'compare') {
+        for (const verdict of Object.keys(VERDICT_SYMBOL)) {
+          const entry = element('span', `legend-entry verdict-badge-${verdict}`);
+          entry.dataset.verdict = verdict;
+          entry.append(element('span', 'verdict-symbol', VERDICT_SYMBOL[verdict]), element('span', 'legend-word', ` ${VERDICT_WORDS[verdict]}`));
+          legendElement.append(entry);
+        }
+      }
+    }
+
     divergenceElement.replaceChildren();
     const first = model.firstDivergence;
     if (model.mode === 'compare') {
@@ -167,9 +189,17 @@
     for (const side of model.columns) {
       names.push('Step', 'Line', side === 'actual' ? 'Real run' : 'Prediction', 'Changed');
     }
+    // Narrow columns get a short heading at half width (CSS shows one of the two); the full one is the tooltip.
+    const SHORT = { Verdict: '', Step: '#', Line: 'Ln', 'Real run': 'Real', Prediction: 'Predicted' };
     names.forEach((name, index) => {
       const numeric = name === 'Step' || name === 'Line';
-      const cell = element('div', `cell head${index === 0 ? ' gutter' : ''}${numeric ? ' numeric' : ''}`, name);
+      const cell = element('div', `cell head${index === 0 ? ' gutter' : ''}${numeric ? ' numeric' : ''}`);
+      if (name in SHORT) {
+        cell.append(element('span', 'head-long', name), element('span', 'head-short', SHORT[name]));
+        cell.title = name === 'Verdict' ? 'Verdict: how the prediction compares with the real run at this row' : name;
+      } else {
+        cell.textContent = name;
+      }
       cell.setAttribute('role', 'columnheader');
       header.append(cell);
     });
@@ -277,12 +307,17 @@
 
     element_.append(gridCell('gutter', position === current ? '▶' : ''));
     if (row.verdict) {
-      const verdict = gridCell(`verdict verdict-badge-${row.verdict}`, VERDICT_TEXT[row.verdict]);
+      const verdict = gridCell(`verdict verdict-badge-${row.verdict}`);
+      verdict.append(element('span', 'verdict-symbol', VERDICT_SYMBOL[row.verdict]), element('span', 'verdict-word', ` ${VERDICT_SHORT[row.verdict]}`));
+      // The tooltip always says the verdict in words: at half width the symbol is all the cell shows.
+      const words = VERDICT_WORDS[row.verdict];
       if (isFirst) {
         verdict.append(element('span', 'badge first-divergence-badge', 'first divergence'));
-        verdict.title = `First divergence: ${model.firstDivergence.description}`;
+        verdict.title = `First divergence (${words}): ${model.firstDivergence.description}`;
       } else if (row.differences) {
-        verdict.title = row.differences.map((difference) => describeDifference(difference)).join('\n');
+        verdict.title = [words, ...row.differences.map((difference) => describeDifference(difference))].join('\n');
+      } else {
+        verdict.title = words;
       }
       element_.append(verdict);
     }
@@ -305,7 +340,11 @@
     // Where the code moves to another file (or back), the file's name leads the source cell.
     if (cell.fileChange) source.append(element('span', 'file-change', cell.fileChange));
     if (cell.event !== 'line') source.append(element('span', `event event-${cell.event}`, cell.event));
-    const text = '  '.repeat(Math.min(cell.depth, MAX_DEPTH_INDENT)) + cell.source.trimEnd();
+    // Call depth as indentation; at half width one space per level (at most four) and the line's own indentation
+    // dropped, so the code itself gets the room.
+    const text = narrow.matches
+      ? ' '.repeat(Math.min(cell.depth, 4)) + cell.source.trim()
+      : '  '.repeat(Math.min(cell.depth, MAX_DEPTH_INDENT)) + cell.source.trimEnd();
     source.append(element('span', 'code', text));
     source.title = `${SIDE_WORDS[side]} step ${cell.step}, ${cell.event} in ${cell.functionName} at line ${cell.line || '?'}${cell.file ? ` of ${cell.file}` : ''}: ${cell.source.trim()}`;
     if (cell.issues) {
@@ -430,6 +469,14 @@
   function measureViewport() {
     viewportHeight = table.clientHeight - header.offsetHeight;
   }
+  // A half-width group (the CSS breakpoint) draws source text without its indentation: the rows are redrawn when the
+  // width crosses it.
+  const narrow = window.matchMedia('(max-width: 760px)');
+  narrow.addEventListener('change', () => {
+    forgetRows();
+    scheduleRender();
+  });
+
   new ResizeObserver(() => {
     measureViewport();
     scheduleRender();

@@ -123,6 +123,11 @@ export class VariableStore {
     const hint = variable.presentationHint ?? {};
     variable.presentationHint = { kind: hint.kind ?? 'data', attributes: [...(hint.attributes ?? []), DIFFERS_ATTRIBUTE] };
     variable.type = `${variable.type ?? ''} — differs from ${otherName}: ${other === undefined ? 'absent there' : shorten(other, 80)}`.trim();
+    // VS Code draws nothing for a custom attribute, so the predicted row says the real value in its own text
+    // (`99 ≠ 0`): a difference is visible in the VARIABLES view at a glance, without hovering.
+    if (scope.side === 'predicted') {
+      variable.value = `${variable.value} ≠ ${other === undefined ? '(absent in the real run)' : shorten(other, 60)}`;
+    }
     return variable;
   }
 

@@ -387,6 +387,7 @@ export function sideBySideHtml(page: SideBySidePage): string {
 <header id="summary">
   <div id="scores" role="group" aria-label="Scores"></div>
   <div id="divergence" role="status"></div>
+  <div id="legend" class="legend" aria-label="What the row colours and symbols mean"></div>
   <ul id="notices"></ul>
 </header>
 <div id="status" role="status" aria-live="polite">Loading the traces…</div>

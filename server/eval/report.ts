@@ -75,7 +75,7 @@ export function whereItFails(totals: RunTotals): string[] {
 
 function runLines(header: RunHeader, totals: RunTotals): string[] {
   return [
-    `- Corpus: \`${header.corpus.path}\` (${header.corpus.kind}, ${header.corpus.items} programs, sha256 \`${header.corpus.hash.slice(0, 16)}…\`)` +
+    `- Corpus: \`${header.corpus.path}\` (${header.corpus.kind}, ${header.corpus.items} program${header.corpus.items === 1 ? '' : 's'}, sha256 \`${header.corpus.hash.slice(0, 16)}…\`)` +
       (header.limit !== null ? `; a subset of ${header.corpus.selected}` : ''),
     `- Model: ${header.model ?? 'unnamed'} (${[...new Set(header.backends)].join(', ') || '–'}) at ${header.endpoints.join(', ') || '–'}`,
     `- Sampling: temperature ${header.temperature}, seed ${header.seed}, ${header.samples} rollout${header.samples === 1 ? '' : 's'} per program; ` +

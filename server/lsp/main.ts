@@ -15,7 +15,7 @@ import { divergenceDiagnostics } from './divergences';
 import { findFunctions, functionAt, type PythonFunction } from '../trace/functions';
 import { hintLabel, hintTooltip, historySection, lineExecutions, variableHistory, code, type LineExecution } from './line-values';
 import {
-  COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionErrorData,
+  CLEAR_PREDICTIONS_METHOD, COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionErrorData,
   type RunFunctionParams, type RunFunctionResult, type RunMode,
 } from './protocol';
 import { asRunError, RunError, runFunction } from './run-function';
@@ -88,6 +88,11 @@ documents.onDidChangeContent((event) => {
   if (stored !== undefined && stored.version !== event.document.version) clearResults(event.document.uri);
 });
 documents.onDidClose((event) => clearResults(event.document.uri));
+// A new debug session (or any start the extension reports) makes every earlier prediction stale: its values describe
+// another run than the one on screen. Runs in flight are left alone; their results arrive after the start.
+connection.onNotification(CLEAR_PREDICTIONS_METHOD, () => {
+  for (const uri of [...results.keys(), ...withDiagnostics]) clearResults(uri);
+});
 
 // ------------------------------------------------------------------------------------------------ code lenses
 

@@ -6,6 +6,12 @@ import type { AlignmentScores } from '../compare/scores';
 /** The custom request that predicts (and in compare mode also runs) one function. */
 export const RUN_FUNCTION_METHOD = 'cwm/runFunction';
 
+/**
+ * Notification from the extension: drop every prediction's inlay hints, hovers and diagnostics (a new debug session or a
+ * new prediction started, so the old values no longer describe what the user is looking at).
+ */
+export const CLEAR_PREDICTIONS_METHOD = 'cwm/clearPredictions';
+
 /** Client-side commands the code lenses carry; the extension registers them and forwards to RUN_FUNCTION_METHOD. */
 export const PREDICT_FUNCTION_COMMAND = 'cwmDebug.predictFunction';
 export const COMPARE_FUNCTION_COMMAND = 'cwmDebug.compareFunction';

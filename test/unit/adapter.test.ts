@@ -804,7 +804,8 @@ describe('compare mode: the prediction next to the real run', { timeout: 300_000
     const real = realLoop.frames[8]!.locals.get('total')!;
     const predicted = await session.locals('Predicted');
     const actual = await session.locals('Actual');
-    assert.equal(predicted.get('total')!.value, '99');
+    // The predicted row carries the real value in its text, so VS Code shows the difference at a glance.
+    assert.equal(predicted.get('total')!.value, `99 ≠ ${real}`);
     assert.equal(actual.get('total')!.value, real);
     assert.ok(predicted.get('total')!.presentationHint?.attributes?.includes('cwm.differs'));
     assert.ok(actual.get('total')!.presentationHint?.attributes?.includes('cwm.differs'));

@@ -20,7 +20,7 @@ import { endpointTransportProblem } from '../../server/endpoint/policy';
 import { findFunctions } from '../../server/trace/functions';
 import { parseServerSettings } from '../../server/lsp/settings';
 import {
-  COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionParams,
+  CLEAR_PREDICTIONS_METHOD, COMPARE_FUNCTION_COMMAND, PREDICT_FUNCTION_COMMAND, RUN_FUNCTION_METHOD, type FunctionLensArgument, type RunFunctionParams,
   type RunFunctionResult,
 } from '../../server/lsp/protocol';
 import { repoRoot } from '../helpers/paths';
@@ -531,6 +531,24 @@ describe('language server', { timeout: 180_000 }, () => {
     assert.equal(result.firstDivergence, undefined);
     assert.equal(result.scores?.stateByFrame.rate, 1);
     assert.deepEqual(client.diagnostics.get(uri) ?? [], []);
+  });
+
+  test('cwm/clearPredictions (sent when a debug session starts) clears every document\'s hints, hovers and diagnostics', async () => {
+    client.settings = settingsFor(servers.get('vllm')!);
+    replay.setCorruptions([{ kind: 'wrong-value', step: 5, variable: 'total', value: '-1' }]);
+    try {
+      await client.run({ uri, functionName: 'total_price', mode: 'compare', args: '[3, 4], 2', allowExecution: true });
+    } finally {
+      replay.setCorruptions([]);
+    }
+    assert.equal(client.diagnostics.get(uri)?.length, 1);
+    assert.ok(((await client.inlayHints(uri)) ?? []).length > 0);
+    const refreshes = client.refreshes;
+    await client.connection.sendNotification(CLEAR_PREDICTIONS_METHOD);
+    await waitFor(() => client.diagnostics.get(uri)?.length === 0, 'the diagnostics to be cleared');
+    await waitFor(() => client.refreshes > refreshes, 'an inlay hint refresh after the clear');
+    assert.deepEqual((await client.inlayHints(uri)) ?? [], []);
+    assert.equal(await client.hover(uri, lineOf('total += cost') + 1, columnOf(lineOf('total += cost'), 'total')), null);
   });
 
   test('cancelling a prediction ends the request promptly and leaves no connection open', async () => {

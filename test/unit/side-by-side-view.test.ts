@@ -394,6 +394,39 @@ const THEME: Readonly<Record<string, string>> = {
   '--vscode-editorGroup-border': '#ffffff17',
 };
 
+/** The same colours from VS Code's Light Modern theme. */
+const LIGHT_THEME: Readonly<Record<string, string>> = {
+  '--vscode-foreground': '#3b3b3b',
+  '--vscode-editor-background': '#ffffff',
+  '--vscode-descriptionForeground': '#3b3b3b',
+  '--vscode-editorLineNumber-foreground': '#6e7681',
+  '--vscode-list-activeSelectionBackground': '#e8e8e8',
+  '--vscode-list-activeSelectionForeground': '#000000',
+  '--vscode-list-inactiveSelectionBackground': '#e4e6f1',
+  '--vscode-list-hoverBackground': '#f2f2f2',
+  '--vscode-testing-iconPassed': '#388a34',
+  '--vscode-editorWarning-foreground': '#bf8803',
+  '--vscode-editorError-foreground': '#e51400',
+  '--vscode-gitDecoration-deletedResourceForeground': '#ad0707',
+  '--vscode-gitDecoration-addedResourceForeground': '#587c0c',
+  '--vscode-badge-background': '#cccccc',
+  '--vscode-badge-foreground': '#3b3b3b',
+  '--vscode-editorGroup-border': '#e5e5e5',
+};
+
+/** WCAG 2 contrast ratio of two CSS `rgb()`/`rgba()` colours (alpha ignored: the pill's colours are opaque). */
+function contrastRatio(a: string, b: string): number {
+  const luminance = (colour: string) => {
+    const [r, g, bl] = (colour.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number).map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (light! + 0.05) / (dark! + 0.05);
+}
+
 /** Serves the harness page and the real media files from a temp folder, as the panel loads them from its resource root. */
 async function startHarness(): Promise<{ url: string; origin: string; nonce: string; server: Server; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cwm-view-harness-'));
@@ -529,7 +562,7 @@ describe('the webview in headless Chromium', { timeout: 300_000, skip: existsSyn
   test('compare mode: both columns, verdict classes, the first divergence and the scores', async () => {
     const { model } = sessions.compare;
     await showModel(model, 0);
-    const headers = await page.$$eval('#header .cell', (cells) => cells.map((cell) => cell.textContent));
+    const headers = await page.$$eval('#header .cell', (cells) => cells.map((cell) => (cell as HTMLElement).innerText));
     assert.deepEqual(headers, ['', 'Verdict', 'Step', 'Line', 'Prediction', 'Changed', 'Step', 'Line', 'Real run', 'Changed']);
     const rows = await page.$$eval('#canvas .row', (elements) => elements.map((row) => ({
       position: Number((row as HTMLElement).dataset.position),
@@ -584,7 +617,8 @@ describe('the webview in headless Chromium', { timeout: 300_000, skip: existsSyn
       return { selected: background('#canvas .row.selected'), badge: background('#canvas .first-divergence-badge') };
     });
     assert.equal(colours.selected, 'rgb(4, 57, 94)');
-    assert.equal(colours.badge, 'rgb(241, 76, 76)');
+    // The pill keeps its own colours (white on #b3261e): the theme's error colour would not be readable under white text.
+    assert.equal(colours.badge, 'rgb(179, 38, 30)');
     const missing = sessions.compare.model.rows.findIndex((row) => row.verdict === 'missing');
     await post({ type: 'select', position: missing - 1 });
     await page.waitForSelector(`#row-${missing}`);
@@ -663,10 +697,61 @@ describe('the webview in headless Chromium', { timeout: 300_000, skip: existsSyn
     assert.ok(readFileSync(file).length > 10_000);
   });
 
+  test('at half width (540 px), dark and light: verdicts as symbols with tooltips, a readable pill, a legend, nothing cut without an ellipsis', async () => {
+    const { model } = sessions.compare;
+    const dir = join(repoRoot, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    await page.setViewportSize({ width: 540, height: 700 });
+    try {
+      for (const [name, theme] of [['dark', THEME], ['light', LIGHT_THEME]] as const) {
+        await page.evaluate((variables) => {
+          for (const [key, value] of Object.entries(variables)) document.documentElement.style.setProperty(key, value);
+        }, theme);
+        await showModel(model, model.firstDivergence!.position);
+        const seen = await page.evaluate(() => {
+          const shown = (element: Element | null) => element !== null && getComputedStyle(element).display !== 'none' && (element as HTMLElement).offsetWidth > 0;
+          const verdicts = Array.from(document.querySelectorAll<HTMLElement>('#canvas .row .cell.verdict'));
+          const cut = Array.from(document.querySelectorAll<HTMLElement>('#canvas .row .cell, #header .cell'))
+            .filter((cell) => cell.scrollWidth > cell.clientWidth + 1 && getComputedStyle(cell).textOverflow !== 'ellipsis')
+            .map((cell) => `${cell.className}: ${cell.textContent}`);
+          const pill = document.querySelector('#divergence .first-divergence-badge')!;
+          const style = getComputedStyle(pill);
+          return {
+            width: document.documentElement.clientWidth,
+            tableWidth: document.getElementById('canvas')!.scrollWidth,
+            symbolsShown: verdicts.every((cell) => shown(cell.querySelector('.verdict-symbol'))),
+            wordsHidden: verdicts.every((cell) => !shown(cell.querySelector('.verdict-word'))),
+            titled: verdicts.every((cell) => cell.title.length > 0),
+            rowPillHidden: !shown(document.querySelector('#canvas .row.first-divergence .first-divergence-badge')),
+            cut,
+            pill: { color: style.color, background: style.backgroundColor },
+            legend: Array.from(document.querySelectorAll<HTMLElement>('#legend .legend-entry')).map((entry) => entry.dataset.verdict),
+          };
+        });
+        assert.equal(seen.width, 540);
+        assert.ok(seen.tableWidth <= 540, `both sides fit: the rows are ${seen.tableWidth} px wide`);
+        assert.ok(seen.symbolsShown && seen.wordsHidden && seen.titled, JSON.stringify(seen));
+        assert.ok(seen.rowPillHidden, 'the pill does not crowd a narrow verdict cell');
+        assert.deepEqual(seen.cut, [], 'cells cut without an ellipsis');
+        assert.deepEqual(seen.legend, ['match', 'state-differs', 'action-differs', 'missing', 'extra']);
+        const ratio = contrastRatio(seen.pill.color, seen.pill.background);
+        assert.ok(ratio >= 4.5, `the first-divergence pill's contrast in the ${name} theme is ${ratio.toFixed(2)}:1`);
+        const file = join(dir, `side-by-side-half-width-${name}.png`);
+        await page.screenshot({ path: file });
+        assert.ok(readFileSync(file).length > 5_000);
+      }
+    } finally {
+      await page.evaluate((variables) => {
+        for (const key of Object.keys(variables)) document.documentElement.style.removeProperty(key);
+      }, LIGHT_THEME);
+      await page.setViewportSize({ width: 1400, height: 700 });
+    }
+  });
+
   test('actual mode: one column of real steps', async () => {
     const { model } = sessions.actual;
     await showModel(model, 5);
-    const headers = await page.$$eval('#header .cell', (cells) => cells.map((cell) => cell.textContent));
+    const headers = await page.$$eval('#header .cell', (cells) => cells.map((cell) => (cell as HTMLElement).innerText));
     assert.deepEqual(headers, ['', 'Step', 'Line', 'Real run', 'Changed']);
     assert.equal(await page.$$eval('#canvas .side-predicted', (cells) => cells.length), 0);
     assert.equal(await page.$$eval('#canvas .row[data-verdict]', (rows) => rows.length), 0);
