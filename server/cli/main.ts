@@ -47,7 +47,7 @@ async function traceCommand(argv: string[]): Promise<number> {
   const write = (text: string): void => {
     process.stdout.write(text);
   };
-  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source)
+  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file)
     : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
       : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!);
 

@@ -1,6 +1,11 @@
 // Writers that print a trace while it is recorded, one frame at a time, so that no format needs the whole trace in
 // memory: the table, the CWM text (prompt, frames, end), and JSON (the trace object with its frames array streamed).
 
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { traceContext } from '../cwm/context';
 import { CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
 import { Tok } from '../cwm/tokens';
 import { frameToJson } from '../trace/json';
@@ -84,27 +89,61 @@ export class TableTraceWriter implements TraceWriter {
   }
 }
 
-/** CWM's text: the prompt once the entry is known (its def line gets the marker), each frame as it comes, the end token. */
+/**
+ * CWM's text: the prompt (every traced file's source, see server/cwm/context.ts), the frames, the end token. The other
+ * files are known only once the program has run into them, so the frames go to a spool file as they come (bounded
+ * memory at any length) and follow the prompt at the end.
+ */
 export class CwmTraceWriter implements TraceWriter {
   private encoder: CwmFrameEncoder | undefined;
+  private entry: EntryPoint = { kind: 'script' };
+  private spool: { readonly dir: string; readonly fd: number } | undefined;
 
-  constructor(private readonly write: Write, private readonly source: string) {}
+  constructor(private readonly write: Write, private readonly source: string, private readonly path?: string) {}
 
   begin(entry: EntryPoint): void {
-    const context = markEntryLine(this.source, entry);
-    this.encoder = new CwmFrameEncoder(context);
-    this.write(renderPrompt(context));
+    this.entry = entry;
+    // Frames of the main file take their LINE from its marked text; other files' frames carry their own line.
+    this.encoder = new CwmFrameEncoder(markEntryLine(this.source, entry));
   }
 
   frame(frame: TraceFrame): void {
     if (!this.encoder) this.begin({ kind: 'script' });
-    this.write(this.encoder!.renderFrame(frame));
+    if (!this.spool) {
+      const dir = mkdtempSync(join(tmpdir(), 'cwm-debug-frames-'));
+      this.spool = { dir, fd: openSync(join(dir, 'frames.txt'), 'w+') };
+      // An interrupted run (Ctrl-C) never reaches end(): the spool goes with the process all the same.
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    writeSync(this.spool.fd, this.encoder!.renderFrame(frame));
   }
 
   note(): void {}
 
   end(trace: Trace): void {
-    if (!this.encoder) this.begin(trace.entry);
+    const context = traceContext({ source: this.source, entry: this.encoder ? this.entry : trace.entry, ...(this.path !== undefined ? { path: this.path } : {}), ...(trace.files ? { files: trace.files } : {}) });
+    this.write(renderPrompt(context));
+    if (this.spool) {
+      const { dir, fd } = this.spool;
+      try {
+        const buffer = Buffer.alloc(1 << 20);
+        let position = 0;
+        // The spooled frames are whole UTF-8 text; a chunk may end inside a character, so the decoder carries it over.
+        const decoder = new StringDecoder('utf8');
+        for (;;) {
+          const read = readSync(fd, buffer, 0, buffer.length, position);
+          if (read === 0) break;
+          position += read;
+          this.write(decoder.write(buffer.subarray(0, read)));
+        }
+        const rest = decoder.end();
+        if (rest) this.write(rest);
+      } finally {
+        closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
+        this.spool = undefined;
+      }
+    }
     // The final newline is for the terminal and for line-based tools; it is not part of the CWM text.
     this.write((traceEndsWithEndOfText(trace) ? Tok.endOfText : '') + '\n');
   }
