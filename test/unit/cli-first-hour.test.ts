@@ -300,8 +300,8 @@ describe('the table', { timeout: 120_000 }, () => {
     const wide = program('wide.py', [
       'def greet():  # << START_OF_TRACE',
       '    word = "日本語のテキスト"',
-      '    face = "😀😀"',
-      '    n = 1',
+      '    face = "😀😀" + word[:1]',
+      '    n = len(word)  # 長さ',
       '    return word + face',
       '',
     ].join('\n'));
@@ -310,7 +310,8 @@ describe('the table', { timeout: 120_000 }, () => {
     const lines = result.stdout.split('\n');
     const header = lines.find((line) => line.includes('changed'))!;
     const column = displayWidth(header.slice(0, header.indexOf('changed')));
-    for (const name of ['face=', 'n=', '→']) {
+    // Each of these rows has wide characters in its source or its values.
+    for (const name of ['word=', 'face=', 'n=', '→']) {
       const row = lines.find((line) => line.includes(` ${name}`))!;
       assert.equal(displayWidth(row.slice(0, row.indexOf(` ${name}`) + 1)), column, `misaligned: ${row}`);
     }
