@@ -40,9 +40,9 @@ export function mergeOutput(chunks: readonly OutputChunk[]): OutputChunk[] {
 }
 
 /** The first line of a table: which code is traced, and how to pick another. */
-export function entryLine(entry: EntryPoint, file: string): string {
+export function entryLine(entry: EntryPoint, file: string, done: 'traced' | 'predicted' = 'traced'): string {
   if (entry.kind === 'script') {
-    return `Nothing is marked and no --entry was given, so the whole script ${file} is traced. To trace one function, ` +
+    return `Nothing is marked and no --entry was given, so the whole script ${file} is ${done}. To ${done === 'traced' ? 'trace' : 'predict'} one function, ` +
       'put "# << START_OF_TRACE" on its def line or pass --entry NAME.';
   }
   return '';
@@ -87,24 +87,30 @@ export class TableTraceWriter implements TraceWriter {
 /** CWM's text: the prompt once the entry is known (its def line gets the marker), each frame as it comes, the end token. */
 export class CwmTraceWriter implements TraceWriter {
   private encoder: CwmFrameEncoder | undefined;
+  private entry: EntryPoint = { kind: 'script' };
 
   constructor(private readonly write: Write, private readonly source: string) {}
 
+  /** The prompt waits for the first frame: a run that fails before it prints nothing but its error. */
   begin(entry: EntryPoint): void {
+    this.entry = entry;
+  }
+
+  private start(entry: EntryPoint): void {
     const context = markEntryLine(this.source, entry);
     this.encoder = new CwmFrameEncoder(context);
     this.write(renderPrompt(context));
   }
 
   frame(frame: TraceFrame): void {
-    if (!this.encoder) this.begin({ kind: 'script' });
+    if (!this.encoder) this.start(this.entry);
     this.write(this.encoder!.renderFrame(frame));
   }
 
   note(): void {}
 
   end(trace: Trace): void {
-    if (!this.encoder) this.begin(trace.entry);
+    if (!this.encoder) this.start(trace.entry);
     // The final newline is for the terminal and for line-based tools; it is not part of the CWM text.
     this.write((traceEndsWithEndOfText(trace) ? Tok.endOfText : '') + '\n');
   }
@@ -126,9 +132,8 @@ export class JsonTraceWriter implements TraceWriter {
     this.write(`{\n  "origin": ${JSON.stringify(this.origin)},\n  "path": ${terminalSafeJson(this.path)},\n  "frames": [`);
   }
 
-  begin(): void {
-    this.start();
-  }
+  /** Nothing is written before the first frame: a run that fails before it prints nothing but its error. */
+  begin(): void {}
 
   frame(frame: TraceFrame): void {
     this.start();

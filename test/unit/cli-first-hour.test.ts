@@ -178,6 +178,22 @@ describe('messages and exit codes', { timeout: 120_000 }, () => {
     }
   });
 
+  test('--args with nothing marked and no --entry is refused instead of silently ignored', async () => {
+    const plain = program('plain-args.py', 'x = 1\n');
+    const result = await runCli(['trace', plain, '--args', '1']);
+    assert.equal(result.code, 2);
+    assert.match(oneSentence(result), /--args needs a function to call.*marks none/);
+  });
+
+  test('a run that fails after the entry was chosen prints only its error, never half a JSON or CWM document', async () => {
+    for (const format of ['json', 'cwm']) {
+      const result = await runCli(['trace', spec, '--entry', 'f', '--args', '1, 2, 3', '--format', format]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stdout, '');
+      assert.match(oneSentence(result), /Calling "f" with the arguments "1, 2, 3" failed/);
+    }
+  });
+
   test('--python pointing at a folder says so in words', async () => {
     const result = await runCli(['trace', spec, '--python', '/usr/bin']);
     assert.equal(result.code, 1);
