@@ -213,12 +213,17 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     if (stderrTail.length > 20) stderrTail.shift();
   });
   child.stdout.setEncoding('utf8');
+  let waitingForDrain = false;
   child.stdout.on('data', (chunk: string) => {
     parser.push(chunk);
     const output = request.output;
-    if (output?.writableNeedDrain) {
+    if (output?.writableNeedDrain && !waitingForDrain) {
+      waitingForDrain = true;
       child.stdout.pause();
-      output.once('drain', () => child.stdout.resume());
+      output.once('drain', () => {
+        waitingForDrain = false;
+        child.stdout.resume();
+      });
     }
   });
 
