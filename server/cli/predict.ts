@@ -105,6 +105,9 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const format = checkFormat(values.format, ['table', 'cwm', 'json'], 'predict');
   checkEntryOptions(values);
   const settings = modelSettingsFrom(values);
+  if (settings.samples > 1 && format === 'cwm') {
+    throw new UsageError('--samples prints a table or json (several rollouts and their agreement), not cwm; leave out --format cwm or --samples.');
+  }
   const file = checkProgramFile(given);
   checkPython(values.python);
   const source = readFileSync(file, 'utf8');

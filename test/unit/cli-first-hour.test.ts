@@ -126,6 +126,7 @@ describe('messages and exit codes', { timeout: 120_000 }, () => {
     { args: ['trace', spec, '--samples', '3'], code: 2, message: /--samples is an option of predict and eval, not of trace\./ },
     { args: ['tarce', spec], code: 2, message: /Unknown command "tarce"\. Did you mean trace\?/ },
     { args: ['compare', spec, '--format', 'cwm'], code: 2, message: /compare prints a table or json/ },
+    { args: ['predict', spec, '--samples', '3', '--format', 'cwm'], code: 2, message: /--samples prints a table or json .* not cwm/ },
   ];
   for (const { args, code, message } of cases) {
     test(`${args.slice(0, 1).concat(args.slice(2)).join(' ')}: exit ${code}, one sentence`, async () => {
