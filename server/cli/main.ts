@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EndpointError } from '../endpoint/errors';
 import { TokenizerError } from '../cwm/tokenizer';
-import { EntryNotFoundError } from '../trace/entry';
+import { EntryNotFoundError, findEntryPoint } from '../trace/entry';
 import { recordTrace, TracerError } from '../tracer/runner';
 import { EntryFrameError } from '../tracer/entry-frame';
 import {
@@ -42,6 +42,9 @@ async function traceCommand(argv: string[]): Promise<number> {
   const file = checkProgramFile(positionals[0]!);
   checkPython(values.python);
   const source = readFileSync(file, 'utf8');
+  if (values.args !== undefined && values.entry === undefined && findEntryPoint(source).kind === 'script') {
+    throw new UsageError(`--args needs a function to call, and ${positionals[0]} marks none: put "# << START_OF_TRACE" on its def line or pass --entry NAME.`);
+  }
   const python = values.python ?? process.env.CWM_DEBUG_PYTHON;
   const style = terminalStyle(values, format === 'table');
   const write = (text: string): void => {

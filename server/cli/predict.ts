@@ -26,7 +26,7 @@ import { parseCommandLine } from './options';
 import { renderScores, renderSideBySide } from './side-by-side';
 import { TraceTable, painter, steps, wrap, type Paint } from './table';
 import { fitWidth, padEndWidth, visible } from './terminal';
-import { terminalSafeJson } from './trace-output';
+import { entryLine, terminalSafeJson } from './trace-output';
 
 const PREDICT_OPTIONS = {
   entry: TRACER_OPTION_SPECS.entry, args: TRACER_OPTION_SPECS.args, script: TRACER_OPTION_SPECS.script, python: TRACER_OPTION_SPECS.python,
@@ -106,6 +106,9 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const format = checkFormat(values.format, ['table', 'cwm', 'json'], 'predict');
   checkEntryOptions(values);
   const settings = modelSettingsFrom(values);
+  if (settings.samples > 1 && format === 'cwm') {
+    throw new UsageError('--samples prints a table or json (several rollouts and their agreement), not cwm; leave out --format cwm or --samples.');
+  }
   const file = checkProgramFile(given);
   checkPython(values.python);
   const source = readFileSync(file, 'utf8');
@@ -133,7 +136,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     }
     const table = new TraceTable(style, longestLine(source));
     if (format === 'table') {
-      if (entry.kind === 'script') process.stdout.write(paint('yellow', table.message(`Nothing is marked and no --entry was given, so the model predicts the whole script ${given}. To predict one function, put "# << START_OF_TRACE" on its def line or pass --entry NAME.`)) + '\n');
+      if (entry.kind === 'script') process.stdout.write(paint('yellow', table.message(entryLine(entry, given, 'predicted'))) + '\n');
       process.stdout.write(table.header() + '\n');
       for (const frame of initialFrames) process.stdout.write(table.row(frame) + '\n');
     }
@@ -291,6 +294,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       }, 2) + '\n');
     } else {
       const message = (text: string): string => wrap(text, style.width, '  ').join('\n');
+      if (real.entry.kind === 'script') process.stdout.write(paint('yellow', message(entryLine(real.entry, given))) + '\n');
       for (const line of renderSideBySide(alignment, predicted, real.frames, style)) process.stdout.write(line + '\n');
       for (const bad of session.malformed) process.stdout.write(paint('yellow', message(`unreadable model output at step ${bad.index}: ${bad.reason}`)) + '\n');
       if (!session.ended) process.stdout.write(paint('yellow', message('The prediction stopped without the end of the trace (token or frame limit).')) + '\n');

@@ -68,12 +68,14 @@ function charWidth(code: number): number {
   return isWide(code) ? 2 : 1;
 }
 
-/** Columns the text takes on a terminal (text already made visible: no control characters left). */
+/** The colour codes the CLI itself adds (content has its ESC characters escaped by visible(), so these are ours). */
+const SGR = /\x1b\[[0-9;]*m/g;
+
+/** Columns the text takes on a terminal (text already made visible; the CLI's own colour codes take none). */
 export function displayWidth(text: string): number {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x20-\x7e]*$/.test(text)) return text.length;
   let width = 0;
-  for (const char of text) width += charWidth(char.codePointAt(0)!);
+  for (const char of text.replace(SGR, '')) width += charWidth(char.codePointAt(0)!);
   return width;
 }
 

@@ -45,9 +45,9 @@ export function mergeOutput(chunks: readonly OutputChunk[]): OutputChunk[] {
 }
 
 /** The first line of a table: which code is traced, and how to pick another. */
-export function entryLine(entry: EntryPoint, file: string): string {
+export function entryLine(entry: EntryPoint, file: string, done: 'traced' | 'predicted' = 'traced'): string {
   if (entry.kind === 'script') {
-    return `Nothing is marked and no --entry was given, so the whole script ${file} is traced. To trace one function, ` +
+    return `Nothing is marked and no --entry was given, so the whole script ${file} is ${done}. To ${done === 'traced' ? 'trace' : 'predict'} one function, ` +
       'put "# << START_OF_TRACE" on its def line or pass --entry NAME.';
   }
   return '';
@@ -101,6 +101,7 @@ export class CwmTraceWriter implements TraceWriter {
 
   constructor(private readonly write: Write, private readonly source: string, private readonly path?: string) {}
 
+  /** The prompt waits for the end (every traced file is known then): a run that fails early prints only its error. */
   begin(entry: EntryPoint): void {
     this.entry = entry;
     // Frames of the main file take their LINE from its marked text; other files' frames carry their own line.
@@ -165,9 +166,8 @@ export class JsonTraceWriter implements TraceWriter {
     this.write(`{\n  "origin": ${JSON.stringify(this.origin)},\n  "path": ${terminalSafeJson(this.path)},\n  "frames": [`);
   }
 
-  begin(): void {
-    this.start();
-  }
+  /** Nothing is written before the first frame: a run that fails before it prints nothing but its error. */
+  begin(): void {}
 
   frame(frame: TraceFrame): void {
     this.start();

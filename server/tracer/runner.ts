@@ -284,6 +284,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     stderrTail.push(chunk);
     if (stderrTail.length > 20) stderrTail.shift();
   });
+  let waitingForDrain = false;
   child.stdout.on('data', (chunk: Buffer) => {
     channel.push(chunk);
     if (!forgedNoted && channel.forgery) {
@@ -292,9 +293,13 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     }
     // Backpressure: a destination that cannot keep up pauses the reading, and with it (through the pipe) the tracer.
     const output = request.output;
-    if (output?.writableNeedDrain) {
+    if (output?.writableNeedDrain && !waitingForDrain) {
+      waitingForDrain = true;
       child.stdout.pause();
-      output.once('drain', () => child.stdout.resume());
+      output.once('drain', () => {
+        waitingForDrain = false;
+        child.stdout.resume();
+      });
     }
   });
 

@@ -126,6 +126,7 @@ describe('messages and exit codes', { timeout: 120_000 }, () => {
     { args: ['trace', spec, '--samples', '3'], code: 2, message: /--samples is an option of predict and eval, not of trace\./ },
     { args: ['tarce', spec], code: 2, message: /Unknown command "tarce"\. Did you mean trace\?/ },
     { args: ['compare', spec, '--format', 'cwm'], code: 2, message: /compare prints a table or json/ },
+    { args: ['predict', spec, '--samples', '3', '--format', 'cwm'], code: 2, message: /--samples prints a table or json .* not cwm/ },
   ];
   for (const { args, code, message } of cases) {
     test(`${args.slice(0, 1).concat(args.slice(2)).join(' ')}: exit ${code}, one sentence`, async () => {
@@ -175,6 +176,22 @@ describe('messages and exit codes', { timeout: 120_000 }, () => {
       const text = oneSentence(result);
       assert.match(text, message);
       assert.doesNotMatch(text, /closing parenthesis|'\(' was never closed|does not match opening/);
+    }
+  });
+
+  test('--args with nothing marked and no --entry is refused instead of silently ignored', async () => {
+    const plain = program('plain-args.py', 'x = 1\n');
+    const result = await runCli(['trace', plain, '--args', '1']);
+    assert.equal(result.code, 2);
+    assert.match(oneSentence(result), /--args needs a function to call.*marks none/);
+  });
+
+  test('a run that fails after the entry was chosen prints only its error, never half a JSON or CWM document', async () => {
+    for (const format of ['json', 'cwm']) {
+      const result = await runCli(['trace', spec, '--entry', 'f', '--args', '1, 2, 3', '--format', format]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stdout, '');
+      assert.match(oneSentence(result), /Calling "f" with the arguments "1, 2, 3" failed/);
     }
   });
 
@@ -300,8 +317,8 @@ describe('the table', { timeout: 120_000 }, () => {
     const wide = program('wide.py', [
       'def greet():  # << START_OF_TRACE',
       '    word = "日本語のテキスト"',
-      '    face = "😀😀"',
-      '    n = 1',
+      '    face = "😀😀" + word[:1]',
+      '    n = len(word)  # 長さ',
       '    return word + face',
       '',
     ].join('\n'));
@@ -310,7 +327,8 @@ describe('the table', { timeout: 120_000 }, () => {
     const lines = result.stdout.split('\n');
     const header = lines.find((line) => line.includes('changed'))!;
     const column = displayWidth(header.slice(0, header.indexOf('changed')));
-    for (const name of ['face=', 'n=', '→']) {
+    // Each of these rows has wide characters in its source or its values.
+    for (const name of ['word=', 'face=', 'n=', '→']) {
       const row = lines.find((line) => line.includes(` ${name}`))!;
       assert.equal(displayWidth(row.slice(0, row.indexOf(` ${name}`) + 1)), column, `misaligned: ${row}`);
     }
