@@ -461,7 +461,7 @@ export class CwmDebugSession extends DebugSession {
     if (!this.isProgramSource(target)) {
       const message = this.servesSourceByContent()
         ? `The replayed trace ran the program text it stores, shown as ${this.saved!.sourceName} (read-only): set breakpoints there.`
-        : `Only ${basename(this.config.program ?? '')} and the Python files in its folder are traced; breakpoints in other files are never hit.`;
+        : `Only ${basename(this.config.program ?? '')} is traced, with the Python files in its folder it runs code from; breakpoints in ${basename(target.path ?? target.name ?? 'this file')} are never hit.`;
       return requested.map((bp) => ({ verified: false, line: bp.line, message }));
     }
     const set = this.rules.setLineBreakpoints(this.source, requested);
@@ -926,6 +926,13 @@ export class CwmDebugSession extends DebugSession {
   private projectFileOf(target: DebugProtocol.Source): { path: string; text: string } | undefined {
     const program = this.config?.program;
     if (target.path === undefined || program === undefined || this.saved !== undefined || !target.path.endsWith('.py')) return undefined;
+    const recorded = this.nav instanceof RecordedNavigator ? this.nav.recorded : this.nav instanceof CompareNavigator ? this.nav.actualTrace : undefined;
+    if (recorded !== undefined) {
+      // The real run is known: only the files it ran code from.
+      const file = recorded.files?.find((traced) => samePath(traced.path, target.path!));
+      return file && { path: file.path, text: file.source };
+    }
+    // Before the run is recorded: what the tracer would trace.
     const path = resolve(target.path);
     const inside = relative(dirname(resolve(program)), path);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return undefined;
