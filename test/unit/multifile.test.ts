@@ -238,6 +238,28 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
 });
 
 describe('the debug adapter on a two-file program', { timeout: 60_000 }, () => {
+  test('a saved trace of it (CWM text and JSON) replays with the helper frames in the helper file', async () => {
+    const real = await recordTrace({ file: APP });
+    const folder = mkdtempSync(join(tmpdir(), 'cwm-multifile-saved-'));
+    const cwmFile = join(folder, 'app.cwmtrace');
+    const jsonFile = join(folder, 'app.json');
+    writeFileSync(cwmFile, renderTrace(real));
+    writeFileSync(jsonFile, JSON.stringify({ ...traceToJson(real), source: real.source }));
+    for (const trace of [cwmFile, jsonFile]) {
+      const session = await Debuggee.open();
+      try {
+        await session.launch({ program: APP, trace });
+        await session.move('next');
+        await session.move('stepIn');
+        const stack = await session.stack();
+        assert.deepEqual([stack[0]!.name, stack[0]!.line, stack[0]!.source?.path], ['double', 2, HELPER], trace);
+        assert.deepEqual([stack[1]!.line, stack[1]!.source?.path], [6, APP], trace);
+      } finally {
+        await session.close();
+      }
+    }
+  });
+
   test('stepping into the helper opens the helper file; a breakpoint in the helper stops there', async () => {
     const session = await Debuggee.open();
     try {
