@@ -773,6 +773,8 @@ export class CwmDebugSession extends DebugSession {
       origin: 'predicted',
       ...(config.program !== undefined ? { path: config.program } : {}),
       source: this.source,
+      // The prediction's context held the real run's other files: so does the exported trace.
+      ...(nav instanceof CompareNavigator && nav.actualTrace.files?.length ? { files: nav.actualTrace.files } : {}),
       entry: this.predictionEntry ?? findEntryPoint(this.source, { entry: config.entry, args: config.args }),
       // A snapshot: the background prediction goes on appending to its own list.
       frames: [...frames],

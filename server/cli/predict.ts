@@ -162,7 +162,7 @@ export async function compareCommand(argv: string[], usage: string): Promise<num
     const scores = scoreAlignment(alignment, predicted, real.frames, session.malformed);
     if (format === 'json') {
       process.stdout.write(JSON.stringify({
-        actual: traceToJson(real), predicted: traceToJson(predictedTrace(session, source, file, real.entry)),
+        actual: traceToJson(real), predicted: traceToJson({ ...predictedTrace(session, source, file, real.entry), ...(real.files ? { files: real.files } : {}) }),
         rows: alignment.rows, firstDivergence: alignment.firstDivergence ?? null, scores,
       }, null, 2) + '\n');
     } else {

@@ -226,11 +226,12 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
     });
     assert.equal(result.code, 0, result.stderr);
     const body = JSON.parse(result.stdout) as {
-      predicted: { frames: { file?: string; line: number }[] };
+      predicted: { frames: { file?: string; line: number }[]; files?: { path: string }[] };
       rows: { verdict: string }[];
       firstDivergence: unknown;
     };
     assert.equal(body.firstDivergence, null);
+    assert.deepEqual(body.predicted.files?.map((f) => f.path), [HELPER]);
     assert.equal(body.rows.length, 16);
     assert.ok(body.rows.every((row) => row.verdict === 'match'), JSON.stringify(body.rows));
     assert.deepEqual(body.predicted.frames.map((f) => [f.file === undefined ? '' : 'helper.py', f.line]).slice(1, 5), [['', 6], ['helper.py', 2], ['helper.py', 3], ['helper.py', 4]]);
