@@ -182,6 +182,46 @@ describe('what is traced without --include, and a missing --include', () => {
     assert.deepEqual(buildContext(trace).files.map((f) => f.name), ['lib/tools.py']);
   });
 
+  test('the context orders the other files by name, whatever order they ran in; generators and exceptions keep their file', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-order-'));
+    mkdirSync(join(project, 'sub'));
+    writeFileSync(join(project, 'zeta.py'), 'def count(n):\n    for i in range(n):\n        yield i\n');
+    writeFileSync(join(project, 'sub', 'mid.py'), 'def fail():\n    raise ValueError("no")\n');
+    writeFileSync(join(project, 'alpha.py'), 'def one():\n    return 1\n');
+    writeFileSync(join(project, 'main.py'), [
+      'from zeta import count',
+      'from sub.mid import fail',
+      'from alpha import one',
+      '',
+      'def main():  # << START_OF_TRACE',
+      '    total = sum(count(2))',
+      '    try:',
+      '        fail()',
+      '    except ValueError:',
+      '        total += one()',
+      '    return total',
+      '',
+    ].join('\n'));
+    const trace = await recordTrace({ file: join(project, 'main.py') });
+    const name = (file?: string): string => (file === undefined ? 'main.py' : file.slice(project.length + 1));
+    // Run order: zeta, sub/mid, alpha; context order: by name.
+    assert.deepEqual([...new Set(trace.frames.map((f) => name(f.file)))], ['main.py', 'zeta.py', 'sub/mid.py', 'alpha.py']);
+    assert.deepEqual(trace.files?.map((f) => name(f.path)), ['alpha.py', 'sub/mid.py', 'zeta.py']);
+    const context = buildContext(trace).text;
+    assert.deepEqual(context.split('\n').filter((line) => line.startsWith('# << FILE: ')), ['# << FILE: alpha.py', '# << FILE: sub/mid.py', '# << FILE: zeta.py']);
+    // Every frame of the generator (its resumes too) and of the raising function is in its own file, at its own lines.
+    for (const frame of trace.frames.filter((f) => f.functionName === 'count' || f.functionName === 'fail')) {
+      assert.equal(name(frame.file), frame.functionName === 'count' ? 'zeta.py' : 'sub/mid.py', `step ${frame.index}`);
+    }
+    assert.ok(trace.frames.filter((f) => f.functionName === 'count' && f.event === 'call').length >= 3, 'the generator resumes');
+    assert.ok(trace.frames.some((f) => f.functionName === 'fail' && f.event === 'exception' && f.line === 2));
+    assert.equal(trace.frames.at(-1)!.value, '2');
+    // The CWM text reads back to the same files and lines.
+    const layout = buildContext(trace);
+    const read = readCwmTrace(renderTrace(trace), { context: layout.text, layout, entry: trace.entry, source: trace.source });
+    assert.deepEqual(read.frames.map((f) => [name(f.file), f.line]), trace.frames.map((f) => [name(f.file), f.line]));
+  });
+
   test('--include of a path that does not exist is refused, naming the path and the flag', async () => {
     await assert.rejects(recordTrace({ file: APP, includePaths: [join(dir, 'nothere.py')] }), (error: unknown) => {
       assert.ok(error instanceof TracerError);
@@ -266,7 +306,8 @@ describe('the debug adapter on a two-file program', { timeout: 60_000 }, () => {
     try {
       const first = await session.launch({ program: APP, mode: 'actual' }, { breakpoints: [] });
       assert.equal(first.body.reason, 'entry');
-      await session.setBreakpoints(HELPER, [{ line: 8 }]);
+      const set = await session.setBreakpoints(HELPER, [{ line: 8 }, { line: 1 }]);
+      assert.deepEqual(set.map((bp) => [bp.verified, bp.source?.path]), [[true, HELPER], [false, HELPER]]);
       let stack = await session.stack();
       assert.equal(stack[0]!.source?.path, APP);
       await session.move('next');
