@@ -222,6 +222,16 @@ describe('what is traced without --include, and a missing --include', () => {
     assert.deepEqual(read.frames.map((f) => [name(f.file), f.line]), trace.frames.map((f) => [name(f.file), f.line]));
   });
 
+  test('a module over 1 MB is not traced, and a note says so', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-big-'));
+    writeFileSync(join(project, 'big.py'), `def one():\n    return 1\n${'# padding\n'.repeat(110_000)}`);
+    writeFileSync(join(project, 'main.py'), 'from big import one\n\ndef main():  # << START_OF_TRACE\n    return one()\n');
+    const trace = await recordTrace({ file: join(project, 'main.py') });
+    assert.deepEqual([...new Set(trace.frames.map((f) => f.functionName))], ['main']);
+    assert.equal(trace.files, undefined);
+    assert.ok(trace.notes.some((note) => /big\.py is larger than 1000000 bytes; its code was not traced/.test(note)), trace.notes.join('\n'));
+  });
+
   test('--include of a path that does not exist is refused, naming the path and the flag', async () => {
     await assert.rejects(recordTrace({ file: APP, includePaths: [join(dir, 'nothere.py')] }), (error: unknown) => {
       assert.ok(error instanceof TracerError);
