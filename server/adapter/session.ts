@@ -15,6 +15,7 @@ import { comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession } from '../engine/session';
 import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
+import { importedProjectFiles } from '../trace/project-files';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
 import { frameToJson, traceToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
@@ -75,6 +76,8 @@ export class CwmDebugSession extends DebugSession {
   private saved?: SavedTrace;
   /** The entry the predictions start from, for exporting them. */
   private predictionEntry?: EntryPoint;
+  /** Other files of the program the prediction's context holds (the real run's, else the modules it imports). */
+  private predictionFiles?: Trace['files'];
   private nav?: TraceNavigator;
   private controller?: StepController;
   private readonly rules = new StopRules();
@@ -233,10 +236,13 @@ export class CwmDebugSession extends DebugSession {
         source: this.source, functionName: entry.name, args: config.args, python: config.python, maxReprLength: config.tracerLimits.maxReprLength,
       }));
     }
-    return new PredictionNavigator(this.predictionSession(config, entry, initialFrames));
+    // Nothing runs in predict mode: the context shows the project modules the program imports, as a real run's would.
+    const files = config.program !== undefined ? importedProjectFiles(config.program, this.source) : [];
+    return new PredictionNavigator(this.predictionSession(config, entry, initialFrames, files));
   }
 
   private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[], files?: Trace['files']): PredictionSession {
+    this.predictionFiles = files;
     const session = new PredictionSession({
       source: this.source,
       path: programOf(config),
@@ -774,7 +780,7 @@ export class CwmDebugSession extends DebugSession {
       ...(config.program !== undefined ? { path: config.program } : {}),
       source: this.source,
       // The prediction's context held the real run's other files: so does the exported trace.
-      ...(nav instanceof CompareNavigator && nav.actualTrace.files?.length ? { files: nav.actualTrace.files } : {}),
+      ...(this.predictionFiles?.length ? { files: this.predictionFiles } : {}),
       entry: this.predictionEntry ?? findEntryPoint(this.source, { entry: config.entry, args: config.args }),
       // A snapshot: the background prediction goes on appending to its own list.
       frames: [...frames],

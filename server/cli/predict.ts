@@ -9,6 +9,7 @@ import { renderTrace } from '../cwm/writer';
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession, type SampleResult } from '../engine/session';
 import { findEntryPoint } from '../trace/entry';
+import { importedProjectFiles } from '../trace/project-files';
 import type { EntryPoint, Trace, TraceFrame } from '../trace/model';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { recordTrace } from '../tracer/runner';
@@ -74,8 +75,10 @@ export async function predictCommand(argv: string[], usage: string): Promise<num
   const model = await connectModel(settings);
   try {
     printWarnings(model, paint);
+    // Nothing runs: the context shows the project modules the program imports, as a real run's trace would.
+    const files = importedProjectFiles(file, source);
     const session = new PredictionSession({
-      source, path: file, entry, backend: model.pool, codec: model.codec, initialFrames,
+      source, path: file, files, entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = (message) => process.stderr.write(paint('yellow', `note: ${message}`) + '\n');
@@ -88,7 +91,7 @@ export async function predictCommand(argv: string[], usage: string): Promise<num
       for (const frame of initialFrames) process.stdout.write(table.row(frame) + '\n');
     }
     await session.runToEnd(signal, format === 'table' ? (frame) => process.stdout.write(table.row(frame) + '\n') : undefined);
-    const trace = predictedTrace(session, source, file, entry);
+    const trace: Trace = { ...predictedTrace(session, source, file, entry), ...(files.length > 0 ? { files } : {}) };
     if (format === 'cwm') process.stdout.write(renderTrace(trace));
     else if (format === 'json') process.stdout.write(JSON.stringify(traceToJson(trace), null, 2) + '\n');
     else {

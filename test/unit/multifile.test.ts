@@ -3,7 +3,7 @@
 // side-by-side view's cells and the debug adapter's stack frames and breakpoints.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { renderTrace } from '../../server/cwm/writer';
 import { frameToJson, traceToJson } from '../../server/trace/json';
 import type { Trace, TraceFrame } from '../../server/trace/model';
+import { importedProjectFiles } from '../../server/trace/project-files';
 import { recordTrace, TracerError } from '../../server/tracer/runner';
 import { Debuggee } from '../helpers/debuggee';
 import { fixturesDir, repoRoot, tracerScript } from '../helpers/paths';
@@ -70,6 +71,21 @@ const EXPECTED_CWM = [
   '<|return_sep|><|action_sep|>    return total\n<|arg_sep|>"168"<|frame_sep|>',
   '<|end_of_text|>',
 ].join('');
+
+/** Runs the built CLI as a user does. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** [event, file name or '', line, source line] per frame. */
 function located(frames: readonly TraceFrame[]): [string, string, number, string][] {
@@ -245,6 +261,22 @@ describe('what is traced without --include, and a missing --include', () => {
   });
 });
 
+describe('predictions with nothing run: the project modules the program imports', () => {
+  test('are found from its import statements, through packages and relative imports, never outside its folder', () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-imports-'));
+    mkdirSync(join(project, 'lib'));
+    writeFileSync(join(project, 'lib', '__init__.py'), '');
+    writeFileSync(join(project, 'lib', 'tools.py'), 'from . import util\n');
+    writeFileSync(join(project, 'lib', 'util.py'), 'X = 1\n');
+    writeFileSync(join(project, 'helper.py'), 'def f():\n    return 1\n');
+    writeFileSync(join(project, 'unused.py'), 'Y = 2\n');
+    const source = 'import json, lib.tools as t\nfrom helper import f\nfrom os import path\n';
+    const files = importedProjectFiles(join(project, 'main.py'), source);
+    assert.deepEqual(files.map((f) => f.path.slice(project.length + 1)).sort(), ['helper.py', join('lib', '__init__.py'), join('lib', 'tools.py'), join('lib', 'util.py')].sort());
+    assert.deepEqual(importedProjectFiles(APP, readFileSync(APP, 'utf8')).map((f) => f.path), [HELPER]);
+  });
+});
+
 describe('compare of a two-file program against the test endpoint', { timeout: 120_000 }, () => {
   let codec: CwmTokenizer;
   let tokenizerPath: string;
@@ -263,17 +295,7 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
   });
 
   test("the prompt holds both files, the prediction's helper frames name the helper, and every row matches", async () => {
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'compare', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json'], {
-        env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runCli(['compare', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
     const body = JSON.parse(result.stdout) as {
       predicted: { frames: { file?: string; line: number }[]; files?: { path: string }[] };
@@ -285,6 +307,17 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
     assert.equal(body.rows.length, 16);
     assert.ok(body.rows.every((row) => row.verdict === 'match'), JSON.stringify(body.rows));
     assert.deepEqual(body.predicted.frames.map((f) => [f.file === undefined ? '' : 'helper.py', f.line]).slice(1, 5), [['', 6], ['helper.py', 2], ['helper.py', 3], ['helper.py', 4]]);
+  });
+
+  test('predict alone (nothing run) shows the model the helper it imports, and its helper frames name the helper', async () => {
+    const result = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'cwm']);
+    assert.equal(result.code, 0, result.stderr);
+    // The replay endpoint answers only a prompt whose context is the real run's: both files, in order.
+    assert.equal(result.stdout, EXPECTED_CWM);
+    const json = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
+    const trace = JSON.parse(json.stdout) as { frames: { file?: string }[]; files: { path: string }[] };
+    assert.equal(trace.frames[2]!.file, HELPER);
+    assert.deepEqual(trace.files.map((f) => f.path), [HELPER]);
   });
 });
 
