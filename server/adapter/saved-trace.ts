@@ -9,6 +9,7 @@ import { splitSourceLines } from '../cwm/lines';
 import { parseRenderedTrace } from '../cwm/reader';
 import { Tok } from '../cwm/tokens';
 import { markEntryLine } from '../cwm/writer';
+import { parseContextLayout } from '../cwm/context';
 import { findEntryPoint } from '../trace/entry';
 import type { EntryPoint, Trace, TraceEnd, TraceFrame } from '../trace/model';
 import { endOfFinishedTrace } from './navigator';
@@ -24,6 +25,7 @@ const FrameJson = z.object({
   line: z.number().int().nonnegative(),
   source: z.string().default(''),
   scope: z.number().int(),
+  file: z.string().optional(),
   function: z.string(),
   depth: z.number().int().nonnegative(),
   locals: z.record(z.string(), z.string()).default({}),
@@ -49,6 +51,8 @@ const TraceJson = z.object({
   outsideOutput: z.array(Output).default([]),
   /** The program text (cwm/exportTrace writes it; the CLI's JSON has none and needs the program file). */
   source: z.string().optional(),
+  /** Other files the frames ran code from (frames with `file`). */
+  files: z.array(z.object({ path: z.string(), source: z.string() })).optional(),
 });
 
 function endOf(end: z.infer<typeof EndJson>): TraceEnd {
@@ -133,6 +137,7 @@ function fromJson(path: string, text: string, program: SavedTraceProgram | undef
     line: frame.line,
     sourceLine: frame.source,
     scope: frame.scope,
+    ...(frame.file !== undefined ? { file: frame.file } : {}),
     functionName: frame.function,
     depth: frame.depth,
     locals: new Map(Object.entries(frame.locals)),
@@ -144,6 +149,7 @@ function fromJson(path: string, text: string, program: SavedTraceProgram | undef
     origin: value.origin,
     ...(tracePath !== undefined ? { path: tracePath } : {}),
     source,
+    ...(value.files?.length ? { files: value.files } : {}),
     entry: value.entry,
     frames,
     malformed: [],
@@ -165,7 +171,13 @@ function fromCwmText(
   let entry: EntryPoint;
   let source: string;
   let fromProgram: boolean;
-  if (context === undefined) {
+  // A context of several files (see server/cwm/context.ts): with the program known, its other files are placed next to it.
+  const split = context !== undefined && program !== undefined ? parseContextLayout(context, program.path) : undefined;
+  if (split !== undefined) {
+    entry = findEntryPoint(split.mainText);
+    fromProgram = markEntryLine(program!.source, entry) === split.mainText;
+    source = fromProgram ? program!.source : split.mainText;
+  } else if (context === undefined) {
     // Frames only (model output without its prompt): the lines refer to the program, which must be given.
     if (!program) throw new SavedTraceError(`The saved trace ${path} holds no program text (no ${Tok.traceContextStart}): give "program", the Python file it was recorded from.`);
     entry = findEntryPoint(program.source, entryOptions);
@@ -178,13 +190,14 @@ function fromCwmText(
     // The context as it stands, marker included: what the trace's LINEs and line numbers refer to.
     source = fromProgram ? program!.source : context;
   }
-  const read = parseRenderedTrace(text, { context: context ?? markEntryLine(source, entry), entry, source });
+  const read = parseRenderedTrace(text, { context: context ?? markEntryLine(source, entry), entry, source, ...(split ? { layout: split.layout } : {}) });
   if (read.frames.length === 0) throw new SavedTraceError(`The saved trace ${path} holds no frame this debugger can read (neither JSON nor CWM trace text).`);
   const notes = read.malformed.length > 0 ? [`${read.malformed.length} unreadable frames in the saved trace were skipped.`] : [];
   const trace: Trace = {
     origin: 'actual',
     ...(fromProgram ? { path: program!.path } : {}),
     source,
+    ...(split ? { files: split.files } : {}),
     entry,
     frames: read.frames,
     malformed: read.malformed,

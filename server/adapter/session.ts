@@ -15,6 +15,7 @@ import { comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession } from '../engine/session';
 import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
+import { importedProjectFiles } from '../trace/project-files';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
 import { frameToJson, traceToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
@@ -75,6 +76,8 @@ export class CwmDebugSession extends DebugSession {
   private saved?: SavedTrace;
   /** The entry the predictions start from, for exporting them. */
   private predictionEntry?: EntryPoint;
+  /** Other files of the program the prediction's context holds (the real run's, else the modules it imports). */
+  private predictionFiles?: Trace['files'];
   private nav?: TraceNavigator;
   private controller?: StepController;
   private readonly rules = new StopRules();
@@ -234,10 +237,13 @@ export class CwmDebugSession extends DebugSession {
         source: this.source, functionName: entry.name, args: config.args, python: config.python, maxReprLength: config.tracerLimits.maxReprLength,
       }));
     }
-    return new PredictionNavigator(this.predictionSession(config, entry, initialFrames));
+    // Nothing runs in predict mode: the context shows the project modules the program imports, as a real run's would.
+    const files = config.program !== undefined ? importedProjectFiles(config.program, this.source) : [];
+    return new PredictionNavigator(this.predictionSession(config, entry, initialFrames, files));
   }
 
   private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[], files?: Trace['files']): PredictionSession {
+    this.predictionFiles = files;
     const session = new PredictionSession({
       source: this.source,
       path: programOf(config),
@@ -463,7 +469,7 @@ export class CwmDebugSession extends DebugSession {
     if (!this.isProgramSource(target)) {
       const message = this.servesSourceByContent()
         ? `The replayed trace ran the program text it stores, shown as ${this.saved!.sourceName} (read-only): set breakpoints there.`
-        : `Only ${basename(this.config.program ?? '')} and the Python files in its folder are traced; breakpoints in other files are never hit.`;
+        : `Only ${basename(this.config.program ?? '')} is traced, with the Python files in its folder it runs code from; breakpoints in ${basename(target.path ?? target.name ?? 'this file')} are never hit.`;
       return requested.map((bp) => ({ verified: false, line: bp.line, message }));
     }
     const set = this.rules.setLineBreakpoints(this.source, requested);
@@ -775,6 +781,8 @@ export class CwmDebugSession extends DebugSession {
       origin: 'predicted',
       ...(config.program !== undefined ? { path: config.program } : {}),
       source: this.source,
+      // The prediction's context held the real run's other files: so does the exported trace.
+      ...(this.predictionFiles?.length ? { files: this.predictionFiles } : {}),
       entry: this.predictionEntry ?? findEntryPoint(this.source, { entry: config.entry, args: config.args }),
       // A snapshot: the background prediction goes on appending to its own list.
       frames: [...frames],
@@ -928,6 +936,13 @@ export class CwmDebugSession extends DebugSession {
   private projectFileOf(target: DebugProtocol.Source): { path: string; text: string } | undefined {
     const program = this.config?.program;
     if (target.path === undefined || program === undefined || this.saved !== undefined || !target.path.endsWith('.py')) return undefined;
+    const recorded = this.nav instanceof RecordedNavigator ? this.nav.recorded : this.nav instanceof CompareNavigator ? this.nav.actualTrace : undefined;
+    if (recorded !== undefined) {
+      // The real run is known: only the files it ran code from.
+      const file = recorded.files?.find((traced) => samePath(traced.path, target.path!));
+      return file && { path: file.path, text: file.source };
+    }
+    // Before the run is recorded: what the tracer would trace.
     const path = resolve(target.path);
     const inside = relative(dirname(resolve(program)), path);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return undefined;

@@ -11,6 +11,7 @@ import { EndpointError } from '../endpoint/errors';
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession, type SampleResult } from '../engine/session';
 import { EntryNotFoundError, findEntryPoint } from '../trace/entry';
+import { importedProjectFiles } from '../trace/project-files';
 import { START_OF_TRACE_MARKER, type EntryPoint, type Trace, type TraceFrame } from '../trace/model';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { recordTrace, TracerError } from '../tracer/runner';
@@ -124,8 +125,10 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const model = await connectModel(settings);
   try {
     printWarnings(model, paint, style.width);
+    // Nothing runs: the context shows the project modules the program imports, as a real run's trace would.
+    const files = importedProjectFiles(file, source);
     const session = new PredictionSession({
-      source, path: file, entry, backend: model.pool, codec: model.codec, initialFrames,
+      source, path: file, files, entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
     });
     session.onNotice = noticePrinter(paint, style.width);
@@ -141,7 +144,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       for (const frame of initialFrames) process.stdout.write(table.row(frame) + '\n');
     }
     await session.runToEnd(signal, format === 'table' ? (frame) => process.stdout.write(table.row(frame) + '\n') : undefined);
-    const trace = predictedTrace(session, source, file, entry);
+    const trace: Trace = { ...predictedTrace(session, source, file, entry), ...(files.length > 0 ? { files } : {}) };
     if (format === 'cwm') process.stdout.write(renderTrace(trace) + '\n');
     else if (format === 'json') process.stdout.write(terminalSafeJson(traceToJson(trace), 2) + '\n');
     else {
@@ -289,7 +292,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const scores = scoreAlignment(alignment, predicted, real.frames, session.malformed);
     if (format === 'json') {
       process.stdout.write(terminalSafeJson({
-        actual: traceToJson(real), predicted: traceToJson(predictedTrace(session, source, file, real.entry)),
+        actual: traceToJson(real), predicted: traceToJson({ ...predictedTrace(session, source, file, real.entry), ...(real.files ? { files: real.files } : {}) }),
         rows: alignment.rows, firstDivergence: alignment.firstDivergence ?? null, scores,
       }, 2) + '\n');
     } else {

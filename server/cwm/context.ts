@@ -144,3 +144,28 @@ export function locateContextLine(layout: ContextLayout, n: number): { readonly 
   }
   return undefined;
 }
+
+/**
+ * The layout of a context read back (a saved `.cwmtrace`): the header lines `# << FILE: name` split it into the main
+ * file and the others, whose paths are `name` resolved against the main file's folder. Undefined without any header.
+ * (A program whose own text holds such a line is split there too: the format has no escape for it.)
+ */
+export function parseContextLayout(context: string, mainPath: string): { layout: ContextLayout; mainText: string; files: TraceSourceFile[] } | undefined {
+  const lines = splitSourceLines(context);
+  const headers: number[] = [];
+  lines.forEach((line, i) => {
+    if (line.startsWith(CONTEXT_FILE_HEADER) && line.length > CONTEXT_FILE_HEADER.length) headers.push(i);
+  });
+  if (headers.length === 0) return undefined;
+  const folder = dirname(resolve(mainPath));
+  const spans: ContextFileSpan[] = [];
+  const files: TraceSourceFile[] = [];
+  headers.forEach((header, k) => {
+    const name = lines[header]!.slice(CONTEXT_FILE_HEADER.length);
+    const end = k + 1 < headers.length ? headers[k + 1]! : lines.length;
+    const path = resolve(folder, name);
+    spans.push({ path, name, firstLine: header + 2, lineCount: end - header - 1 });
+    files.push({ path, source: lines.slice(header + 1, end).join('\n') });
+  });
+  return { layout: { text: context, mainLineCount: headers[0]!, files: spans }, mainText: lines.slice(0, headers[0]).join('\n'), files };
+}

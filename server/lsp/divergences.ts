@@ -8,12 +8,12 @@ import type { TraceFrame } from '../trace/model';
 export const DIAGNOSTIC_SOURCE = 'cwm';
 export const FIRST_DIVERGENCE_PREFIX = 'First divergence: ';
 
-/** The 1-based line a row is about: the real step's, else the predicted step's; 0 when neither maps to the file. */
+/** The 1-based line a row is about: the real step's, else the predicted step's; 0 when neither maps to the file (or is in another file). */
 export function rowLine(row: Alignment['rows'][number], predicted: readonly TraceFrame[], actual: readonly TraceFrame[]): number {
   const real = row.actual === undefined ? undefined : actual[row.actual];
-  if (real !== undefined && real.line > 0) return real.line;
+  if (real !== undefined && real.line > 0 && real.file === undefined) return real.line;
   const guess = row.predicted === undefined ? undefined : predicted[row.predicted];
-  return guess !== undefined && guess.line > 0 ? guess.line : 0;
+  return guess !== undefined && guess.line > 0 && guess.file === undefined ? guess.line : 0;
 }
 
 /**

@@ -57,7 +57,8 @@ export function lineExecutions(frames: readonly TraceFrame[]): Map<number, LineE
   frames.forEach((frame, i) => {
     const before = previous.get(frame.scope);
     previous.set(frame.scope, i);
-    if (frame.line <= 0) return;
+    // A step in another file of the program (frame.file) is not on this document's lines.
+    if (frame.line <= 0 || frame.file !== undefined) return;
     if (frame.event === 'call') {
       // A generator resuming also reports a call, at the line it resumes on: only a call on the def shows parameters.
       if (definitionOn(frame.sourceLine)?.kind !== 'def') return;

@@ -290,7 +290,7 @@ function localsWithin(fn: PythonFunction, ...traces: (readonly TraceFrame[] | un
   const names = new Set<string>();
   for (const frames of traces) {
     for (const frame of frames ?? []) {
-      if (frame.line - 1 < fn.line || frame.line - 1 > fn.endLine) continue;
+      if (frame.file !== undefined || frame.line - 1 < fn.line || frame.line - 1 > fn.endLine) continue;
       for (const name of frame.locals.keys()) names.add(name);
     }
   }

@@ -105,7 +105,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     const predicted = session.trace;
     for (const bad of session.malformed) notes.push(`Unreadable model output at step ${bad.index}: ${bad.reason}`);
     if (!session.ended) notes.push('The prediction stopped without the end of the trace (token or frame limit).');
-    const executedLines = [...new Set(predicted.map((frame) => frame.line).filter((line) => line > 0))].sort((a, b) => a - b);
+    const executedLines = [...new Set(predicted.filter((frame) => frame.file === undefined).map((frame) => frame.line).filter((line) => line > 0))].sort((a, b) => a - b);
     const base = { mode: params.mode, steps: predicted.length, executedLines, notes, ended: session.ended };
     if (real === undefined) return { result: base, function: fn, predicted };
 

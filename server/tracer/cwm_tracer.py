@@ -636,6 +636,7 @@ _file_ids = {}
 _file_ids_get = _file_ids.get
 _real_file_ids = {}
 _PACKAGE_DIRS = (os.sep + 'site-packages' + os.sep, os.sep + 'dist-packages' + os.sep)
+_MAX_OTHER_FILE = 1000000  # bytes: a bigger module is generated or vendored code, not worth its place in the context
 
 
 def _decide(filename):
@@ -648,6 +649,10 @@ def _decide(filename):
             elif not any(real.startswith(d) for d in _excluded_dirs) and not any(p in real for p in _PACKAGE_DIRS):
                 traced = (real in _includes_files or any(real.startswith(d) for d in _includes_dirs)) \
                     and os.path.isfile(real)
+                if traced and os.path.getsize(real) > _MAX_OTHER_FILE:
+                    traced = False
+                    _note('big:' + real, '%s is larger than %d bytes; its code was not traced (calls into it show up '
+                          'in the caller\'s next step).' % (os.path.basename(real), _MAX_OTHER_FILE))
                 if traced:
                     _file_ids[filename] = _file_record(filename, real)
     except Exception:

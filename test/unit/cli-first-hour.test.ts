@@ -376,7 +376,8 @@ describe('compare and predict with the test endpoint', { timeout: 180_000 }, () 
     const result = await runCli(['compare', inventory, '--endpoint', server.url]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /real run: The entry returned after 35 steps\./);
-    assert.match(result.stderr, /No prediction: No tokenizer is configured\. Pass --tokenizer PATH/);
+    // The endpoint cannot tokenize (not vLLM): the reason names the flag that fixes it.
+    assert.match(result.stderr, /No prediction: No tokenizer file is configured, and the endpoint at \S+ cannot tokenize[\s\S]*--tokenizer PATH/);
   });
 
   test('compare --format json is honoured, also when the model is unusable', async () => {

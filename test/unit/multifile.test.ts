@@ -3,7 +3,7 @@
 // side-by-side view's cells and the debug adapter's stack frames and breakpoints.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { renderTrace } from '../../server/cwm/writer';
 import { frameToJson, traceToJson } from '../../server/trace/json';
 import type { Trace, TraceFrame } from '../../server/trace/model';
+import { importedProjectFiles } from '../../server/trace/project-files';
 import { recordTrace, TracerError } from '../../server/tracer/runner';
 import { Debuggee } from '../helpers/debuggee';
 import { fixturesDir, repoRoot, tracerScript } from '../helpers/paths';
@@ -70,6 +71,21 @@ const EXPECTED_CWM = [
   '<|return_sep|><|action_sep|>    return total\n<|arg_sep|>"168"<|frame_sep|>',
   '<|end_of_text|>',
 ].join('');
+
+/** Runs the built CLI as a user does. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** [event, file name or '', line, source line] per frame. */
 function located(frames: readonly TraceFrame[]): [string, string, number, string][] {
@@ -182,6 +198,56 @@ describe('what is traced without --include, and a missing --include', () => {
     assert.deepEqual(buildContext(trace).files.map((f) => f.name), ['lib/tools.py']);
   });
 
+  test('the context orders the other files by name, whatever order they ran in; generators and exceptions keep their file', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-order-'));
+    mkdirSync(join(project, 'sub'));
+    writeFileSync(join(project, 'zeta.py'), 'def count(n):\n    for i in range(n):\n        yield i\n');
+    writeFileSync(join(project, 'sub', 'mid.py'), 'def fail():\n    raise ValueError("no")\n');
+    writeFileSync(join(project, 'alpha.py'), 'def one():\n    return 1\n');
+    writeFileSync(join(project, 'main.py'), [
+      'from zeta import count',
+      'from sub.mid import fail',
+      'from alpha import one',
+      '',
+      'def main():  # << START_OF_TRACE',
+      '    total = sum(count(2))',
+      '    try:',
+      '        fail()',
+      '    except ValueError:',
+      '        total += one()',
+      '    return total',
+      '',
+    ].join('\n'));
+    const trace = await recordTrace({ file: join(project, 'main.py') });
+    const name = (file?: string): string => (file === undefined ? 'main.py' : file.slice(project.length + 1));
+    // Run order: zeta, sub/mid, alpha; context order: by name.
+    assert.deepEqual([...new Set(trace.frames.map((f) => name(f.file)))], ['main.py', 'zeta.py', 'sub/mid.py', 'alpha.py']);
+    assert.deepEqual(trace.files?.map((f) => name(f.path)), ['alpha.py', 'sub/mid.py', 'zeta.py']);
+    const context = buildContext(trace).text;
+    assert.deepEqual(context.split('\n').filter((line) => line.startsWith('# << FILE: ')), ['# << FILE: alpha.py', '# << FILE: sub/mid.py', '# << FILE: zeta.py']);
+    // Every frame of the generator (its resumes too) and of the raising function is in its own file, at its own lines.
+    for (const frame of trace.frames.filter((f) => f.functionName === 'count' || f.functionName === 'fail')) {
+      assert.equal(name(frame.file), frame.functionName === 'count' ? 'zeta.py' : 'sub/mid.py', `step ${frame.index}`);
+    }
+    assert.ok(trace.frames.filter((f) => f.functionName === 'count' && f.event === 'call').length >= 3, 'the generator resumes');
+    assert.ok(trace.frames.some((f) => f.functionName === 'fail' && f.event === 'exception' && f.line === 2));
+    assert.equal(trace.frames.at(-1)!.value, '2');
+    // The CWM text reads back to the same files and lines.
+    const layout = buildContext(trace);
+    const read = readCwmTrace(renderTrace(trace), { context: layout.text, layout, entry: trace.entry, source: trace.source });
+    assert.deepEqual(read.frames.map((f) => [name(f.file), f.line]), trace.frames.map((f) => [name(f.file), f.line]));
+  });
+
+  test('a module over 1 MB is not traced, and a note says so', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-big-'));
+    writeFileSync(join(project, 'big.py'), `def one():\n    return 1\n${'# padding\n'.repeat(110_000)}`);
+    writeFileSync(join(project, 'main.py'), 'from big import one\n\ndef main():  # << START_OF_TRACE\n    return one()\n');
+    const trace = await recordTrace({ file: join(project, 'main.py') });
+    assert.deepEqual([...new Set(trace.frames.map((f) => f.functionName))], ['main']);
+    assert.equal(trace.files, undefined);
+    assert.ok(trace.notes.some((note) => /big\.py is larger than 1000000 bytes; its code was not traced/.test(note)), trace.notes.join('\n'));
+  });
+
   test('--include of a path that does not exist is refused, naming the path and the flag', async () => {
     await assert.rejects(recordTrace({ file: APP, includePaths: [join(dir, 'nothere.py')] }), (error: unknown) => {
       assert.ok(error instanceof TracerError);
@@ -192,6 +258,22 @@ describe('what is traced without --include, and a missing --include', () => {
     // The tracer itself refuses it too, when run directly.
     const out = execFileSync('python3', [tracerScript, '--include', join(dir, 'nothere.py'), APP], { encoding: 'utf8' });
     assert.match(out, /"reason": "bad-include".*nothere\.py/);
+  });
+});
+
+describe('predictions with nothing run: the project modules the program imports', () => {
+  test('are found from its import statements, through packages and relative imports, never outside its folder', () => {
+    const project = mkdtempSync(join(tmpdir(), 'cwm-multifile-imports-'));
+    mkdirSync(join(project, 'lib'));
+    writeFileSync(join(project, 'lib', '__init__.py'), '');
+    writeFileSync(join(project, 'lib', 'tools.py'), 'from . import util\n');
+    writeFileSync(join(project, 'lib', 'util.py'), 'X = 1\n');
+    writeFileSync(join(project, 'helper.py'), 'def f():\n    return 1\n');
+    writeFileSync(join(project, 'unused.py'), 'Y = 2\n');
+    const source = 'import json, lib.tools as t\nfrom helper import f\nfrom os import path\n';
+    const files = importedProjectFiles(join(project, 'main.py'), source);
+    assert.deepEqual(files.map((f) => f.path.slice(project.length + 1)).sort(), ['helper.py', join('lib', '__init__.py'), join('lib', 'tools.py'), join('lib', 'util.py')].sort());
+    assert.deepEqual(importedProjectFiles(APP, readFileSync(APP, 'utf8')).map((f) => f.path), [HELPER]);
   });
 });
 
@@ -213,37 +295,62 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
   });
 
   test("the prompt holds both files, the prediction's helper frames name the helper, and every row matches", async () => {
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'compare', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json'], {
-        env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runCli(['compare', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
     const body = JSON.parse(result.stdout) as {
-      predicted: { frames: { file?: string; line: number }[] };
+      predicted: { frames: { file?: string; line: number }[]; files?: { path: string }[] };
       rows: { verdict: string }[];
       firstDivergence: unknown;
     };
     assert.equal(body.firstDivergence, null);
+    assert.deepEqual(body.predicted.files?.map((f) => f.path), [HELPER]);
     assert.equal(body.rows.length, 16);
     assert.ok(body.rows.every((row) => row.verdict === 'match'), JSON.stringify(body.rows));
     assert.deepEqual(body.predicted.frames.map((f) => [f.file === undefined ? '' : 'helper.py', f.line]).slice(1, 5), [['', 6], ['helper.py', 2], ['helper.py', 3], ['helper.py', 4]]);
   });
+
+  test('predict alone (nothing run) shows the model the helper it imports, and its helper frames name the helper', async () => {
+    const result = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'cwm']);
+    assert.equal(result.code, 0, result.stderr);
+    // The replay endpoint answers only a prompt whose context is the real run's: both files, in order.
+    assert.equal(result.stdout, EXPECTED_CWM);
+    const json = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
+    const trace = JSON.parse(json.stdout) as { frames: { file?: string }[]; files: { path: string }[] };
+    assert.equal(trace.frames[2]!.file, HELPER);
+    assert.deepEqual(trace.files.map((f) => f.path), [HELPER]);
+  });
 });
 
 describe('the debug adapter on a two-file program', { timeout: 60_000 }, () => {
+  test('a saved trace of it (CWM text and JSON) replays with the helper frames in the helper file', async () => {
+    const real = await recordTrace({ file: APP });
+    const folder = mkdtempSync(join(tmpdir(), 'cwm-multifile-saved-'));
+    const cwmFile = join(folder, 'app.cwmtrace');
+    const jsonFile = join(folder, 'app.json');
+    writeFileSync(cwmFile, renderTrace(real));
+    writeFileSync(jsonFile, JSON.stringify({ ...traceToJson(real), source: real.source }));
+    for (const trace of [cwmFile, jsonFile]) {
+      const session = await Debuggee.open();
+      try {
+        await session.launch({ program: APP, trace });
+        await session.move('next');
+        await session.move('stepIn');
+        const stack = await session.stack();
+        assert.deepEqual([stack[0]!.name, stack[0]!.line, stack[0]!.source?.path], ['double', 2, HELPER], trace);
+        assert.deepEqual([stack[1]!.line, stack[1]!.source?.path], [6, APP], trace);
+      } finally {
+        await session.close();
+      }
+    }
+  });
+
   test('stepping into the helper opens the helper file; a breakpoint in the helper stops there', async () => {
     const session = await Debuggee.open();
     try {
       const first = await session.launch({ program: APP, mode: 'actual' }, { breakpoints: [] });
       assert.equal(first.body.reason, 'entry');
-      await session.setBreakpoints(HELPER, [{ line: 8 }]);
+      const set = await session.setBreakpoints(HELPER, [{ line: 8 }, { line: 1 }]);
+      assert.deepEqual(set.map((bp) => [bp.verified, bp.source?.path]), [[true, HELPER], [false, HELPER]]);
       let stack = await session.stack();
       assert.equal(stack[0]!.source?.path, APP);
       await session.move('next');
