@@ -268,6 +268,8 @@ export function bytesRepr(bytes: Uint8Array): string {
   return out + quote;
 }
 
+const COLLECTIONS_TYPES = new Set(['deque', 'Counter', 'OrderedDict', 'defaultdict']);
+
 /** Thrown by the repr writer when its text reached the limit: the caller marks the text as cut. */
 class ReprFull extends Error {}
 
@@ -310,7 +312,7 @@ class ReprWriter {
         this.value(value.step);
         return this.add(')');
       case 'type':
-        return this.add(`<class '${value.name}'>`);
+        return this.add(`<class '${COLLECTIONS_TYPES.has(value.name) ? `collections.${value.name}` : value.name}'>`);
       case 'builtin': {
         const dot = value.name.indexOf('.');
         return this.add(dot > 0 ? `<method '${value.name.slice(dot + 1)}' of '${value.name.slice(0, dot)}' objects>` : `<built-in function ${value.name}>`);
@@ -491,6 +493,9 @@ export function hashKey(value: PyValue): string {
     case 'iterator':
     case 'method':
       return `@${identityOf(value)}`;
+    case 'view':
+      if (value.kind !== 'dict_values') break;
+      return `@${identityOf(value)}`;
     default:
       break;
   }
@@ -573,8 +578,6 @@ export function pyIs(a: PyValue, b: PyValue): boolean {
     case 'int':
       // CPython caches -5..256; outside that, two computed ints are distinct objects.
       return a.v === (b as PyOf<'int'>).v && a.v >= -5n && a.v <= 256n;
-    case 'str':
-      return a.v === (b as PyOf<'str'>).v && a.v.length <= 1;
     case 'tuple':
       return a.items.length === 0 && (b as PyOf<'tuple'>).items.length === 0;
     default:
