@@ -7,7 +7,7 @@ import { parseExpression, PySyntaxError, type Comprehension, type Expr, type FSt
 import {
   asFloat, asInt, bool, checkCount, checkIntBits, codePoints, compareReal, ELLIPSIS, FALSE, float, floatRepr, hashKey, int,
   intToFloat, isNumber, isTrue, LimitError, list, MAX_ITEMS, MAX_STRING, NONE, PyException, pyEquals, pyIs, pyLess, rangeItem, rangeLength,
-  reprOf, setOrder, str, strLength, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
+  reprOf, setOrder, str, strLength, withAllocationBudget, chargeItems, chargeChars, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
   type Scope,
 } from './py-values';
 
@@ -308,7 +308,9 @@ class Interpreter {
         return tuple(this.elements(expr.elts, scope));
       case 'set': {
         const map: PyMap = new Map();
-        for (const item of this.elements(expr.elts, scope)) map.set(hashKey(item), { key: item, value: NONE });
+        const items = this.elements(expr.elts, scope);
+        chargeItems(items.length);
+        for (const item of items) map.set(hashKey(item), { key: item, value: NONE });
         return { t: 'set', map, frozen: false };
       }
       case 'dict': {
@@ -895,8 +897,10 @@ function binary(op: string, a: PyValue, b: PyValue, interp: Interpreter): PyValu
           for (let i = 0; i < count; i++) out.set(sequence.v, i * length);
           return bytesValue(out, sequence.mutable);
         }
-        const items: PyValue[] = [];
-        for (let i = 0; i < count; i++) items.push(...sequence.items);
+        const source = sequence.items;
+        const items: PyValue[] = new Array<PyValue>(length * count);
+        if (length === 1) items.fill(source[0]!);
+        else for (let i = 0; i < items.length; i++) items[i] = source[i % length]!;
         return sequence.t === 'list' ? list(items) : sequence.t === 'tuple' ? tuple(items) : { t: 'deque', items: trimDeque(items, sequence.maxlen), maxlen: sequence.maxlen };
       }
       break;
@@ -930,10 +934,12 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function bytesValue(v: Uint8Array, mutable: boolean): PyValue {
   checkStringLength(v.length);
+  chargeChars(v.length);
   return { t: 'bytes', v, mutable };
 }
 
 function setOf(entries: [string, { key: PyValue; value: PyValue }][], frozen: boolean): PyValue {
+  chargeItems(entries.length);
   return { t: 'set', map: new Map(entries), frozen };
 }
 
@@ -1126,7 +1132,7 @@ function subscript(container: PyValue, key: PyValue, interp: Interpreter): PyVal
       throw new PyException('KeyError', reprOf(key, 200));
     }
     case 'opaque':
-      return opaqueSubscript(container, key);
+      return opaqueSubscript(container, key, interp.context);
     case 'type':
       throw new PyException('TypeError', `type '${container.name}' is not subscriptable here`);
   }
@@ -1134,9 +1140,8 @@ function subscript(container: PyValue, key: PyValue, interp: Interpreter): PyVal
 }
 
 /** Indexing into a value known only as text: the visible part of a cut list or dict still answers. */
-function opaqueSubscript(container: PyOf<'opaque'>, key: PyValue): PyValue {
+function opaqueSubscript(container: PyOf<'opaque'>, key: PyValue, context: Context): PyValue {
   const node = container.node;
-  const context = new Context(DEFAULT_LIMITS, new Map());
   if (node.naming === 'index') {
     const index = asInt(key);
     if (index !== undefined && index >= 0n && index < BigInt(node.childCount)) {
@@ -2803,7 +2808,7 @@ export function evaluateExpression(source: string, locals: FrameValues, limits: 
   const context = new Context(limits, locals);
   const interpreter = new Interpreter(context);
   try {
-    return { ok: true, value: interpreter.eval(expr, newScope(undefined, false)) };
+    return { ok: true, value: withAllocationBudget(() => interpreter.eval(expr, newScope(undefined, false))) };
   } catch (error) {
     return { ok: false, error: describeFailure(error) };
   }

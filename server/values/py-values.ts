@@ -76,16 +76,52 @@ export function int(v: bigint | number): PyValue {
 export function float(v: number): PyValue {
   return { t: 'float', v };
 }
+/**
+ * What the running evaluation has allocated, in items and characters: each new str, list or tuple is charged, so
+ * that many values within the per-value bounds still cannot add up to more than the evaluation's memory bound.
+ * Evaluation is synchronous, so one budget at a time is active.
+ */
+let allocationBudget: { items: number; chars: number } | undefined;
+
+/** Items and characters one evaluation may allocate in all (about 200 MB of JavaScript memory at most). */
+export const MAX_ALLOCATED_ITEMS = 10_000_000;
+export const MAX_ALLOCATED_CHARS = 50_000_000;
+
+export function withAllocationBudget<T>(body: () => T): T {
+  const previous = allocationBudget;
+  allocationBudget = { items: 0, chars: 0 };
+  try {
+    return body();
+  } finally {
+    allocationBudget = previous;
+  }
+}
+
+export function chargeItems(count: number): void {
+  if (!allocationBudget) return;
+  allocationBudget.items += count;
+  if (allocationBudget.items > MAX_ALLOCATED_ITEMS) throw new LimitError(`the expression built more than ${MAX_ALLOCATED_ITEMS.toLocaleString('en-US')} container items in all`);
+}
+
+export function chargeChars(count: number): void {
+  if (!allocationBudget) return;
+  allocationBudget.chars += count;
+  if (allocationBudget.chars > MAX_ALLOCATED_CHARS) throw new LimitError(`the expression built more than ${MAX_ALLOCATED_CHARS.toLocaleString('en-US')} characters of text in all`);
+}
+
 export function str(v: string): PyValue {
   if (v.length > MAX_STRING) throw new LimitError(`a string would be longer than ${MAX_STRING.toLocaleString('en-US')} characters`);
+  if (v.length > 64) chargeChars(v.length);
   return { t: 'str', v };
 }
 export function list(items: PyValue[]): PyValue {
   checkCount(items.length);
+  chargeItems(items.length);
   return { t: 'list', items };
 }
 export function tuple(items: readonly PyValue[]): PyValue {
   checkCount(items.length);
+  chargeItems(items.length);
   return { t: 'tuple', items };
 }
 export function checkCount(count: number | bigint): void {

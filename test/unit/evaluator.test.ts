@@ -280,12 +280,17 @@ describe('FrameEvaluator', () => {
       ['(' .repeat(5000) + '1' + ')'.repeat(5000), /^SyntaxError: too many nested parentheses/],
       ['-'.repeat(100_000) + '1', /^SyntaxError: too many nested/],
       ['[x] * 1000 * 1000 * 1000', /^The evaluation was stopped: a container would hold more than/],
+      ['[(a := [a]) for a in [[]] for _ in range(10**5)] and len(str(a))', /^(RecursionError|The evaluation was stopped|NameError)/],
     ];
     for (const [expression, expected] of cases) {
       const started = Date.now();
       assert.match(error(await evaluator.evaluate(expression, locals)), expected, expression.slice(0, 40));
       assert.ok(Date.now() - started < 5000, `${expression.slice(0, 40)} took ${Date.now() - started} ms`);
     }
+    // With time to spare, the memory bound is what stops many values that are each within bounds.
+    const patient = new FrameEvaluator({ limits: { timeMs: 60_000, maxSteps: 1e9 } });
+    assert.match(error(await patient.evaluate('[[0] * 10**6 for _ in range(100)]', locals)), /^The evaluation was stopped: the expression built more than 10,000,000 container items in all/);
+    assert.match(error(await patient.evaluate("['x' * 10**7 for _ in range(100)]", locals)), /^The evaluation was stopped: the expression built more than 50,000,000 characters of text in all/);
     const long = ok(await evaluator.evaluate("'x' * 200000", locals)).repr;
     assert.equal(long.length, 100_000 + TRUNCATION_MARKER.length);
     assert.ok(long.endsWith(TRUNCATION_MARKER));
