@@ -825,7 +825,9 @@ function complexPower(ar: number, aim: number, br: number, bim: number, exponent
 }
 
 function bitLength(v: bigint): number {
-  return v === 0n ? 0 : (v < 0n ? -v : v).toString(16).length * 4;
+  if (v === 0n) return 0;
+  const hex = (v < 0n ? -v : v).toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0]!, 16)));
 }
 
 function repeatCount(value: PyValue): number | undefined {
@@ -2818,6 +2820,7 @@ export function describeFailure(error: unknown): string {
   if (error instanceof PyException) return error.type === 'TextOnly' ? error.message : error.text;
   if (error instanceof LimitError) return `The evaluation was stopped: ${error.message}. Simplify the expression.`;
   if (error instanceof RangeError) return 'RecursionError: the expression is nested or recursive too deeply';
+  if (error instanceof TypeError && /already running/.test(error.message)) return 'ValueError: generator already executing';
   return `The evaluator failed: ${error instanceof Error ? error.message : String(error)}`;
 }
 

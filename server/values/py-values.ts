@@ -65,7 +65,7 @@ export const ELLIPSIS: PyValue = { t: 'ellipsis' };
 
 export const MAX_ITEMS = 1_000_000;
 export const MAX_STRING = 10_000_000;
-export const MAX_INT_BITS = 1_000_000;
+export const MAX_INT_BITS = 200_000;
 
 export function bool(v: boolean): PyValue {
   return v ? TRUE : FALSE;
