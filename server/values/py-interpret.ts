@@ -2798,10 +2798,29 @@ export type Evaluation =
   | { readonly ok: false; readonly error: string };
 
 /** Evaluates `source` over the frame's values; never throws. */
+/** Parsed expressions by text, most recently used last: conditions are evaluated on every frame a movement passes. */
+const parsed = new Map<string, Expr>();
+const PARSE_CACHE_ENTRIES = 256;
+
+function parseCached(source: string): Expr {
+  const known = parsed.get(source);
+  if (known) {
+    parsed.delete(source);
+    parsed.set(source, known);
+    return known;
+  }
+  const expr = parseExpression(source);
+  if (source.length <= 10_000) {
+    parsed.set(source, expr);
+    if (parsed.size > PARSE_CACHE_ENTRIES) parsed.delete(parsed.keys().next().value ?? '');
+  }
+  return expr;
+}
+
 export function evaluateExpression(source: string, locals: FrameValues, limits: Limits = DEFAULT_LIMITS): Evaluation {
   let expr: Expr;
   try {
-    expr = parseExpression(source.trim());
+    expr = parseCached(source.trim());
   } catch (error) {
     if (error instanceof PySyntaxError) return { ok: false, error: `SyntaxError: ${error.message}${error.offset !== undefined ? ` (column ${error.offset + 1})` : ''}` };
     if (error instanceof RangeError) return { ok: false, error: 'SyntaxError: the expression is nested too deeply' };
