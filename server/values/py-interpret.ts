@@ -1545,7 +1545,7 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
     case 'iter':
       noKwargs(name, kwargs);
       arity(name, args, 1, 1);
-      return args[0]!.t === 'iterator' ? args[0]! : { t: 'iterator', kind: `${typeName(args[0]!)}_iterator`.replace(/^(str|list|tuple|set|dict|range)_iterator$/, '$1_iterator'), it: interp.iterator(args[0]!) };
+      return args[0]!.t === 'iterator' ? args[0]! : { t: 'iterator', kind: iteratorKind(args[0]!), it: interp.iterator(args[0]!) };
     case 'next': {
       noKwargs(name, kwargs);
       arity(name, args, 1, 2);
@@ -1633,6 +1633,26 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
       throw new PyException('TypeError', 'hash() is not available here (Python randomises it per process)');
   }
   throw new PyException('NameError', `name '${name}' is not defined`);
+}
+
+/** The type name of `iter(value)` in CPython 3.11. */
+function iteratorKind(value: PyValue): string {
+  switch (value.t) {
+    case 'str':
+      return /^[\x00-\x7f]*$/.test(value.v) ? 'str_ascii_iterator' : 'str_iterator';
+    case 'bytes':
+      return value.mutable ? 'bytearray_iterator' : 'bytes_iterator';
+    case 'dict':
+      return 'dict_keyiterator';
+    case 'view':
+      return `dict_${value.kind.slice(5, -1)}iterator`;
+    case 'deque':
+      return '_deque_iterator';
+    case 'range':
+      return 'range_iterator';
+    default:
+      return `${typeName(value)}_iterator`;
+  }
 }
 
 function iteratorOf(kind: string, items: readonly PyValue[]): PyValue {

@@ -358,7 +358,7 @@ class ReprWriter {
       case 'function':
         return this.add('<function <lambda>>');
       case 'iterator':
-        return this.add(value.kind === 'generator' ? '<generator object <genexpr>>' : `<${typeName(value)} object>`);
+        return this.add(value.kind === 'generator' ? '<generator object <genexpr>>' : `<${value.kind === '_deque_iterator' ? '_collections.' : ''}${typeName(value)} object>`);
       case 'opaque':
         return this.add(value.repr);
       case 'view':

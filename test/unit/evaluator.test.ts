@@ -88,7 +88,7 @@ const gridExpressions = [
   '[(a, b) for a in x for b in x if a < b]', '[a + b for a, b in zip(x, x[1:])]', '[y for row in mat for y in row]', '[(lambda v: v + 1)(v) for v in x]',
   '(lambda a, b=2, *r, **kw: (a, b, r, kw))(1, 3, 4, k=5)', '(lambda *a: a)()', '[y := 5, y * 2]', '[w for v in x if (w := v * 10) > 10]', '(f := 3) + f',
   'next(v for v in x if v > 1)', 'next(iter([]), "none")', 'list(iter(x))', '[first, *rest] == [1, 2, 3]' + ' if False else 0', '[[a, b] for a, *b in [x, x]]',
-  'any(v > 100 for v in range(10 ** 12))', 'i if i > 2 else -i', 'x if empty else "no"',
+  'any(v > 100 for v in range(10 ** 12))', 'iter(s)', 'iter(mixed)', 'iter(d)', 'iter(d.items())', 'iter(dq)', 'iter(r)', 'iter(st)', 'iter(x)', 'iter(by)', 'i if i > 2 else -i', 'x if empty else "no"',
   // strings
   's.upper()', "line.strip()", "line.split(',')", 'line.split()', "'a,b,,c'.split(',', 1)", "'a b  c'.rsplit(None, 1)", "'-'.join(words)", "s.replace('b', 'XY')",
   "s.startswith(('x', 'a'))", "line.find('World')", "line.rfind('l')", "'abcabc'.count('bc')", "'hello world'.title()", "'Hello'.swapcase()", 's.center(9, "*")',
