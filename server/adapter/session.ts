@@ -66,7 +66,7 @@ export interface ExportedTrace {
   readonly note?: string;
 }
 
-/** Evaluates on the locals of a frame in a Python helper (FrameEvaluator); kept as an interface for tests and stand-ins. */
+/** Evaluates on the locals of a frame (FrameEvaluator, in TypeScript: no process); kept as an interface for tests and stand-ins. */
 type Evaluator = Pick<FrameEvaluator, 'evaluate' | 'evaluateCondition' | 'interpolateLogMessage' | 'dispose'>;
 
 export class CwmDebugSession extends DebugSession {
@@ -1013,7 +1013,7 @@ function differencesOf(predicted: TraceFrame, actual: TraceFrame): Map<string, V
   return map;
 }
 
-/** A name of the frame's locals (or the pseudo-variables) needs no Python: its repr is known. */
+/** A name of the frame's locals (or the pseudo-variables) needs no evaluation: its repr is known. */
 function directValue(frame: TraceFrame, expression: string): string | undefined {
   const name = expression.trim();
   const local = frame.locals.get(name);

@@ -7,7 +7,7 @@ import { parseExpression, PySyntaxError, type Comprehension, type Expr, type FSt
 import {
   asFloat, asInt, bool, checkCount, checkIntBits, codePoints, compareReal, ELLIPSIS, FALSE, float, floatRepr, hashKey, int,
   intToFloat, isNumber, isTrue, LimitError, list, MAX_ITEMS, MAX_STRING, NONE, PyException, pyEquals, pyIs, pyLess, rangeItem, rangeLength,
-  reprOf, setOrder, str, strLength, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
+  reprOf, setOrder, str, strLength, withAllocationBudget, chargeItems, chargeChars, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
   type Scope,
 } from './py-values';
 
@@ -308,7 +308,9 @@ class Interpreter {
         return tuple(this.elements(expr.elts, scope));
       case 'set': {
         const map: PyMap = new Map();
-        for (const item of this.elements(expr.elts, scope)) map.set(hashKey(item), { key: item, value: NONE });
+        const items = this.elements(expr.elts, scope);
+        chargeItems(items.length);
+        for (const item of items) map.set(hashKey(item), { key: item, value: NONE });
         return { t: 'set', map, frozen: false };
       }
       case 'dict': {
@@ -732,10 +734,19 @@ function arithmetic(op: string, a: PyValue, b: PyValue): PyValue | undefined {
         return { t: 'complex', re: ar - br, im: aim - bim };
       case '*':
         return { t: 'complex', re: ar * br - aim * bim, im: ar * bim + aim * br };
+      case '**':
+        return complexPower(ar, aim, br, bim, b);
       case '/': {
-        const d = br * br + bim * bim;
-        if (d === 0) throw new PyException('ZeroDivisionError', 'complex division by zero');
-        return { t: 'complex', re: (ar * br + aim * bim) / d, im: (aim * br - ar * bim) / d };
+        // Smith's algorithm, as CPython's _Py_c_quot.
+        if (br === 0 && bim === 0) throw new PyException('ZeroDivisionError', 'complex division by zero');
+        if (Math.abs(br) >= Math.abs(bim)) {
+          const ratio = bim / br;
+          const denominator = br + bim * ratio;
+          return { t: 'complex', re: (ar + aim * ratio) / denominator, im: (aim - ar * ratio) / denominator };
+        }
+        const ratio = br / bim;
+        const denominator = br * ratio + bim;
+        return { t: 'complex', re: (ar * ratio + aim) / denominator, im: (aim * ratio - ar) / denominator };
       }
     }
     return undefined;
@@ -775,14 +786,67 @@ function arithmetic(op: string, a: PyValue, b: PyValue): PyValue | undefined {
 
 const MAX_INTEGER_SHIFT = 1 << 30;
 
+/** CPython's complex power: repeated squaring for small int exponents (c_powi), the polar form otherwise (_Py_c_pow). */
+function complexPower(ar: number, aim: number, br: number, bim: number, exponent: PyValue): PyValue {
+  const n = asInt(exponent);
+  let re: number;
+  let im: number;
+  if (n !== undefined && n >= -100n && n <= 100n) {
+    let [xr, xi] = [1, 0];
+    let [pr, pi] = [ar, aim];
+    let k = n < 0n ? -n : n;
+    while (k > 0n) {
+      if (k & 1n) [xr, xi] = [xr * pr - xi * pi, xr * pi + xi * pr];
+      [pr, pi] = [pr * pr - pi * pi, 2 * pr * pi];
+      k >>= 1n;
+    }
+    if (n < 0n) {
+      if (xr === 0 && xi === 0) throw new PyException('ZeroDivisionError', '0.0 to a negative or complex power');
+      const result = arithmetic('/', { t: 'complex', re: 1, im: 0 }, { t: 'complex', re: xr, im: xi }) as PyOf<'complex'>;
+      [re, im] = [result.re, result.im];
+    } else [re, im] = [xr, xi];
+  } else if (br === 0 && bim === 0) [re, im] = [1, 0];
+  else if (ar === 0 && aim === 0) {
+    if (bim !== 0 || br < 0) throw new PyException('ZeroDivisionError', '0.0 to a negative or complex power');
+    [re, im] = [0, 0];
+  } else {
+    const magnitude = Math.hypot(ar, aim);
+    let length = magnitude ** br;
+    const angle = Math.atan2(aim, ar);
+    let phase = angle * br;
+    if (bim !== 0) {
+      length /= Math.exp(angle * bim);
+      phase += bim * Math.log(magnitude);
+    }
+    [re, im] = [length * Math.cos(phase), length * Math.sin(phase)];
+  }
+  if (!Number.isFinite(re) || !Number.isFinite(im)) throw new PyException('OverflowError', 'complex exponentiation');
+  return { t: 'complex', re, im };
+}
+
 function bitLength(v: bigint): number {
-  return v === 0n ? 0 : (v < 0n ? -v : v).toString(16).length * 4;
+  if (v === 0n) return 0;
+  const hex = (v < 0n ? -v : v).toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0]!, 16)));
 }
 
 function repeatCount(value: PyValue): number | undefined {
   const n = asInt(value);
   if (n === undefined) return undefined;
+  if (n > (1n << 63n) - 1n || n < -(1n << 63n)) throw new PyException('OverflowError', "cannot fit 'int' into an index-sized integer");
   return n < 0n ? 0 : Number(n > BigInt(MAX_STRING) * 2n ? BigInt(MAX_STRING) * 2n : n);
+}
+
+function isSetLikeView(value: PyValue): boolean {
+  return value.t === 'view' && value.kind !== 'dict_values';
+}
+
+/** A set holding the items of any iterable (dict views take part in set operations this way). */
+function asSet(value: PyValue, interp: Interpreter): PyOf<'set'> {
+  if (value.t === 'set') return value;
+  const map: PyMap = new Map();
+  for (const item of interp.iterate(value)) map.set(hashKey(item), { key: item, value: NONE });
+  return { t: 'set', map, frozen: false };
 }
 
 function binary(op: string, a: PyValue, b: PyValue, interp: Interpreter): PyValue {
@@ -790,6 +854,10 @@ function binary(op: string, a: PyValue, b: PyValue, interp: Interpreter): PyValu
   if (numeric) return numeric;
   if (a.t === 'opaque') throw textOnly(a);
   if (b.t === 'opaque') throw textOnly(b);
+  if ((isSetLikeView(a) || isSetLikeView(b)) && ['|', '&', '-', '^'].includes(op)) {
+    const other = isSetLikeView(a) ? b : a;
+    if (other.t === 'iterator' || ITERABLE_KINDS.has(other.t)) return binary(op, { ...asSet(a, interp), frozen: false }, { ...asSet(b, interp), frozen: false }, interp);
+  }
   switch (op) {
     case '+':
       if (a.t === 'str' && b.t === 'str') return str(a.v + b.v);
@@ -819,7 +887,7 @@ function binary(op: string, a: PyValue, b: PyValue, interp: Interpreter): PyValu
       break;
     case '*': {
       const [sequence, countValue] = isSequenceLike(a) ? [a, b] : [b, a];
-      const count = repeatCount(countValue);
+      const count = isSequenceLike(sequence) ? repeatCount(countValue) : undefined;
       if (count !== undefined && isSequenceLike(sequence)) {
         const length = sequence.t === 'str' ? sequence.v.length : sequence.t === 'bytes' ? sequence.v.length : sequence.items.length;
         if (sequence.t === 'str' || sequence.t === 'bytes') checkStringLength(length * count);
@@ -831,8 +899,10 @@ function binary(op: string, a: PyValue, b: PyValue, interp: Interpreter): PyValu
           for (let i = 0; i < count; i++) out.set(sequence.v, i * length);
           return bytesValue(out, sequence.mutable);
         }
-        const items: PyValue[] = [];
-        for (let i = 0; i < count; i++) items.push(...sequence.items);
+        const source = sequence.items;
+        const items: PyValue[] = new Array<PyValue>(length * count);
+        if (length === 1) items.fill(source[0]!);
+        else for (let i = 0; i < items.length; i++) items[i] = source[i % length]!;
         return sequence.t === 'list' ? list(items) : sequence.t === 'tuple' ? tuple(items) : { t: 'deque', items: trimDeque(items, sequence.maxlen), maxlen: sequence.maxlen };
       }
       break;
@@ -866,10 +936,12 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function bytesValue(v: Uint8Array, mutable: boolean): PyValue {
   checkStringLength(v.length);
+  chargeChars(v.length);
   return { t: 'bytes', v, mutable };
 }
 
 function setOf(entries: [string, { key: PyValue; value: PyValue }][], frozen: boolean): PyValue {
+  chargeItems(entries.length);
   return { t: 'set', map: new Map(entries), frozen };
 }
 
@@ -900,7 +972,9 @@ function contains(container: PyValue, item: PyValue, interp: Interpreter): boole
       if (item.t !== 'str') throw new PyException('TypeError', `'in <string>' requires string as left operand, not ${typeName(item)}`);
       return container.v.includes(item.v);
     case 'bytes': {
-      const needle = item.t === 'bytes' ? item.v : asInt(item) !== undefined ? Uint8Array.of(Number(asInt(item))) : undefined;
+      const byte = asInt(item);
+      if (byte !== undefined && (byte < 0n || byte > 255n)) throw new PyException('ValueError', 'byte must be in range(0, 256)');
+      const needle = item.t === 'bytes' ? item.v : byte !== undefined ? Uint8Array.of(Number(byte)) : undefined;
       if (!needle) throw new PyException('TypeError', `a bytes-like object is required, not '${typeName(item)}'`);
       return Buffer.from(container.v).includes(Buffer.from(needle));
     }
@@ -930,6 +1004,28 @@ function compare(op: string, left: PyValue, right: PyValue, interp: Interpreter)
     case '!=':
       return !pyEquals(left, right);
     case '<':
+    case '>':
+    case '<=':
+    case '>=':
+      if ((isSetLikeView(left) || isSetLikeView(right)) && (left.t === 'set' || isSetLikeView(left)) && (right.t === 'set' || isSetLikeView(right))) {
+        return orderedCompare(op, asSet(left, interp), asSet(right, interp));
+      }
+      return orderedCompare(op, left, right);
+    case 'in':
+      return contains(right, left, interp);
+    case 'not in':
+      return !contains(right, left, interp);
+    case 'is':
+      return pyIs(left, right);
+    case 'is not':
+      return !pyIs(left, right);
+  }
+  throw new PyException('SyntaxError', `unknown comparison ${op}`);
+}
+
+function orderedCompare(op: string, left: PyValue, right: PyValue): boolean {
+  switch (op) {
+    case '<':
       return pyLess(left, right, '<');
     case '>':
       return pyLess(right, left, '>');
@@ -941,14 +1037,6 @@ function compare(op: string, left: PyValue, right: PyValue, interp: Interpreter)
       if (left.t === 'set' && right.t === 'set') return [...right.map.keys()].every((key) => left.map.has(key));
       if (compareReal(left, right) === undefined && isNumber(left) && isNumber(right) && left.t !== 'complex' && right.t !== 'complex') return false;
       return pyLess(right, left, '>=') || pyEquals(left, right);
-    case 'in':
-      return contains(right, left, interp);
-    case 'not in':
-      return !contains(right, left, interp);
-    case 'is':
-      return pyIs(left, right);
-    case 'is not':
-      return !pyIs(left, right);
   }
   throw new PyException('SyntaxError', `unknown comparison ${op}`);
 }
@@ -1046,7 +1134,7 @@ function subscript(container: PyValue, key: PyValue, interp: Interpreter): PyVal
       throw new PyException('KeyError', reprOf(key, 200));
     }
     case 'opaque':
-      return opaqueSubscript(container, key);
+      return opaqueSubscript(container, key, interp.context);
     case 'type':
       throw new PyException('TypeError', `type '${container.name}' is not subscriptable here`);
   }
@@ -1054,9 +1142,8 @@ function subscript(container: PyValue, key: PyValue, interp: Interpreter): PyVal
 }
 
 /** Indexing into a value known only as text: the visible part of a cut list or dict still answers. */
-function opaqueSubscript(container: PyOf<'opaque'>, key: PyValue): PyValue {
+function opaqueSubscript(container: PyOf<'opaque'>, key: PyValue, context: Context): PyValue {
   const node = container.node;
-  const context = new Context(DEFAULT_LIMITS, new Map());
   if (node.naming === 'index') {
     const index = asInt(key);
     if (index !== undefined && index >= 0n && index < BigInt(node.childCount)) {
@@ -1363,7 +1450,9 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
         if (value.t !== 'dict') throw new PyException('TypeError', `'${typeName(value)}' object is not reversible`);
       }
       const items = interp.collect(value).reverse();
-      return iteratorOf(value.t === 'list' ? 'list_reverseiterator' : value.t === 'range' ? 'range_iterator' : value.t === 'dict' ? 'dict_reversekeyiterator' : 'reversed', items);
+      const kind = value.t === 'list' ? 'list_reverseiterator' : value.t === 'range' ? 'range_iterator' : value.t === 'dict' ? 'dict_reversekeyiterator'
+        : value.t === 'view' ? `dict_reverse${value.kind.slice(5, -1)}iterator` : 'reversed';
+      return iteratorOf(kind, items);
     }
     case 'any':
     case 'all': {
@@ -1456,7 +1545,7 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
     case 'iter':
       noKwargs(name, kwargs);
       arity(name, args, 1, 1);
-      return args[0]!.t === 'iterator' ? args[0]! : { t: 'iterator', kind: `${typeName(args[0]!)}_iterator`.replace(/^(str|list|tuple|set|dict|range)_iterator$/, '$1_iterator'), it: interp.iterator(args[0]!) };
+      return args[0]!.t === 'iterator' ? args[0]! : { t: 'iterator', kind: iteratorKind(args[0]!), it: interp.iterator(args[0]!) };
     case 'next': {
       noKwargs(name, kwargs);
       arity(name, args, 1, 2);
@@ -1544,6 +1633,26 @@ function callBuiltin(name: string, args: readonly PyValue[], kwargs: Kwargs, int
       throw new PyException('TypeError', 'hash() is not available here (Python randomises it per process)');
   }
   throw new PyException('NameError', `name '${name}' is not defined`);
+}
+
+/** The type name of `iter(value)` in CPython 3.11. */
+function iteratorKind(value: PyValue): string {
+  switch (value.t) {
+    case 'str':
+      return /^[\x00-\x7f]*$/.test(value.v) ? 'str_ascii_iterator' : 'str_iterator';
+    case 'bytes':
+      return value.mutable ? 'bytearray_iterator' : 'bytes_iterator';
+    case 'dict':
+      return 'dict_keyiterator';
+    case 'view':
+      return `dict_${value.kind.slice(5, -1)}iterator`;
+    case 'deque':
+      return '_deque_iterator';
+    case 'range':
+      return 'range_iterator';
+    default:
+      return `${typeName(value)}_iterator`;
+  }
 }
 
 function iteratorOf(kind: string, items: readonly PyValue[]): PyValue {
@@ -1667,6 +1776,7 @@ function construct(name: string, args: readonly PyValue[], kwargs: Kwargs, inter
       const i = asInt(value);
       if (i !== undefined) return float(intToFloat(i));
       if (value.t === 'str') return float(floatFromString(value.v));
+      if (value.t === 'bytes') return float(floatFromString(Buffer.from(value.v).toString('latin1')));
       if (value.t === 'opaque') throw textOnly(value);
       throw new PyException('TypeError', `float() argument must be a string or a real number, not '${typeName(value)}'`);
     }
@@ -2558,7 +2668,18 @@ export function formatValue(value: PyValue, specText: string): string {
     const sign = negative ? '-' : spec.sign === '-' ? '' : spec.sign;
     return pad(body, sign, spec, '>');
   }
-  if (value.t === 'complex' && !spec.type) return pad(strOf(value), '', spec, '>');
+  if (value.t === 'complex') {
+    if (spec.zero || spec.align === '=') throw new PyException('ValueError', 'Zero padding is not allowed in complex format specifier');
+    if (!spec.type && spec.precision === undefined) return pad(strOf(value), '', spec, '>');
+    if (spec.type && !'eEfFgG'.includes(spec.type)) throw new PyException('ValueError', `Unknown format code '${spec.type}' for object of type 'complex'`);
+    const type = spec.type ?? 'g';
+    const re = formatFloatBody(value.re, type, spec.precision, spec.alternate);
+    const im = formatFloatBody(value.im, type, spec.precision, spec.alternate);
+    const reSign = value.re < 0 || Object.is(value.re, -0) ? '-' : spec.sign === '-' ? '' : spec.sign;
+    const imSign = value.im < 0 || Object.is(value.im, -0) ? '-' : '+';
+    const body = spec.type ? `${reSign}${re}${imSign}${im}j` : `(${reSign}${re}${imSign}${im}j)`;
+    return pad(body, '', spec, '>');
+  }
   throw new PyException('TypeError', `unsupported format string passed to ${typeName(value)}.__format__`);
 }
 
@@ -2663,7 +2784,8 @@ function percentFormat(template: string, values: PyValue, interp: Interpreter): 
     if (x === undefined) throw new PyException('TypeError', `must be real number, not ${typeName(value)}`);
     return formatValue(float(x), `${spec}.${precisionNumber ?? 6}${type}`);
   });
-  const takesItems = values.t === 'tuple' || values.t === 'str' || !['list', 'dict', 'deque', 'range', 'bytes', 'view'].includes(values.t);
+  // Python skips the check for mappings (anything with mp_subscript, as list, dict, range, bytes), not for str or deque.
+  const takesItems = values.t === 'tuple' || values.t === 'str' || !['list', 'dict', 'range', 'bytes'].includes(values.t);
   if (!mapping && index < args.length && takesItems) throw new PyException('TypeError', 'not all arguments converted during string formatting');
   checkStringLength(out.length);
   return out;
@@ -2696,10 +2818,29 @@ export type Evaluation =
   | { readonly ok: false; readonly error: string };
 
 /** Evaluates `source` over the frame's values; never throws. */
+/** Parsed expressions by text, most recently used last: conditions are evaluated on every frame a movement passes. */
+const parsed = new Map<string, Expr>();
+const PARSE_CACHE_ENTRIES = 256;
+
+function parseCached(source: string): Expr {
+  const known = parsed.get(source);
+  if (known) {
+    parsed.delete(source);
+    parsed.set(source, known);
+    return known;
+  }
+  const expr = parseExpression(source);
+  if (source.length <= 10_000) {
+    parsed.set(source, expr);
+    if (parsed.size > PARSE_CACHE_ENTRIES) parsed.delete(parsed.keys().next().value ?? '');
+  }
+  return expr;
+}
+
 export function evaluateExpression(source: string, locals: FrameValues, limits: Limits = DEFAULT_LIMITS): Evaluation {
   let expr: Expr;
   try {
-    expr = parseExpression(source.trim());
+    expr = parseCached(source.trim());
   } catch (error) {
     if (error instanceof PySyntaxError) return { ok: false, error: `SyntaxError: ${error.message}${error.offset !== undefined ? ` (column ${error.offset + 1})` : ''}` };
     if (error instanceof RangeError) return { ok: false, error: 'SyntaxError: the expression is nested too deeply' };
@@ -2708,7 +2849,7 @@ export function evaluateExpression(source: string, locals: FrameValues, limits: 
   const context = new Context(limits, locals);
   const interpreter = new Interpreter(context);
   try {
-    return { ok: true, value: interpreter.eval(expr, newScope(undefined, false)) };
+    return { ok: true, value: withAllocationBudget(() => interpreter.eval(expr, newScope(undefined, false))) };
   } catch (error) {
     return { ok: false, error: describeFailure(error) };
   }
@@ -2718,6 +2859,7 @@ export function describeFailure(error: unknown): string {
   if (error instanceof PyException) return error.type === 'TextOnly' ? error.message : error.text;
   if (error instanceof LimitError) return `The evaluation was stopped: ${error.message}. Simplify the expression.`;
   if (error instanceof RangeError) return 'RecursionError: the expression is nested or recursive too deeply';
+  if (error instanceof TypeError && /already running/.test(error.message)) return 'ValueError: generator already executing';
   return `The evaluator failed: ${error instanceof Error ? error.message : String(error)}`;
 }
 

@@ -65,7 +65,7 @@ export const ELLIPSIS: PyValue = { t: 'ellipsis' };
 
 export const MAX_ITEMS = 1_000_000;
 export const MAX_STRING = 10_000_000;
-export const MAX_INT_BITS = 1_000_000;
+export const MAX_INT_BITS = 200_000;
 
 export function bool(v: boolean): PyValue {
   return v ? TRUE : FALSE;
@@ -76,16 +76,52 @@ export function int(v: bigint | number): PyValue {
 export function float(v: number): PyValue {
   return { t: 'float', v };
 }
+/**
+ * What the running evaluation has allocated, in items and characters: each new str, list or tuple is charged, so
+ * that many values within the per-value bounds still cannot add up to more than the evaluation's memory bound.
+ * Evaluation is synchronous, so one budget at a time is active.
+ */
+let allocationBudget: { items: number; chars: number } | undefined;
+
+/** Items and characters one evaluation may allocate in all (about 200 MB of JavaScript memory at most). */
+export const MAX_ALLOCATED_ITEMS = 10_000_000;
+export const MAX_ALLOCATED_CHARS = 50_000_000;
+
+export function withAllocationBudget<T>(body: () => T): T {
+  const previous = allocationBudget;
+  allocationBudget = { items: 0, chars: 0 };
+  try {
+    return body();
+  } finally {
+    allocationBudget = previous;
+  }
+}
+
+export function chargeItems(count: number): void {
+  if (!allocationBudget) return;
+  allocationBudget.items += count;
+  if (allocationBudget.items > MAX_ALLOCATED_ITEMS) throw new LimitError(`the expression built more than ${MAX_ALLOCATED_ITEMS.toLocaleString('en-US')} container items in all`);
+}
+
+export function chargeChars(count: number): void {
+  if (!allocationBudget) return;
+  allocationBudget.chars += count;
+  if (allocationBudget.chars > MAX_ALLOCATED_CHARS) throw new LimitError(`the expression built more than ${MAX_ALLOCATED_CHARS.toLocaleString('en-US')} characters of text in all`);
+}
+
 export function str(v: string): PyValue {
   if (v.length > MAX_STRING) throw new LimitError(`a string would be longer than ${MAX_STRING.toLocaleString('en-US')} characters`);
+  if (v.length > 64) chargeChars(v.length);
   return { t: 'str', v };
 }
 export function list(items: PyValue[]): PyValue {
   checkCount(items.length);
+  chargeItems(items.length);
   return { t: 'list', items };
 }
 export function tuple(items: readonly PyValue[]): PyValue {
   checkCount(items.length);
+  chargeItems(items.length);
   return { t: 'tuple', items };
 }
 export function checkCount(count: number | bigint): void {
@@ -268,6 +304,8 @@ export function bytesRepr(bytes: Uint8Array): string {
   return out + quote;
 }
 
+const COLLECTIONS_TYPES = new Set(['deque', 'Counter', 'OrderedDict', 'defaultdict']);
+
 /** Thrown by the repr writer when its text reached the limit: the caller marks the text as cut. */
 class ReprFull extends Error {}
 
@@ -310,7 +348,7 @@ class ReprWriter {
         this.value(value.step);
         return this.add(')');
       case 'type':
-        return this.add(`<class '${value.name}'>`);
+        return this.add(`<class '${COLLECTIONS_TYPES.has(value.name) ? `collections.${value.name}` : value.name}'>`);
       case 'builtin': {
         const dot = value.name.indexOf('.');
         return this.add(dot > 0 ? `<method '${value.name.slice(dot + 1)}' of '${value.name.slice(0, dot)}' objects>` : `<built-in function ${value.name}>`);
@@ -320,7 +358,7 @@ class ReprWriter {
       case 'function':
         return this.add('<function <lambda>>');
       case 'iterator':
-        return this.add(value.kind === 'generator' ? '<generator object <genexpr>>' : `<${typeName(value)} object>`);
+        return this.add(value.kind === 'generator' ? '<generator object <genexpr>>' : `<${value.kind === '_deque_iterator' ? '_collections.' : ''}${typeName(value)} object>`);
       case 'opaque':
         return this.add(value.repr);
       case 'view':
@@ -491,6 +529,9 @@ export function hashKey(value: PyValue): string {
     case 'iterator':
     case 'method':
       return `@${identityOf(value)}`;
+    case 'view':
+      if (value.kind !== 'dict_values') break;
+      return `@${identityOf(value)}`;
     default:
       break;
   }
@@ -573,8 +614,6 @@ export function pyIs(a: PyValue, b: PyValue): boolean {
     case 'int':
       // CPython caches -5..256; outside that, two computed ints are distinct objects.
       return a.v === (b as PyOf<'int'>).v && a.v >= -5n && a.v <= 256n;
-    case 'str':
-      return a.v === (b as PyOf<'str'>).v && a.v.length <= 1;
     case 'tuple':
       return a.items.length === 0 && (b as PyOf<'tuple'>).items.length === 0;
     default:

@@ -4,7 +4,7 @@ import { TRUNCATION_MARKER } from '../trace/model';
 
 /**
  * What a repr looks like. Literal kinds carry Python's own type name (`type(x).__name__`, `None` for NoneType) so they
- * match what the evaluator's Python helper reports; anything else is `object` (or one of the recognisable `<...>` forms).
+ * match what the evaluator reports as the kind; anything else is `object` (or one of the recognisable `<...>` forms).
  */
 export type ReprKind =
   | 'str'

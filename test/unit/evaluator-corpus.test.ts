@@ -316,6 +316,17 @@ describe('evaluator corpus against tripwires', { timeout: 600_000 }, () => {
     assert.ok((outcomes.get('value') ?? 0) > 0, 'no expression of the corpus evaluated at all: the grammar is broken');
   });
 
+  test('the evaluator modules import nothing that reaches outside (no Node API, no process, file or network module)', () => {
+    const modules = ['evaluator.ts', 'py-interpret.ts', 'py-values.ts', 'py-parse.ts', 'pyrepr.ts'];
+    const allowed = new Set(['../trace/model', './pyrepr', './py-parse', './py-values', './py-interpret']);
+    for (const module of modules) {
+      const source = readFileSync(join(repoRoot, 'server', 'values', module), 'utf8');
+      const imports = [...source.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((match) => match[1]!);
+      assert.deepEqual(imports.filter((name) => !allowed.has(name)), [], `${module} imports more than the value modules`);
+      assert.doesNotMatch(source, /\brequire\(|\bimport\(|process\.env|globalThis|new Function\b/, `${module} reaches the runtime`);
+    }
+  });
+
   test("the README's documented expressions give the documented answers", async () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const section = /### Expressions[^\n]*\n([\s\S]*?)\n### /.exec(readme)?.[1];
