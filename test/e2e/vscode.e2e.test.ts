@@ -31,7 +31,7 @@ const LINES = { entryDef: 9, loopBody: 12 };
 /** The trace step whose `total` the endpoint gets wrong, and the wrong value. */
 const DIVERGENCE_STEP = 8;
 const WRONG_TOTAL = '99';
-/** A watch expression the Python evaluation helper computes. */
+/** A watch expression (a generator expression) the adapter's TypeScript evaluator computes from the frame's values. */
 const WATCH = 'sum(k * k for k in range(i + 1))';
 
 const Manifest = z.object({ name: z.string(), publisher: z.string(), displayName: z.string() });
@@ -164,7 +164,7 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
       assert.equal(predicted.get('total'), `${WRONG_TOTAL} ≠ ${realTotal}`);
       assert.equal(actual.get('total'), realTotal);
       assert.deepEqual((await vscode.variables()).filter((row) => row.kind === 'scope').map((row) => row.name), ['Predicted', 'Actual']);
-      // A generator expression is beyond the adapter's fast evaluator: it goes to the Python helper process.
+      // A generator expression, evaluated by the adapter itself over the frame's values (no Python process).
       await vscode.addWatch(WATCH);
       const watched = await vscode.poll(`the watch ${WATCH} to show a value`, () => vscode.watches(), (rows) => rows.some((row) => row.name === WATCH && row.value !== ''));
       assert.equal(watched.find((row) => row.name === WATCH)!.value, String(sumOfSquaresThrough(Number(diverged.locals.get('i')))));
