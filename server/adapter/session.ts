@@ -430,7 +430,9 @@ export class CwmDebugSession extends DebugSession {
     const event = new StoppedEvent(result.stop.reason, THREAD_ID) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     if (result.stop.description) event.body.description = result.stop.description;
-    if (result.stop.text) event.body.text = result.stop.text;
+    // VS Code shows `description` cut to the CALL STACK's width and `text` whole on hover: the text carries it all.
+    const full = [result.stop.description, result.stop.text].filter((part) => part !== undefined && part !== '').join('\n');
+    if (full) event.body.text = full;
     if (result.stop.hitBreakpointIds) event.body.hitBreakpointIds = [...result.stop.hitBreakpointIds];
     this.sendEvent(event);
   }
@@ -648,7 +650,11 @@ export class CwmDebugSession extends DebugSession {
         response.body = { result: second && second.repr !== first!.repr ? `${first!.repr}\n${second.repr}` : first!.repr, variablesReference: 0 };
       } else {
         const variable = this.store.variable(args.expression, first!.repr, args.expression);
-        const result = second && second.repr !== first!.repr ? `${variable.value}   (real: ${shorten(second.repr, 120)})` : variable.value;
+        // VS Code draws a watch value on one line (cut by the view's width) and shows its text whole on hover: a watch
+        // gets the whole value (up to a bound a tooltip can hold), other contexts the short form.
+        const watch = args.context === 'watch';
+        const shown = watch ? watchText(first!.repr) : variable.value;
+        const result = second && second.repr !== first!.repr ? `${shown}   (real: ${watch ? watchText(second.repr) : shorten(second.repr, 120)})` : shown;
         response.body = {
           result,
           type: variable.type,
@@ -1047,6 +1053,15 @@ function messageOf(error: unknown): string {
   if (error instanceof ConfigError || error instanceof UserError || error instanceof MoveError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Watch values are shown whole on hover; past this many characters Copy Value gives the rest. */
+const WATCH_VALUE_LIMIT = 10_000;
+
+function watchText(repr: string): string {
+  return repr.length <= WATCH_VALUE_LIMIT
+    ? repr
+    : `${repr.slice(0, WATCH_VALUE_LIMIT)}… (${repr.length.toLocaleString('en-US')} characters; Copy Value gives all of it)`;
 }
 
 function shorten(text: string, width: number): string {

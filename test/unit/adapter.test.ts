@@ -471,6 +471,12 @@ describe('actual mode: exceptions, values and processes', { timeout: 300_000 }, 
       assert.ok(text.variablesReference > 0);
       const full = (await session.dc.variablesRequest({ variablesReference: text.variablesReference })).body.variables;
       assert.equal(full[0]!.value, `'${'x'.repeat(500)}'`);
+      // A watch shows the whole value (VS Code cuts the row to its width and shows all of it on hover); a hover the short form.
+      const frameId = (await session.stack())[0]!.id;
+      const watched = await session.dc.evaluateRequest({ expression: 'text', frameId, context: 'watch' });
+      assert.equal(watched.body.result, `'${'x'.repeat(500)}'`);
+      const hovered = await session.dc.evaluateRequest({ expression: 'text', frameId, context: 'hover' });
+      assert.equal(hovered.body.result.length, 200);
       const table = locals.get('table')!;
       const entries = (await session.dc.variablesRequest({ variablesReference: table.variablesReference })).body.variables;
       assert.deepEqual(entries.map((v) => [v.name, v.value, v.evaluateName]).slice(0, 2), [["'k0'", '0', "table['k0']"], ["'k1'", '1', "table['k1']"]]);
@@ -800,6 +806,8 @@ describe('compare mode: the prediction next to the real run', { timeout: 300_000
     const stop = await session.move('continue');
     assert.equal(stop.body.reason, 'divergence');
     assert.match(stop.body.description ?? '', /^step 8: total is 99 in the prediction but 0 in the real run/);
+    // VS Code cuts the description to the CALL STACK's width and shows `text` whole on hover: it holds all of it.
+    assert.ok((stop.body.text ?? '').startsWith(stop.body.description!), `text: ${stop.body.text}`);
     const traces = await session.traces();
     const rows = traces.rows as { actual?: number; predicted?: number; verdict: string }[];
     const position = (await session.state()).position;
