@@ -113,7 +113,8 @@ export async function connectModel(settings: ModelSettings): Promise<ConnectedMo
         backend: settings.backend,
         apiKey: settings.apiKey,
         model: settings.model,
-        timeouts: { totalMs: settings.requestTimeoutMs },
+        // The first-token deadline follows the request timeout (180 s of the default 600 s), so raising one raises both.
+        timeouts: { totalMs: settings.requestTimeoutMs, firstTokenMs: Math.round(settings.requestTimeoutMs * 0.3) },
         ...(settings.contextTokens !== undefined ? { contextTokens: settings.contextTokens } : {}),
       }, codec));
     }
