@@ -59,7 +59,7 @@ export interface RecordedRequest {
   serverDropped: boolean;
   /** The response was sent completely. */
   finished: boolean;
-  /** fgserve: when each of the n generations started and ended (ms since the epoch), in order. */
+  /** fgserve, mlx: when each generation (of n, for fgserve) started and ended (ms since the epoch), in order. */
   generations?: { start: number; end: number }[];
 }
 
@@ -839,9 +839,12 @@ async function routeMlx(ex: Exchange): Promise<void> {
     ex.res.once('close', () => release());
     await before;
   }
+  const generation = { start: Date.now(), end: 0 };
+  ex.rec.generations = [generation];
   try {
     await serveMlxCompletion(ex, rq, promptIds, stopWords, stopSeqs, requestId, model, frame, mlxCached);
   } finally {
+    generation.end = Date.now();
     release();
   }
 }

@@ -200,28 +200,16 @@ describe('mlx_lm rules', { timeout: 30_000 }, () => {
   test('a seeded request is served alone, after the one before', async () => {
     const server = await serve({ protocol: 'mlx', faults: { tokenLatencyMs: 20 } });
     const prompt = codec.decode(PROMPT.slice(1));
-    const spans = async (seeded: boolean) => {
-      const started = server.requests.length;
-      await Promise.all([0, 1].map(() => post(`${server.url}/v1/completions`, { prompt, max_tokens: 8, ...(seeded ? { seed: 1 } : {}) })));
-      return server.requests.slice(started);
-    };
-    // Recorded in arrival order; a request finishes when its last token is sent.
-    const seeded = await spans(true);
-    assert.equal(seeded.length, 2);
-    assert.ok(seeded.every((r) => r.finished));
-    const t0 = Date.now();
-    await spans(false);
-    const unseeded = Date.now() - t0;
-    const t1 = Date.now();
-    await spans(true);
-    const serial = Date.now() - t1;
-    assert.ok(serial > unseeded * 1.5, `seeded pair ${serial} ms vs unseeded pair ${unseeded} ms`);
+    await Promise.all([0, 1].map(() => post(`${server.url}/v1/completions`, { prompt, max_tokens: 8, seed: 1 })));
+    const [first, second] = server.requests.map((r) => r.generations![0]!).sort((a, b) => a.start - b.start);
+    assert.ok(second!.start >= first!.end, 'two seeded requests were generated side by side');
   });
 });
 
 describe('the clients keep to the rules', { timeout: 30_000 }, () => {
   test('fgserve never gets temperature 0, and several samples go as parallel single requests', async () => {
-    const server = await serve({ protocol: 'fgserve', faults: { tokenLatencyMs: 2 } });
+    // 20 ms a token: each generation takes most of a second, so samples sent together overlap even on a loaded machine.
+    const server = await serve({ protocol: 'fgserve', faults: { tokenLatencyMs: 20 } });
     const client = await connect(server);
     const one = await collectCompletion(client.complete(frameRequest()));
     assert.deepEqual(one.choices, [FRAME]);
@@ -236,7 +224,7 @@ describe('the clients keep to the rules', { timeout: 30_000 }, () => {
 
   test("fgserve's deadline grows with the tokens asked for; when it passes, the message names the likely causes", async () => {
     const server = await serve({ protocol: 'fgserve', faults: { tokenLatencyMs: 10 }, model: () => FRAME.slice(0, -1) });
-    // 100 tokens at 10 ms: an answer after about a second, five times the 200 ms first-token timeout.
+    // About 40 tokens at 10 ms: the answer comes after twice the 200 ms first-token timeout, within the 2 s it grows to.
     const patient = await connect(server, { timeouts: { firstTokenMs: 200, totalMs: 400, perTokenMs: 20 } });
     assert.equal((await collectCompletion(patient.complete(frameRequest({ maxTokens: 100, stopAtFrameEnd: false })))).choices[0]!.length, FRAME.length - 1);
     const strict = await connect(server, { timeouts: { firstTokenMs: 200, totalMs: 400, perTokenMs: 0 } });
