@@ -97,7 +97,8 @@ async function evaluate(target: vscode.Uri, apiKeys: ApiKeyStore): Promise<void>
           corpus: target.fsPath,
           outDir,
           model: evaluationModel,
-          temperature: settings.temperature,
+          // Several samples of a program must differ: they are drawn at cwmDebug.sampleTemperature.
+          temperature: settings.samples > 1 ? settings.sampleTemperature : settings.temperature,
           seed: settings.seed,
           samples: settings.samples,
           concurrency,

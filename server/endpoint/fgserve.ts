@@ -37,9 +37,13 @@ export class FgserveClient extends BaseClient {
     return endpointInfo('fgserve', this.url, undefined, []);
   }
 
-  /** The whole answer arrives only once generated: the deadlines grow with the tokens asked for. */
+  /**
+   * The whole answer arrives only once generated: the deadlines grow with the tokens asked for, up to three times the
+   * total timeout (a whole rollout may ask for the rest of a 131k context, which no one waits hours for).
+   */
   protected override guardOptions(request: CompletionRequest): { extraMs?: number; backend?: BackendKind } {
-    return { backend: 'fgserve', extraMs: request.maxTokens * this.transport.config.perTokenMs };
+    const { perTokenMs, totalMs } = this.transport.config;
+    return { backend: 'fgserve', extraMs: Math.min(request.maxTokens * perTokenMs, 3 * totalMs) };
   }
 
   protected async *run(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {

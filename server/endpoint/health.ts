@@ -24,6 +24,8 @@ export interface EndpointHealth {
   readonly kind?: BackendKind;
   readonly model?: string;
   readonly streams?: boolean;
+  /** Tokens the served context holds, when the server says (vLLM's --max-model-len). */
+  readonly contextTokens?: number;
   /** What is wrong and what to do, when not ok. */
   readonly problem?: string;
   readonly warnings: readonly string[];
@@ -83,6 +85,7 @@ export async function checkEndpoints(settings: HealthSettings, signal?: AbortSig
         const health: EndpointHealth = {
           url, ok: true, kind: client.kind, streams: client.streams, warnings: [...client.warnings],
           ...(client.model !== undefined ? { model: client.model } : {}),
+          ...(client.contextTokens !== undefined ? { contextTokens: client.contextTokens } : {}),
         };
         await client.close();
         return health;
@@ -92,7 +95,8 @@ export async function checkEndpoints(settings: HealthSettings, signal?: AbortSig
     }));
     const up = endpoints.filter((endpoint) => endpoint.ok);
     const state: HealthState = up.length === endpoints.length ? 'ok' : up.length === 0 ? 'down' : 'partial';
-    const describe = (endpoint: EndpointHealth): string => `${endpoint.model ?? 'CWM'} on ${endpoint.kind} at ${endpoint.url}`;
+    const describe = (endpoint: EndpointHealth): string =>
+      `${endpoint.model ?? 'CWM'} on ${endpoint.kind} at ${endpoint.url}${endpoint.contextTokens !== undefined ? ` (context ${endpoint.contextTokens} tokens)` : ''}`;
     const summary = state === 'ok'
       ? `Ready: ${up.map(describe).join('; ')}.`
       : state === 'partial'

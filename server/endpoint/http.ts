@@ -293,8 +293,7 @@ export class HttpTransport {
    */
   completionGuard(signal?: AbortSignal, options: { extraMs?: number; backend?: BackendKind } = {}): RequestGuard {
     const extra = options.extraMs ?? 0;
-    const first = this.config.firstTokenMs + extra;
-    return new RequestGuard(this, first, Math.max(this.config.totalMs, first), 'token', signal, options.backend);
+    return new RequestGuard(this, this.config.firstTokenMs + extra, this.config.totalMs + extra, 'token', signal, options.backend);
   }
 
   /** A guard for a short exchange (model list, health): one bounded response timeout. */

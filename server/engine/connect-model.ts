@@ -74,7 +74,8 @@ export async function connectModel(settings: ModelSettings, options: ConnectMode
     backend: settings.backend,
     ...(settings.apiKey !== undefined ? { apiKey: settings.apiKey } : {}),
     ...(settings.model !== undefined ? { model: settings.model } : {}),
-    timeouts: { totalMs: settings.requestTimeoutMs },
+    // The first-token deadline follows the request timeout (180 s of the default 600 s), so raising one raises both.
+    timeouts: { totalMs: settings.requestTimeoutMs, firstTokenMs: Math.round(settings.requestTimeoutMs * 0.3) },
     ...(settings.contextTokens !== undefined ? { contextTokens: settings.contextTokens } : {}),
   });
   let codec: TokenCodec;

@@ -59,7 +59,7 @@ export interface RecordedRequest {
   serverDropped: boolean;
   /** The response was sent completely. */
   finished: boolean;
-  /** fgserve: when each of the n generations started and ended (ms since the epoch), in order. */
+  /** fgserve, mlx: when each generation (of n, for fgserve) started and ended (ms since the epoch), in order. */
   generations?: { start: number; end: number }[];
 }
 
@@ -125,6 +125,8 @@ interface Ctx {
   strict: boolean;
   /** mlx: the seeded request running now; seeded requests are not batched, so each waits for the one before. */
   mlxUnbatched: Promise<void>;
+  /** fgserve: requests being answered, by prompt: concurrent requests for one prompt are samples of one batch. */
+  fgserveInFlight: Map<string, number>;
   /** fgserve: until when every request hangs, after a temperature-0 request killed the generation thread. */
   stuckUntil: number;
 }
@@ -147,6 +149,7 @@ export async function startProtocolServer(options: ProtocolServerOptions): Promi
     closing: false,
     strict: options.strict !== false,
     mlxUnbatched: Promise.resolve(),
+    fgserveInFlight: new Map(),
     stuckUntil: 0,
   };
   const sockets = new Set<Socket>();
@@ -456,6 +459,16 @@ async function routeFgserve(ex: Exchange): Promise<void> {
     // FastGen._prefill: `assert len(toks) < self.max_seq` in the generation thread, the same silence.
     if (promptIds.length >= (ex.ctx.options.maxSeq ?? 131072)) return ex.stall();
   }
+  // Concurrent requests for the same prompt are independent draws in FastGen's batch: each is numbered as a sample,
+  // so a scripted model tells them apart as it does the n samples of one request.
+  const promptKey = promptIds.join(',');
+  const batchIndex = ex.ctx.fgserveInFlight.get(promptKey) ?? 0;
+  ex.ctx.fgserveInFlight.set(promptKey, batchIndex + 1);
+  ex.res.once('close', () => {
+    const left = (ex.ctx.fgserveInFlight.get(promptKey) ?? 1) - 1;
+    if (left > 0) ex.ctx.fgserveInFlight.set(promptKey, left);
+    else ex.ctx.fgserveInFlight.delete(promptKey);
+  });
   await prefill(ex, promptIds, (lcp) => lcp);
   const completions: number[][] = [];
   const generations: { start: number; end: number }[] = [];
@@ -468,7 +481,7 @@ async function routeFgserve(ex: Exchange): Promise<void> {
       maxTokens: rq.max_tokens,
       temperature: rq.temperature ?? 0.6,
       stopIds: stopSeq.length === 1 ? [...stopSeq, ...ex.ctx.eos] : [...ex.ctx.eos],
-      sampleIndex: i,
+      sampleIndex: batchIndex + i,
     });
     const out: number[] = [];
     // Lane.from_pkt: maxlen = min(len(prompt) + max_gen, max_seq).
@@ -826,9 +839,12 @@ async function routeMlx(ex: Exchange): Promise<void> {
     ex.res.once('close', () => release());
     await before;
   }
+  const generation = { start: Date.now(), end: 0 };
+  ex.rec.generations = [generation];
   try {
     await serveMlxCompletion(ex, rq, promptIds, stopWords, stopSeqs, requestId, model, frame, mlxCached);
   } finally {
+    generation.end = Date.now();
     release();
   }
 }
