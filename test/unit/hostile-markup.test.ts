@@ -78,7 +78,7 @@ describe('a predicted value in hovers and inlay hints', () => {
 });
 
 describe('a hand-edited results.jsonl in summary.md and report.html', { timeout: 120_000 }, () => {
-  const INJECTED = '<meta http-equiv="refresh" content="0;url=https://evil.example/">';
+  const INJECTED = '<meta http-equiv="refresh" content="0;url=https://evil.example/">|x';
   const MODEL = '<img src=https://evil.example/m.png> [m](https://evil.example/) **bold**';
 
   test('reaches neither as markup: escaped in the HTML (headless Chromium when installed) and in the Markdown', async (t) => {
@@ -131,8 +131,8 @@ describe('a hand-edited results.jsonl in summary.md and report.html', { timeout:
       const rendered = render(summary);
       assert.doesNotMatch(rendered, /<meta|<img|<script|<a |<strong>bold/i, `summary.md renders markup from results.jsonl: ${rendered}`);
       // Every table row keeps its three cells: a pipe in a value type does not split a cell.
-      const rows = summary.split('\n').filter((line) => line.includes('&lt;b&gt;') || line.includes('\\<b\\>') || line.includes('<b>'));
-      assert.ok(rows.length > 0, 'the edited event kind has its table row');
+      const rows = summary.split('\n').filter((line) => line.includes('meta http-equiv'));
+      assert.ok(rows.length > 0, 'the edited value type has its table row');
       for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length, 5, row);
     } else t.diagnostic('markdown-it is not installed: summary.md was checked as text only');
 
