@@ -141,6 +141,8 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
       if (resolved.python === undefined) resolved.python = (await resolvePython(resource)).path;
       const limits = (typeof resolved.tracerLimits === 'object' && resolved.tracerLimits !== null ? resolved.tracerLimits : {}) as Record<string, unknown>;
       resolved.tracerLimits = { ...settings.tracerLimits, ...limits };
+      // The program runs where `python prog.py` would in the workspace's terminal: the workspace folder, unless "cwd" says otherwise.
+      if (resolved.cwd === undefined && folder !== undefined) resolved.cwd = folder.uri.fsPath;
     }
     return resolved;
   }

@@ -23,7 +23,9 @@ const SettingsSchema = z.object({
     timeoutSeconds: z.number().positive().default(30),
     maxReprLength: z.number().int().min(20).default(2000),
     maxOutputBytes: z.number().int().min(0).default(1_000_000),
-  }).default({ maxEvents: 100_000, timeoutSeconds: 30, maxReprLength: 2000, maxOutputBytes: 1_000_000 }),
+    /** null: the tracer's default (half of the machine's memory). */
+    maxMemoryMb: z.number().int().min(0).nullable().default(null),
+  }).default({ maxEvents: 100_000, timeoutSeconds: 30, maxReprLength: 2000, maxOutputBytes: 1_000_000, maxMemoryMb: null }),
 });
 
 export interface ExtensionSettings {
@@ -39,7 +41,7 @@ export interface ExtensionSettings {
   readonly contextTokens?: number;
   readonly requestTimeoutMs: number;
   readonly allowInsecureHttp: boolean;
-  readonly tracerLimits: { maxEvents: number; timeoutMs: number; maxReprLength: number; maxOutputBytes: number };
+  readonly tracerLimits: { maxEvents: number; timeoutMs: number; maxReprLength: number; maxOutputBytes: number; maxMemoryMb?: number };
 }
 
 const KEYS = Object.keys(SettingsSchema.shape) as (keyof typeof SettingsSchema.shape)[];
@@ -86,6 +88,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
       timeoutMs: value.tracer.timeoutSeconds * 1000,
       maxReprLength: value.tracer.maxReprLength,
       maxOutputBytes: value.tracer.maxOutputBytes,
+      ...(value.tracer.maxMemoryMb !== null ? { maxMemoryMb: value.tracer.maxMemoryMb } : {}),
     },
   };
 }

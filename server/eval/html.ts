@@ -5,6 +5,41 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+// Markdown for summary.md: text from results.jsonl (model names, paths, value types, messages) may have been edited by
+// anyone, so it is escaped for Markdown the way escapeHtml escapes it for HTML.
+
+/** Control characters (line breaks included) as visible escapes, so that no text can end a line, a span or a table row. */
+export function visibleControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * Plain text in Markdown: every character Markdown or its inline HTML could read as syntax is backslash-escaped, and
+ * URLs are broken up (`:\/\/`, `www\.`) so that no renderer turns them into links of its own accord.
+ */
+export function markdownText(text: string): string {
+  return visibleControls(text)
+    .replace(/[\\`*_{}[\]()<>#+!|~&]/g, (c) => `\\${c}`)
+    .replace(/:\/\//g, ':\\/\\/')
+    .replace(/\bwww\./gi, (www) => `${www.slice(0, 3)}\\.`);
+}
+
+/** Text as one Markdown code span, whatever backticks it holds; in a table cell its pipes are escaped too. */
+export function markdownCode(text: string, inTable = false): string {
+  const shown = visibleControls(text);
+  const longest = (shown.match(/`+/g) ?? []).reduce((most, run) => Math.max(most, run.length), 0);
+  const fence = '`'.repeat(longest + 1);
+  const pad = /^[` ]|[` ]$/.test(shown) ? ' ' : '';
+  const span = `${fence}${pad}${shown}${pad}${fence}`;
+  return inTable ? span.replace(/\|/g, '\\|') : span;
+}
+
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --panel: #f6f8fa; --line: #d1d9e0;
   --s0: #0969da; --s1: #1a7f37; --s2: #bf8700; --s3: #8250df; }

@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { barChart, escapeHtml, htmlPage, type ChartSeries } from './html';
+import { barChart, escapeHtml, htmlPage, markdownCode, markdownText, type ChartSeries } from './html';
 import { computeTotals, percent, weakest, type RunTotals, type Score } from './metrics';
 import { RESULTS_FILE, loadResults, type RunHeader } from './results';
 
@@ -55,34 +55,47 @@ export function headlineRows(totals: RunTotals): [string, Score, string][] {
   return rows;
 }
 
+/** How text from the results file is written: for summary.md or for report.html. */
+interface TextFormat {
+  /** Plain text. */
+  text(text: string): string;
+  /** Text in a code span. */
+  code(text: string): string;
+}
+
+/** Markdown; everything that comes from results.jsonl is escaped (a hand-edited file may hold anything). */
+const MARKDOWN: TextFormat = { text: markdownText, code: (text) => markdownCode(text) };
+const HTML: TextFormat = { text: escapeHtml, code: (text) => `<code>${escapeHtml(text)}</code>` };
+
 /** One sentence per breakdown that has a clear weakest row: where the model goes wrong most. */
-export function whereItFails(totals: RunTotals): string[] {
+export function whereItFails(totals: RunTotals, format: TextFormat = MARKDOWN): string[] {
   const lines: string[] = [];
   const type = weakest(totals.byValueType, (row) => (row.forced.total > 0 ? row.forced : row.rollout));
   if (type) {
     const s = type.forced.total > 0 ? type.forced : type.rollout;
-    lines.push(`Value type: \`${type.type}\` values are the weakest, ${percent(s)} right (${count(s)}).`);
+    lines.push(`Value type: ${format.code(type.type)} values are the weakest, ${percent(s)} right (${count(s)}).`);
   }
   const event = weakest(totals.byEvent, (row) => (row.forced.total > 0 ? row.forced : row.rollout));
   if (event) {
     const s = event.forced.total > 0 ? event.forced : event.rollout;
-    lines.push(`Event kind: \`${event.event}\` steps are the weakest, ${percent(s)} exact (${count(s)}).`);
+    lines.push(`Event kind: ${format.code(event.event)} steps are the weakest, ${percent(s)} exact (${count(s)}).`);
   }
   const length = weakest(totals.byLength, (row) => row.state, 1);
   if (length) lines.push(`Trace length: ${length.label} steps is the weakest bucket, state ${percent(length.state)} (${count(length.state)}).`);
   return lines;
 }
 
-function runLines(header: RunHeader, totals: RunTotals): string[] {
+function runLines(header: RunHeader, totals: RunTotals, format: TextFormat = MARKDOWN): string[] {
+  const f = format;
   return [
-    `- Corpus: \`${header.corpus.path}\` (${header.corpus.kind}, ${header.corpus.items} program${header.corpus.items === 1 ? '' : 's'}, sha256 \`${header.corpus.hash.slice(0, 16)}…\`)` +
+    `- Corpus: ${f.code(header.corpus.path)} (${f.text(header.corpus.kind)}, ${header.corpus.items} program${header.corpus.items === 1 ? '' : 's'}, sha256 ${f.code(`${header.corpus.hash.slice(0, 16)}…`)})` +
       (header.limit !== null ? `; a subset of ${header.corpus.selected}` : ''),
-    `- Model: ${header.model ?? 'unnamed'} (${[...new Set(header.backends)].join(', ') || '–'}) at ${header.endpoints.join(', ') || '–'}`,
+    `- Model: ${header.model !== null ? f.code(header.model) : 'unnamed'} (${[...new Set(header.backends)].map((backend) => f.text(backend)).join(', ') || '–'}) at ${header.endpoints.map((url) => f.code(url)).join(', ') || '–'}`,
     `- Sampling: temperature ${header.temperature}, seed ${header.seed}, ${header.samples} rollout${header.samples === 1 ? '' : 's'} per program; ` +
       `teacher forcing ${header.teacherForcing ? 'on' : 'off'}`,
     `- Programs: ${totals.programs.done} evaluated, ${totals.programs.failed} could not be evaluated, ` +
       `${Math.max(0, totals.programs.selected - totals.programs.done - totals.programs.failed)} not done yet, of ${totals.programs.selected}`,
-    `- Tool: cwm-debug ${header.toolVersion}; Python \`${header.python}\`; run started ${header.createdAt}`,
+    `- Tool: cwm-debug ${f.text(String(header.toolVersion))}; Python ${f.code(header.python)}; run started ${f.text(header.createdAt)}`,
   ];
 }
 
@@ -105,9 +118,9 @@ export function renderSummary(header: RunHeader, totals: RunTotals): string {
   if (fails.length === 0) out.push('No breakdown has a weak spot: every value type, event kind and length bucket scores 100%.');
   else for (const line of fails) out.push(`- ${line}`);
   out.push('', '## By value type', '', '| Type | Rollout | Next frame |', '|---|---:|---:|');
-  for (const row of totals.byValueType) out.push(`| ${row.type} | ${cell(row.rollout)} | ${cell(row.forced)} |`);
+  for (const row of totals.byValueType) out.push(`| ${markdownCode(row.type, true)} | ${cell(row.rollout)} | ${cell(row.forced)} |`);
   out.push('', '## By event kind (frames matched exactly)', '', '| Event | Rollout | Next frame |', '|---|---:|---:|');
-  for (const row of totals.byEvent) out.push(`| ${row.event} | ${cell(row.rollout)} | ${cell(row.forced)} |`);
+  for (const row of totals.byEvent) out.push(`| ${markdownCode(row.event, true)} | ${cell(row.rollout)} | ${cell(row.forced)} |`);
   out.push('', '## By trace length (real steps)', '', '| Steps | Programs | Action | State | Output | Next frame exact |', '|---|---:|---:|---:|---:|---:|');
   for (const row of totals.byLength) {
     if (row.programs === 0) continue;
@@ -117,7 +130,7 @@ export function renderSummary(header: RunHeader, totals: RunTotals): string {
   for (const bin of totals.firstDivergence) out.push(`| ${bin.label} | ${bin.count} |`);
   if (totals.failures.length > 0) {
     out.push('', '## Programs that could not be evaluated', '');
-    for (const failure of totals.failures.slice(0, 50)) out.push(`- \`${failure.id}\` (${failure.kind}): ${failure.message.replace(/\s+/g, ' ')}`);
+    for (const failure of totals.failures.slice(0, 50)) out.push(`- ${markdownCode(failure.id)} (${markdownText(failure.kind)}): ${markdownText(failure.message.replace(/\s+/g, ' '))}`);
     if (totals.failures.length > 50) out.push(`- … and ${totals.failures.length - 50} more`);
   }
   out.push('', 'Report: report.html next to this file. Results: results.jsonl (one line per program).', '');
@@ -131,7 +144,7 @@ function rate(s: Score): number | null {
 export function renderHtmlReport(header: RunHeader, totals: RunTotals): string {
   const body: string[] = [];
   body.push('<h1>CWM evaluation report</h1>', '<ul class="run">');
-  for (const line of runLines(header, totals)) body.push(`<li>${markdownInline(line.replace(/^- /, ''))}</li>`);
+  for (const line of runLines(header, totals, HTML)) body.push(`<li>${line.replace(/^- /, '')}</li>`);
   body.push('</ul>');
   body.push('<section class="cards">');
   for (const [label, s, what] of headlineRows(totals)) {
@@ -141,10 +154,10 @@ export function renderHtmlReport(header: RunHeader, totals: RunTotals): string {
     );
   }
   body.push('</section>');
-  const fails = whereItFails(totals);
+  const fails = whereItFails(totals, HTML);
   body.push('<h2>Where it fails</h2>');
   body.push(fails.length === 0 ? '<p>No breakdown has a weak spot: every value type, event kind and length bucket scores 100%.</p>'
-    : `<ul>${fails.map((line) => `<li>${markdownInline(line)}</li>`).join('')}</ul>`);
+    : `<ul>${fails.map((line) => `<li>${line}</li>`).join('')}</ul>`);
 
   const lengthRows = totals.byLength.filter((row) => row.programs > 0);
   const lengthSeries: ChartSeries[] = [
@@ -170,10 +183,10 @@ export function renderHtmlReport(header: RunHeader, totals: RunTotals): string {
   }));
 
   body.push('<h2>By event kind</h2>', '<table><thead><tr><th>Event</th><th>Rollout exact</th><th>Next frame exact</th></tr></thead><tbody>');
-  for (const row of totals.byEvent) body.push(`<tr><td>${row.event}</td><td>${cell(row.rollout)}</td><td>${cell(row.forced)}</td></tr>`);
+  for (const row of totals.byEvent) body.push(`<tr><td>${escapeHtml(row.event)}</td><td>${cell(row.rollout)}</td><td>${cell(row.forced)}</td></tr>`);
   body.push('</tbody></table>');
   body.push('<h2>By value type</h2>', '<table><thead><tr><th>Type</th><th>Rollout</th><th>Next frame</th></tr></thead><tbody>');
-  for (const row of totals.byValueType) body.push(`<tr><td>${row.type}</td><td>${cell(row.rollout)}</td><td>${cell(row.forced)}</td></tr>`);
+  for (const row of totals.byValueType) body.push(`<tr><td>${escapeHtml(row.type)}</td><td>${cell(row.rollout)}</td><td>${cell(row.forced)}</td></tr>`);
   body.push('</tbody></table>');
   body.push('<h2>Cost</h2>', '<table><tbody>');
   body.push(`<tr><td>Prompt tokens</td><td>${totals.tokens.prompt.toLocaleString('en-US')}</td></tr>`);

@@ -120,17 +120,33 @@ export const LISTED_EXECUTIONS = 20;
 export function hintLabel(executions: readonly LineExecution[]): string | undefined {
   for (let k = executions.length - 1; k >= 0; k--) {
     const parts = executionParts(executions[k]!, 30);
-    if (parts.length > 0) return shorten(parts.join(', '), HINT_LABEL_LENGTH);
+    if (parts.length > 0) return shorten(visibleControls(parts.join(', ')), HINT_LABEL_LENGTH);
   }
   return undefined;
 }
 
-/** Markdown code span that survives backticks inside the text. */
+/**
+ * Markdown code span that survives whatever the text holds: backticks (a longer fence), and line breaks and other
+ * control characters, shown as escapes: a value with "\r\r" must not end the span and have the rest read as Markdown
+ * (links, remote images).
+ */
 export function code(text: string): string {
-  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const shown = visibleControls(text);
+  const longest = (shown.match(/`+/g) ?? []).reduce((most, run) => Math.max(most, run.length), 0);
   const fence = '`'.repeat(longest + 1);
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${text}${pad}${fence}`;
+  const pad = /^[` ]|[` ]$/.test(shown) ? ' ' : '';
+  return `${fence}${pad}${shown}${pad}${fence}`;
+}
+
+/** Control characters (line breaks included) as visible escapes, for hovers and for the plain text of inlay hints. */
+export function visibleControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function listed<T>(items: readonly T[], render: (item: T) => string): string[] {

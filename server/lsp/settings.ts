@@ -49,7 +49,8 @@ export interface ServerSettings {
   readonly requestTimeoutMs: number;
   readonly pythonPath?: string;
   readonly allowInsecureHttp: boolean;
-  readonly tracerLimits: TracerLimits;
+  /** The memory limit only when set: the runner's default (a share of this machine's memory) applies otherwise. */
+  readonly tracerLimits: Omit<TracerLimits, 'maxMemoryMb'> & Partial<Pick<TracerLimits, 'maxMemoryMb'>>;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
@@ -109,7 +110,7 @@ export function parseServerSettings(raw: unknown, env: NodeJS.ProcessEnv = proce
       timeoutMs: tracer.timeoutSeconds != null ? Math.round(tracer.timeoutSeconds * 1000) : DEFAULT_TRACER_LIMITS.timeoutMs,
       maxReprLength: tracer.maxReprLength ?? DEFAULT_TRACER_LIMITS.maxReprLength,
       maxOutputBytes: tracer.maxOutputBytes ?? DEFAULT_TRACER_LIMITS.maxOutputBytes,
-      maxMemoryMb: tracer.maxMemoryMb ?? DEFAULT_TRACER_LIMITS.maxMemoryMb,
+      ...(tracer.maxMemoryMb != null ? { maxMemoryMb: tracer.maxMemoryMb } : {}),
     },
   };
 }

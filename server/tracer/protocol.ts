@@ -359,7 +359,10 @@ export class ChannelReader {
       if (data[at] !== 0x02) {
         const next = data.indexOf(0x02, at);
         const end = next < 0 ? data.length : next;
-        this.forgedBytes += end - at;
+        // Before the tracer's first frame (its start record) the program has not run: what comes is the tracer's own
+        // plain output, e.g. its "needs Python 3.8" end record under an older interpreter.
+        if (this.lastSeq === 0) this.onText(this.decoder.write(data.subarray(at, end)));
+        else this.forgedBytes += end - at;
         at = end;
         continue;
       }

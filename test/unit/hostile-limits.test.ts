@@ -92,6 +92,12 @@ describe('escapes from the limits', { timeout: 120_000 }, () => {
     assert.ok(trace.frames.some((frame) => frame.locals.get('after') === "'genuine'"), 'the genuine frames after the forgery are all there');
   });
 
+  test('before the tracer\'s first frame its own plain output still counts: Python 3.7 gets the tracer\'s message', async (t) => {
+    const old = '/root/.pyenv/versions/3.7.16/bin/python3';
+    if (!existsSync(old)) return t.skip('no Python 3.7 here');
+    await assert.rejects(recordTrace({ python: old, file: join(hostile, 'where_am_i.py') }), /The tracer needs Python 3\.8 or newer; this is Python 3\.7/);
+  });
+
   test('the program runs in the caller\'s folder, or in the one asked for, as `python prog.py` would', async () => {
     const here = mkdtempSync(join(dir, 'caller-'));
     writeFileSync(join(here, 'relative.txt'), 'found it\n');
