@@ -42,6 +42,7 @@ const MAX_CACHED_TEXTS = 20_000;
 const MAX_CACHED_TEXT_CHARS = 8_000_000;
 /** Ids of one character split over tokens: more than this and the text is emitted as the server decodes it. */
 const MAX_PENDING_IDS = 8;
+const MAX_CACHED_RUNS = 10_000;
 const ANSWER_LIMIT = 32 * 1024 * 1024;
 const REPLACEMENT = '\uFFFD';
 
@@ -85,6 +86,7 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private cachedChars = 0;
   /** Id → its text decoded alone; ids of part of a character decode to U+FFFD and are decoded with their neighbours. */
   private readonly idTexts = new Map<number, string>();
+  private readonly runTexts = new Map<string, string>();
   private warning: string | undefined;
   private warned = false;
 
@@ -189,6 +191,18 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
       return;
     }
     for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
+  }
+
+  /** The text of ids that hold a character split over tokens (and what came with them), asked once per sequence. */
+  async decodeRun(ids: readonly number[]): Promise<string> {
+    const key = ids.join(',');
+    let text = this.runTexts.get(key);
+    if (text === undefined) {
+      text = await this.detokenize(ids);
+      if (this.runTexts.size >= MAX_CACHED_RUNS) this.runTexts.delete(this.runTexts.keys().next().value!);
+      this.runTexts.set(key, text);
+    }
+    return text;
   }
 
   /** The text of `id` alone, once learnt; undefined for part of a character (or an unknown id). */
@@ -297,7 +311,7 @@ class RemoteStreamDecoder implements AsyncTokenStreamDecoder {
       }
       this.pending.push(id);
       // A character split over tokens: decoded together once the server no longer ends them with U+FFFD.
-      const text = await this.tokenizer.detokenize(this.pending);
+      const text = await this.tokenizer.decodeRun(this.pending);
       if (!text.endsWith(REPLACEMENT) || this.pending.length >= MAX_PENDING_IDS) {
         out += text;
         this.pending = [];
@@ -308,7 +322,7 @@ class RemoteStreamDecoder implements AsyncTokenStreamDecoder {
 
   async end(): Promise<string> {
     if (this.pending.length === 0) return '';
-    const text = await this.tokenizer.detokenize(this.pending);
+    const text = await this.tokenizer.decodeRun(this.pending);
     this.pending = [];
     return text;
   }

@@ -1,0 +1,175 @@
+// No tokenizer file with a vLLM endpoint: the client tokenizes and detokenizes through the server's POST /tokenize and
+// /detokenize (the loopback vLLM stand-in, with the test tokenizer as its Hugging Face tokenizer), exactly and cached.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
+import { Tok } from '../../server/cwm/tokens';
+import { markEntryLine } from '../../server/cwm/writer';
+import { connectModel, ModelOptionError } from '../../server/engine/connect-model';
+import { connectRemoteTokenizer, splitAroundSpecialText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
+import { examplesDir, repoRoot } from '../helpers/paths';
+import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
+import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
+import { createReplayModel, type ReplayModel } from '../servers/replay-model';
+
+const cli = join(repoRoot, 'dist', 'cli.js');
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Special-token text in the program: a Hugging Face tokenizer would make it special tokens if sent as it is.
+const MARKED_PROGRAM = `# CWM ends frames with <|frame_sep|> and starts calls with <|call_sep|>: here it is ordinary text.
+MARKER = "<|frame_sep|>"
+
+
+def count_up(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+`;
+
+let local: CwmTokenizer;
+let replay: ReplayModel;
+let vllm: ProtocolServer;
+let workDir: string;
+
+before(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'cwm-remote-tok-'));
+  local = await loadTokenizer(await writeTestTokenizer(workDir));
+  replay = createReplayModel({ codec: local });
+  vllm = await startProtocolServer({ protocol: 'vllm', codec: local, model: replay.model });
+});
+
+after(async () => {
+  await vllm?.close();
+  local?.dispose();
+});
+
+function requestsTo(path: string): number {
+  return vllm.requests.filter((r) => r.method === 'POST' && r.path === path).length;
+}
+
+describe('the vLLM endpoint as the tokenizer', { timeout: 120_000 }, () => {
+  let remote: RemoteTokenizer;
+  before(async () => {
+    remote = await connectRemoteTokenizer({ url: vllm.url, backend: 'auto' }, 'cli');
+  });
+  after(async () => {
+    await remote?.close();
+  });
+
+  test('special tokens have the server tokenizer ids', () => {
+    for (const text of Object.values(Tok)) assert.equal(remote.specialTokenId(text), local.specialTokenId(text), text);
+    assert.equal(remote.ordinaryCount, local.ordinaryCount);
+  });
+
+  test('texts tokenize exactly as the local tokenizer encodes ordinary text, special-token text kept ordinary, in one request', async () => {
+    const texts = [
+      markEntryLine(MARKED_PROGRAM, { kind: 'function', name: 'count_up', line: 5 }),
+      "x = '<|frame_sep|>'\n",
+      '{"s": "\'a<|call_sep|><|line_sep|>b\'", "t": "<|not_a_token|>"}',
+      '<|begin_of_text|>',
+      '    indented\n\tand tabbed  \n',
+      'naïve café ✓ 😀 漢字',
+      '<|',
+      '|>',
+    ];
+    const before = requestsTo('/tokenize');
+    await remote.prepareOrdinary(texts);
+    assert.equal(requestsTo('/tokenize') - before, 1, 'every text went in one /tokenize request');
+    for (const text of texts) assert.deepEqual(remote.encodeOrdinary(text), local.encodeOrdinary(text), JSON.stringify(text));
+    await remote.prepareOrdinary(texts);
+    assert.equal(requestsTo('/tokenize') - before, 1, 'the second time comes from the cache');
+    assert.equal(remote.takeWarning(), undefined, 'nothing to warn about: the special-token text stayed ordinary');
+  });
+
+  test('the cut after `<|` keeps every piece free of special-token text', () => {
+    assert.deepEqual(splitAroundSpecialText('a<|frame_sep|>b<|x|>'), ['a<|', 'frame_sep|>b<|', 'x|>']);
+    assert.deepEqual(splitAroundSpecialText('plain'), ['plain']);
+  });
+
+  test('a stream decodes id by id, characters split over several tokens included, and ids are asked about once', async () => {
+    const text = `${Tok.callSep}{"s": "'naïve ✓ 😀'"}${Tok.actionSep}    s = '漢字'\n${Tok.frameSep}${Tok.endOfText}`;
+    const ids = local.encodeWithSpecialTokens(text);
+    const decodeAll = async (): Promise<string> => {
+      const decoder = remote.asyncStreamDecoder();
+      let out = '';
+      for (const id of ids) out += await decoder.push([id]);
+      return out + (await decoder.end());
+    };
+    assert.equal(await decodeAll(), text);
+    const before = requestsTo('/detokenize');
+    assert.equal(await decodeAll(), text);
+    assert.equal(requestsTo('/detokenize') - before, 0, 'the second pass comes from the cache, split characters included');
+  });
+});
+
+describe('predict and compare with no tokenizer file', { timeout: 120_000 }, () => {
+  test('predict of a program holding special-token text: the context is sent as ordinary tokens and the trace is right', async () => {
+    const file = join(workDir, 'marked.py');
+    writeFileSync(file, MARKED_PROGRAM);
+    const real = await replay.prepare({ file, entry: 'count_up', args: '3' });
+    const before = vllm.requests.length;
+    const result = await run(['predict', file, '--entry', 'count_up', '--args', '3', '--endpoint', vllm.url]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`The model ended the trace after ${real.frames.length} steps\\.`));
+    assert.doesNotMatch(result.stderr, /special token/);
+    const mine = vllm.requests.slice(before).filter((r) => r.method === 'POST');
+    assert.ok(mine.some((r) => r.path === '/tokenize') && mine.some((r) => r.path === '/detokenize'), 'the server tokenized and detokenized');
+    const context = markEntryLine(real.source, real.entry);
+    const contextIds = local.encodeOrdinary(context);
+    const prompts = mine.filter((r) => r.path === '/v1/completions').map((r) => (r.body as { prompt: number[] }).prompt);
+    assert.ok(prompts.length > 0);
+    for (const prompt of prompts) {
+      assert.deepEqual(prompt.slice(2, 2 + contextIds.length), contextIds, 'the context is ordinary text, token for token');
+      assert.equal(prompt[2 + contextIds.length], local.specialTokenId(Tok.frameSep));
+    }
+  });
+
+  test('compare of a faithful prediction finds no divergence', async () => {
+    const program = join(examplesDir, 'inventory.py');
+    await replay.prepare({ file: program });
+    const result = await run(['compare', program, '--endpoint', vllm.url]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /No divergence/);
+    assert.match(result.stdout, /return value: match \(real 6\.5, predicted 6\.5\)/);
+  });
+
+  test('fgserve and MLX-LM need the tokenizer file, and the message names the setting of the front end', async () => {
+    for (const protocol of ['fgserve', 'mlx'] as const) {
+      const server = await startProtocolServer({ protocol, codec: local, model: replay.model });
+      try {
+        const settings = { endpoints: [server.url], backend: 'auto' as const, samples: 1, temperature: 0, requestTimeoutMs: 10_000 };
+        await assert.rejects(connectModel(settings), (error: unknown) => {
+          assert.ok(error instanceof ModelOptionError);
+          assert.equal(error.setting, 'tokenizer');
+          assert.match(error.message, /set --tokenizer PATH/);
+          return true;
+        });
+        await assert.rejects(connectModel(settings, { terms: 'vscode' }), /set cwmDebug\.tokenizerPath/);
+        const result = await run(['predict', join(examplesDir, 'inventory.py'), '--endpoint', server.url]);
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, /fgserve and MLX-LM need the CWM checkpoint's tokenizer\.model: set --tokenizer PATH/);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
