@@ -46,6 +46,38 @@ const MAX_CACHED_RUNS = 10_000;
 const ANSWER_LIMIT = 32 * 1024 * 1024;
 const REPLACEMENT = '\uFFFD';
 
+/** What Hugging Face's clean_up_tokenization removes a space in front of (tokenization_utils_base.py). */
+const CLEANED_PUNCTUATION = /[.?!,']|n't/;
+const MAX_SPACING_VARIANTS = 16;
+
+/**
+ * The texts a cleaned-up decode may have come from, the text itself first: a space put back in front of punctuation
+ * (" ." " ?" " !" " ,"), of "n't" and of quotes ("'s" "'m" "'ve" "'re"), and around a lone quote (" ' ").
+ */
+export function spacingVariants(text: string): string[] {
+  const spots: { at: number; around: boolean }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i - 1] === ' ') continue;
+    if ('.?!,'.includes(text[i]!) || text.startsWith("n't", i)) spots.push({ at: i, around: false });
+    else if (text[i] === "'") spots.push({ at: i, around: true });
+  }
+  const variants = [text];
+  const choose = (k: number, current: string, shift: number): void => {
+    if (variants.length >= MAX_SPACING_VARIANTS) return;
+    if (k === spots.length) {
+      if (current !== text) variants.push(current);
+      return;
+    }
+    const { at, around } = spots[k]!;
+    const where = at + shift;
+    choose(k + 1, current, shift);
+    choose(k + 1, `${current.slice(0, where)} ${current.slice(where)}`, shift + 1);
+    if (around) choose(k + 1, `${current.slice(0, where)} ' ${current.slice(where + 1)}`, shift + 2);
+  };
+  choose(0, text, 0);
+  return variants;
+}
+
 /**
  * Ordinary text cut so that no piece contains special-token text: each `<|name|>` is split after its `<|`. The cut is
  * a boundary of CWM's pre-tokenization pattern anyway (`<|` always ends a run of punctuation before a letter), so the
@@ -72,6 +104,11 @@ export interface RemoteTokenizerOptions {
   readonly specialBase: number;
   /** Several texts may go in one request, joined by a special token (false when the server strips text around it). */
   readonly batches?: boolean;
+  /**
+   * The server's decode applies Hugging Face's clean_up_tokenization_spaces (" ," becomes ","), which tokenizer configs
+   * derived from Llama 3's ask for: the text of a token with such punctuation is then checked by tokenizing it back.
+   */
+  readonly cleansSpaces?: boolean;
   readonly terms: SettingTerms;
 }
 
@@ -188,9 +225,26 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     const parts = (await this.detokenize(joined)).split(SEPARATOR);
     if (parts.length === unknown.length) {
       unknown.forEach((id, k) => this.idTexts.set(id, parts[k]!));
-      return;
+    } else {
+      for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
     }
-    for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
+    if (this.options.cleansSpaces) await this.undoSpaceCleanup(unknown);
+  }
+
+  /** Finds, for tokens whose decoded text may have lost a space, the spelling that tokenizes back to the token. */
+  private async undoSpaceCleanup(ids: readonly number[]): Promise<void> {
+    const suspects = ids.filter((id) => CLEANED_PUNCTUATION.test(this.idTexts.get(id) ?? ''));
+    if (suspects.length === 0) return;
+    const variants = suspects.map((id) => spacingVariants(this.idTexts.get(id)!));
+    const all = [...new Set(variants.flat())];
+    const tokens = await this.tokenizePieces(all.flatMap(splitAroundSpecialText), false);
+    suspects.forEach((id, k) => {
+      const found = variants[k]!.find((variant) => {
+        const ids = splitAroundSpecialText(variant).flatMap((piece) => tokens.get(piece) ?? []);
+        return ids.length === 1 && ids[0] === id;
+      });
+      if (found !== undefined) this.idTexts.set(id, found);
+    });
   }
 
   /** The text of ids that hold a character split over tokens (and what came with them), asked once per sequence. */
@@ -216,7 +270,7 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     return detokenizeAnswer.parse(await this.post('/detokenize', body)).prompt;
   }
 
-  private async tokenizePieces(pieces: readonly string[]): Promise<Map<string, number[]>> {
+  private async tokenizePieces(pieces: readonly string[], warn = true): Promise<Map<string, number[]>> {
     const result = new Map<string, number[]>();
     let batch: string[] = [];
     let chars = 0;
@@ -243,6 +297,7 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     }
     await flush();
     for (const [piece, ids] of result) {
+      if (!warn) break;
       const special = ids.find((id) => this.isSpecial(id));
       if (special !== undefined) this.warnOnce(piece, special);
     }
@@ -373,8 +428,11 @@ export async function connectRemoteTokenizer(
     const joined = await tokenizer.tokenizeAsServer(samples.join(SEPARATOR));
     const alone = await Promise.all(samples.map((sample) => tokenizer.tokenizeAsServer(sample)));
     const batches = joined.join(',') === alone.map((ids) => ids.join(',')).join(`,${expected.get(SEPARATOR)},`);
-    if (batches) return tokenizer;
-    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms, batches: false });
+    // A decode that cleans up spaces (" ," to ",") would change texts; detected once, undone per token (undoSpaceCleanup).
+    const cleanupProbe = 'a ,b .c';
+    const cleansSpaces = (await tokenizer.detokenize(await tokenizer.tokenizeAsServer(cleanupProbe))) !== cleanupProbe;
+    if (batches && !cleansSpaces) return tokenizer;
+    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms, batches, cleansSpaces });
   } catch (error) {
     await transport.close();
     throw error;

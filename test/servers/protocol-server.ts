@@ -688,6 +688,18 @@ const vllmDetokenizeRequest = z.object({
   tokens: z.array(z.number().int().min(0)),
 });
 
+export interface ProtocolServerOptions {
+  /** vLLM: /detokenize applies Hugging Face's clean_up_tokenization_spaces, as tokenizer configs derived from Llama 3's ask. */
+  detokenizeCleansSpaces?: boolean;
+}
+
+/** transformers tokenization_utils_base.py clean_up_tokenization: the spaces a "cleaned" decode drops. */
+function cleanUpTokenizationSpaces(text: string): string {
+  return text
+    .replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',').replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+}
+
 /** The context length /v1/models reports (an option of the strict server when it has one). */
 function vllmMaxModelLen(ex: Exchange): number {
   return (ex.ctx.options as { maxModelLen?: number }).maxModelLen ?? 131072;
@@ -731,7 +743,9 @@ async function routeVllmTokenization(ex: Exchange, names: readonly string[]): Pr
   // serving_tokenization.py create_detokenize: tokenizer.decode, special tokens kept as their text; the Rust decoder
   // skips ids outside the vocabulary.
   const known = tokens.filter((id) => id < codec.ordinaryCount + 256);
-  return ex.send(200, 'application/json', JSON.stringify({ prompt: codec.decode(known) }));
+  const text = codec.decode(known);
+  const prompt = ex.ctx.options.detokenizeCleansSpaces === true ? cleanUpTokenizationSpaces(text) : text;
+  return ex.send(200, 'application/json', JSON.stringify({ prompt }));
 }
 
 /** vLLM caches whole blocks, and always recomputes at least the last prompt token. */

@@ -11,7 +11,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { Tok } from '../../server/cwm/tokens';
 import { markEntryLine } from '../../server/cwm/writer';
 import { connectModel, ModelOptionError } from '../../server/engine/connect-model';
-import { connectRemoteTokenizer, splitAroundSpecialText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
+import { connectRemoteTokenizer, spacingVariants, splitAroundSpecialText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
 import { examplesDir, repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
@@ -118,6 +118,31 @@ describe('the vLLM endpoint as the tokenizer', { timeout: 120_000 }, () => {
     const before = requestsTo('/detokenize');
     assert.equal(await decodeAll(), text);
     assert.equal(requestsTo('/detokenize') - before, 0, 'the second pass comes from the cache, split characters included');
+  });
+});
+
+describe('a vLLM whose decode cleans up spaces (clean_up_tokenization_spaces)', { timeout: 60_000 }, () => {
+  test('token texts that lost a space are found again by tokenizing them back', async () => {
+    const cleaning = await startProtocolServer({ protocol: 'vllm', codec: local, model: replay.model, detokenizeCleansSpaces: true });
+    const remote = await connectRemoteTokenizer({ url: cleaning.url, backend: 'vllm' }, 'cli');
+    try {
+      const text = `${Tok.lineSep}{"s": "'it 's'", "t": "[1 , 2]"}${Tok.actionSep}    x = a .b if c else "don 't !"\n${Tok.frameSep}`;
+      const ids = local.encodeWithSpecialTokens(text);
+      const decoder = remote.asyncStreamDecoder();
+      let out = '';
+      for (const id of ids) out += await decoder.push([id]);
+      assert.equal(out + (await decoder.end()), text);
+    } finally {
+      await remote.close();
+      await cleaning.close();
+    }
+  });
+
+  test('the spellings tried put spaces back before punctuation and around quotes', () => {
+    assert.deepEqual(spacingVariants('abc'), ['abc']);
+    assert.ok(spacingVariants(',').includes(' ,'));
+    assert.ok(spacingVariants("'s").includes(" 's"));
+    assert.ok(spacingVariants("'").includes(" ' "));
   });
 });
 
