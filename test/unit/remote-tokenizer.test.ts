@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { Tok } from '../../server/cwm/tokens';
 import { markEntryLine } from '../../server/cwm/writer';
@@ -118,6 +119,39 @@ describe('the vLLM endpoint as the tokenizer', { timeout: 120_000 }, () => {
     const before = requestsTo('/detokenize');
     assert.equal(await decodeAll(), text);
     assert.equal(requestsTo('/detokenize') - before, 0, 'the second pass comes from the cache, split characters included');
+  });
+});
+
+describe("the vLLM test server's /tokenize and /detokenize follow vLLM's rules", { timeout: 30_000 }, () => {
+  async function post(path: string, body: unknown): Promise<{ status: number; json: { error?: { message: string; type: string; code: number } } & Record<string, unknown> }> {
+    const res = await request(`${vllm.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.statusCode, json: (await res.body.json()) as never };
+  }
+
+  test('a prompt is tokenized with <|begin_of_text|> unless add_special_tokens is false, special-token text as special tokens', async () => {
+    const bos = local.specialTokenId(Tok.beginOfText)!;
+    const frameSep = local.specialTokenId(Tok.frameSep)!;
+    const withBos = await post('/tokenize', { prompt: `a${Tok.frameSep}` });
+    assert.equal(withBos.status, 200);
+    assert.deepEqual(withBos.json.tokens, [bos, ...local.encodeOrdinary('a'), frameSep]);
+    assert.equal(withBos.json.count, 3);
+    assert.equal(typeof withBos.json.max_model_len, 'number');
+    const without = await post('/tokenize', { prompt: 'a', add_special_tokens: false });
+    assert.deepEqual(without.json.tokens, local.encodeOrdinary('a'));
+    const back = await post('/detokenize', { tokens: [bos, ...local.encodeOrdinary('a'), frameSep] });
+    assert.equal(back.json.prompt, `${Tok.beginOfText}a${Tok.frameSep}`);
+  });
+
+  test('bad bodies get 400 and an unknown model 404, in vLLM\'s error shape', async () => {
+    for (const [path, body] of [['/tokenize', { prompt: 5 }], ['/tokenize', {}], ['/detokenize', { tokens: [-1] }], ['/detokenize', { tokens: 'abc' }]] as const) {
+      const answer = await post(path, body);
+      assert.equal(answer.status, 400, `${path} ${JSON.stringify(body)}`);
+      assert.equal(answer.json.error?.type, 'BadRequestError');
+      assert.equal(answer.json.error?.code, 400);
+    }
+    const unknown = await post('/tokenize', { model: 'someone/else', prompt: 'x' });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.error?.message, 'The model `someone/else` does not exist.');
   });
 });
 
