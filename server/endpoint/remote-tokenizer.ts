@@ -195,6 +195,9 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
       const ids = splitAroundSpecialText(text).flatMap((piece) => pieceIds.get(piece)!);
       this.remember(text, ids);
     }
+    // The model's output copies lines and values much like the prompt's: knowing the prompt's ids now (one request)
+    // spares most of the per-chunk /detokenize requests while a rollout streams.
+    await this.learnIds([...pieceIds.values()].flat());
   }
 
   asyncStreamDecoder(): AsyncTokenStreamDecoder {
