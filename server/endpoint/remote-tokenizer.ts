@@ -36,8 +36,11 @@ const detokenizeAnswer = z.object({ prompt: z.string() });
 const SPECIAL_LIKE = /<\|[A-Za-z0-9_]{1,64}\|>/g;
 /** Joins texts in one /tokenize or ids in one /detokenize request; the server splits there, and so does the client. */
 const SEPARATOR = Tok.frameSep;
-/** Characters per /tokenize request: a request must stay well inside the served context (vLLM checks max_model_len). */
-const TOKENIZE_BATCH_CHARS = 16_000;
+/**
+ * Most tokens one /tokenize or /detokenize request may hold: vLLM refuses more than its max_model_len (renderers/params.py
+ * TokenizeParams._apply_length_check). Text is sized in UTF-8 bytes, which no tokenization exceeds.
+ */
+const MAX_REQUEST_TOKENS = 16_000;
 const MAX_CACHED_TEXTS = 20_000;
 const MAX_CACHED_TEXT_CHARS = 8_000_000;
 /** Ids of one character split over tokens: more than this and the text is emitted as the server decodes it. */
@@ -79,6 +82,30 @@ export function spacingVariants(text: string): string[] {
 }
 
 /**
+ * A text longer than `limit` UTF-8 bytes cut after line ends followed by a non-blank character: the pre-tokenization
+ * pattern never joins a line end with what follows it there, so the tokens do not change. A longer single line stays whole.
+ */
+export function splitLongText(text: string, limit: number): string[] {
+  if (Buffer.byteLength(text, 'utf8') <= limit) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  let size = 0;
+  let lastCut = -1;
+  for (let i = 0; i < text.length; i++) {
+    size += Buffer.byteLength(text[i]!, 'utf8');
+    const cuttable = (text[i] === '\n' || text[i] === '\r') && i + 1 < text.length && !/\s/.test(text[i + 1]!);
+    if (cuttable) lastCut = i + 1;
+    if (size > limit && lastCut > start) {
+      pieces.push(text.slice(start, lastCut));
+      start = lastCut;
+      size = Buffer.byteLength(text.slice(start, i + 1), 'utf8');
+    }
+  }
+  pieces.push(text.slice(start));
+  return pieces;
+}
+
+/**
  * Ordinary text cut so that no piece contains special-token text: each `<|name|>` is split after its `<|`. The cut is
  * a boundary of CWM's pre-tokenization pattern anyway (`<|` always ends a run of punctuation before a letter), so the
  * pieces' tokens joined are exactly the tokens of the whole text encoded as ordinary text.
@@ -104,6 +131,8 @@ export interface RemoteTokenizerOptions {
   readonly specialBase: number;
   /** Several texts may go in one request, joined by a special token (false when the server strips text around it). */
   readonly batches?: boolean;
+  /** The served context length (from /v1/models): no request may hold more tokens. */
+  readonly maxModelLen?: number;
   /**
    * The server's decode applies Hugging Face's clean_up_tokenization_spaces (" ," becomes ","), which tokenizer configs
    * derived from Llama 3's ask for: the text of a token with such punctuation is then checked by tokenizing it back.
@@ -127,7 +156,11 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private warning: string | undefined;
   private warned = false;
 
+  /** Most tokens in one request to the server. */
+  private readonly requestTokens: number;
+
   constructor(private readonly options: RemoteTokenizerOptions) {
+    this.requestTokens = Math.max(64, Math.min(MAX_REQUEST_TOKENS, (options.maxModelLen ?? Infinity) - 16));
     this.ordinaryCount = options.specialBase;
     this.specials = specialTokenMap(options.specialBase);
     for (const [text, id] of this.specials) this.specialTexts.set(id, text);
@@ -189,10 +222,10 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   async prepareOrdinary(texts: readonly string[]): Promise<void> {
     const missing = [...new Set(texts)].filter((text) => text !== '' && !this.texts.has(text));
     if (missing.length === 0) return;
-    const pieces = [...new Set(missing.flatMap(splitAroundSpecialText))];
+    const pieces = [...new Set(missing.flatMap((text) => this.piecesOf(text)))];
     const pieceIds = await this.tokenizePieces(pieces);
     for (const text of missing) {
-      const ids = splitAroundSpecialText(text).flatMap((piece) => pieceIds.get(piece)!);
+      const ids = this.piecesOf(text).flatMap((piece) => pieceIds.get(piece)!);
       this.remember(text, ids);
     }
     // The model's output copies lines and values much like the prompt's: knowing the prompt's ids now (one request)
@@ -219,9 +252,19 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     void this.close();
   }
 
-  /** Learns the text of every id not seen yet, in one /detokenize request (one per id if the answer cannot be split). */
+  /** Texts cut where tokenization is cut anyway: around special-token text, and between lines of a long text. */
+  private piecesOf(text: string): string[] {
+    return splitAroundSpecialText(text).flatMap((piece) => splitLongText(piece, this.requestTokens));
+  }
+
+  /** Learns the text of every id not seen yet, a request per batch (one per id if the answer cannot be split). */
   async learnIds(ids: readonly number[]): Promise<void> {
     const unknown = [...new Set(ids)].filter((id) => !this.specialTexts.has(id) && !this.idTexts.has(id));
+    const batch = Math.max(1, Math.floor(this.requestTokens / 2));
+    for (let k = 0; k < unknown.length; k += batch) await this.learnBatch(unknown.slice(k, k + batch));
+  }
+
+  private async learnBatch(unknown: readonly number[]): Promise<void> {
     if (unknown.length === 0) return;
     const joined: number[] = [];
     unknown.forEach((id, k) => joined.push(...(k > 0 ? [this.separatorId] : []), id));
@@ -240,10 +283,10 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     if (suspects.length === 0) return;
     const variants = suspects.map((id) => spacingVariants(this.idTexts.get(id)!));
     const all = [...new Set(variants.flat())];
-    const tokens = await this.tokenizePieces(all.flatMap(splitAroundSpecialText), false);
+    const tokens = await this.tokenizePieces(all.flatMap((text) => this.piecesOf(text)), false);
     suspects.forEach((id, k) => {
       const found = variants[k]!.find((variant) => {
-        const ids = splitAroundSpecialText(variant).flatMap((piece) => tokens.get(piece) ?? []);
+        const ids = this.piecesOf(variant).flatMap((piece) => tokens.get(piece) ?? []);
         return ids.length === 1 && ids[0] === id;
       });
       if (found !== undefined) this.idTexts.set(id, found);
@@ -276,7 +319,7 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private async tokenizePieces(pieces: readonly string[], warn = true): Promise<Map<string, number[]>> {
     const result = new Map<string, number[]>();
     let batch: string[] = [];
-    let chars = 0;
+    let size = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const ids = await this.tokenizeAsServer(batch.join(SEPARATOR));
@@ -291,12 +334,14 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
         for (const piece of batch) result.set(piece, await this.tokenizeAsServer(piece));
       }
       batch = [];
-      chars = 0;
+      size = 0;
     };
     for (const piece of pieces) {
-      if (chars + piece.length > TOKENIZE_BATCH_CHARS) await flush();
+      // Tokens never outnumber UTF-8 bytes; each separator is one token more.
+      const bytes = Buffer.byteLength(piece, 'utf8') + 1;
+      if (size + bytes > this.requestTokens) await flush();
       batch.push(piece);
-      chars += piece.length;
+      size += bytes;
     }
     await flush();
     for (const [piece, ids] of result) {
@@ -406,6 +451,7 @@ export async function connectRemoteTokenizer(
       throw new TokenizerRequiredError(tokenizerRequiredMessage(transport.url, 'it does not answer as a vLLM server', terms));
     }
     const model = chooseModel(transport.url, models, config.model);
+    const maxModelLen = models.find((entry) => entry.id === model)?.max_model_len ?? undefined;
     const probe = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: 0, terms });
     const names = [Tok.beginOfText, Tok.endOfText, Tok.frameSep, Tok.callSep, Tok.lineSep, Tok.returnSep, Tok.exceptionSep, Tok.actionSep, Tok.argSep, Tok.traceContextStart];
     let ids: number[];
@@ -425,7 +471,7 @@ export async function connectRemoteTokenizer(
         `The model served at ${transport.url} does not have CWM's tokenizer (its special tokens are not CWM's); serve a CWM checkpoint, or set ${tokenizerSettingName(terms)}.`,
       );
     }
-    const tokenizer = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms });
+    const tokenizer = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), ...(maxModelLen != null ? { maxModelLen } : {}), specialBase: base, terms });
     // Batching joins texts with a special token; a tokenizer that strips whitespace next to it would change the texts.
     const samples = ['x', '  y\n', '\tz '];
     const joined = await tokenizer.tokenizeAsServer(samples.join(SEPARATOR));
@@ -435,7 +481,7 @@ export async function connectRemoteTokenizer(
     const cleanupProbe = 'a ,b .c';
     const cleansSpaces = (await tokenizer.detokenize(await tokenizer.tokenizeAsServer(cleanupProbe))) !== cleanupProbe;
     if (batches && !cleansSpaces) return tokenizer;
-    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms, batches, cleansSpaces });
+    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), ...(maxModelLen != null ? { maxModelLen } : {}), specialBase: base, terms, batches, cleansSpaces });
   } catch (error) {
     await transport.close();
     throw error;

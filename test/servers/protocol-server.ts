@@ -497,7 +497,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
       owned_by: 'vllm',
       root: id,
       parent: null,
-      max_model_len: 131072,
+      max_model_len: vllmMaxModelLen(ex),
       permission: [
         {
           id: `modelperm-${randomUUID().replace(/-/g, '')}`,
@@ -689,6 +689,8 @@ const vllmDetokenizeRequest = z.object({
 });
 
 export interface ProtocolServerOptions {
+  /** vLLM: the served context length (`--max-model-len`), listed in /v1/models; default 131072. */
+  maxModelLen?: number;
   /** vLLM: /detokenize applies Hugging Face's clean_up_tokenization_spaces, as tokenizer configs derived from Llama 3's ask. */
   detokenizeCleansSpaces?: boolean;
 }
@@ -700,9 +702,9 @@ function cleanUpTokenizationSpaces(text: string): string {
     .replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
 }
 
-/** The context length /v1/models reports (an option of the strict server when it has one). */
+/** The context length /v1/models reports. */
 function vllmMaxModelLen(ex: Exchange): number {
-  return (ex.ctx.options as { maxModelLen?: number }).maxModelLen ?? 131072;
+  return ex.ctx.options.maxModelLen ?? 131072;
 }
 
 async function routeVllmTokenization(ex: Exchange, names: readonly string[]): Promise<void> {

@@ -12,7 +12,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { Tok } from '../../server/cwm/tokens';
 import { markEntryLine } from '../../server/cwm/writer';
 import { connectModel, ModelOptionError } from '../../server/engine/connect-model';
-import { connectRemoteTokenizer, spacingVariants, splitAroundSpecialText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
+import { connectRemoteTokenizer, spacingVariants, splitAroundSpecialText, splitLongText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
 import { examplesDir, repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
@@ -152,6 +152,30 @@ describe("the vLLM test server's /tokenize and /detokenize follow vLLM's rules",
     const unknown = await post('/tokenize', { model: 'someone/else', prompt: 'x' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json.error?.message, 'The model `someone/else` does not exist.');
+  });
+});
+
+describe('a vLLM served with a short context (max_model_len 512)', { timeout: 60_000 }, () => {
+  test('every /tokenize and /detokenize request fits the served length, and the tokens are still exact', async () => {
+    const short = await startProtocolServer({ protocol: 'vllm', codec: local, model: replay.model, maxModelLen: 512 });
+    const remote = await connectRemoteTokenizer({ url: short.url, backend: 'vllm' }, 'cli');
+    try {
+      const program = Array.from({ length: 300 }, (_, i) => `def f${i}(x):\n    return x + ${i}  # <|frame_sep|> ${'é'.repeat(i % 7)}\n`).join('\n');
+      await remote.prepareOrdinary([program]);
+      assert.deepEqual(remote.encodeOrdinary(program), local.encodeOrdinary(program));
+      const refused = short.requests.filter((r) => r.status !== undefined && r.status >= 400);
+      assert.deepEqual(refused.map((r) => `${r.path} ${r.status}`), []);
+      assert.ok(short.requests.filter((r) => r.path === '/tokenize').length > 10, 'the program went in many requests');
+    } finally {
+      await remote.close();
+      await short.close();
+    }
+  });
+
+  test('long texts are cut only after a line end followed by a non-blank character', () => {
+    assert.deepEqual(splitLongText('ab\ncd\n  ef\ngh', 4), ['ab\n', 'cd\n  ef\n', 'gh']);
+    assert.deepEqual(splitLongText('short', 100), ['short']);
+    assert.deepEqual(splitLongText('one very long line', 4), ['one very long line']);
   });
 });
 
