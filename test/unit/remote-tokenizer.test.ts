@@ -12,6 +12,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { Tok } from '../../server/cwm/tokens';
 import { markEntryLine } from '../../server/cwm/writer';
 import { connectModel, ModelOptionError } from '../../server/engine/connect-model';
+import { checkEndpoints } from '../../server/endpoint/health';
 import { connectRemoteTokenizer, spacingVariants, splitAroundSpecialText, splitLongText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
 import { examplesDir, repoRoot } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
@@ -235,6 +236,12 @@ describe('predict and compare with no tokenizer file', { timeout: 120_000 }, () 
     assert.match(result.stdout, /return value: match \(real 6\.5, predicted 6\.5\)/);
   });
 
+  test("VS Code's endpoint check is ready with a vLLM endpoint and no tokenizer file", async () => {
+    const health = await checkEndpoints({ endpoints: [vllm.url], backend: 'auto', allowInsecureHttp: true, timeoutMs: 10_000 });
+    assert.equal(health.state, 'ok', health.summary);
+    assert.match(health.summary, /on vllm at/);
+  });
+
   test('fgserve and MLX-LM need the tokenizer file, and the message names the setting of the front end', async () => {
     for (const protocol of ['fgserve', 'mlx'] as const) {
       const server = await startProtocolServer({ protocol, codec: local, model: replay.model });
@@ -247,6 +254,9 @@ describe('predict and compare with no tokenizer file', { timeout: 120_000 }, () 
           return true;
         });
         await assert.rejects(connectModel(settings, { terms: 'vscode' }), /set cwmDebug\.tokenizerPath/);
+        const health = await checkEndpoints({ endpoints: [server.url], backend: 'auto', allowInsecureHttp: true, timeoutMs: 10_000 });
+        assert.equal(health.state, 'tokenizer');
+        assert.match(health.summary, /set cwmDebug\.tokenizerPath/);
         const result = await run(['predict', join(examplesDir, 'inventory.py'), '--endpoint', server.url]);
         assert.notEqual(result.code, 0);
         assert.match(result.stderr, /fgserve and MLX-LM need the CWM checkpoint's tokenizer\.model: set --tokenizer PATH/);
