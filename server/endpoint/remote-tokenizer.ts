@@ -219,18 +219,28 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
 
   // ---------------------------------------------------------------- RemoteTokenizing (asks the server)
 
-  async prepareOrdinary(texts: readonly string[]): Promise<void> {
-    const missing = [...new Set(texts)].filter((text) => text !== '' && !this.texts.has(text));
-    if (missing.length === 0) return;
+  async prepareOrdinary(texts: readonly string[]): Promise<ReadonlyMap<string, readonly number[]>> {
+    const needed = new Set(texts);
+    const found = new Map<string, readonly number[]>([['', []]]);
+    for (const text of needed) {
+      const ids = this.texts.get(text);
+      if (ids !== undefined) found.set(text, ids);
+    }
+    const missing = [...needed].filter((text) => !found.has(text));
+    this.evictExcept(needed);
+    if (missing.length === 0) return found;
     const pieces = [...new Set(missing.flatMap((text) => this.piecesOf(text)))];
     const pieceIds = await this.tokenizePieces(pieces);
     for (const text of missing) {
       const ids = this.piecesOf(text).flatMap((piece) => pieceIds.get(piece)!);
       this.remember(text, ids);
+      found.set(text, ids);
     }
+    this.evictExcept(needed);
     // The model's output copies lines and values much like the prompt's: knowing the prompt's ids now (one request)
     // spares most of the per-chunk /detokenize requests while a rollout streams.
     await this.learnIds([...pieceIds.values()].flat());
+    return found;
   }
 
   asyncStreamDecoder(): AsyncTokenStreamDecoder {
@@ -379,9 +389,16 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private remember(text: string, ids: number[]): void {
     this.texts.set(text, ids);
     this.cachedChars += text.length;
+  }
+
+  /**
+   * Drops the least recently used texts beyond the cache's bounds, never one of `needed` (the caller encodes them next):
+   * one prompt's texts always stay, so the cache may exceed its bounds by at most one prompt.
+   */
+  private evictExcept(needed: ReadonlySet<string>): void {
     for (const old of this.texts.keys()) {
       if (this.texts.size <= MAX_CACHED_TEXTS && this.cachedChars <= MAX_CACHED_TEXT_CHARS) break;
-      if (old === text) continue;
+      if (needed.has(old)) continue;
       this.texts.delete(old);
       this.cachedChars -= old.length;
     }
