@@ -32,8 +32,11 @@ export interface TokenStreamDecoder {
  * from a cache, and these calls fill it first. Local tokenizers have none of this.
  */
 export interface RemoteTokenizing {
-  /** Tokenizes these texts as ordinary text, so that encodeOrdinary answers them without asking the server. */
-  prepareOrdinary(texts: readonly string[]): Promise<void>;
+  /**
+   * Tokenizes these texts as ordinary text and returns their ids (encodeOrdinary answers them too, while they stay in the
+   * bounded cache; callers that encode after other awaits use the returned map).
+   */
+  prepareOrdinary(texts: readonly string[]): Promise<ReadonlyMap<string, readonly number[]>>;
   /** A decoder that asks the server for the text of ids it has not seen yet. */
   asyncStreamDecoder(): AsyncTokenStreamDecoder;
   /** A warning to show the user once (then undefined), e.g. text the server's tokenizer could not keep ordinary. */

@@ -1,7 +1,9 @@
 // Checks configured CWM endpoints for the status bar and "Check endpoint": loads the tokenizer, connects each endpoint
 // (detecting its kind and model) and says in words what is wrong and what to do. Nothing is generated.
 
+import type { TokenCodec } from '../cwm/codec';
 import { loadTokenizer, TokenizerError } from '../cwm/tokenizer';
+import { connectRemoteTokenizer, TokenizerRequiredError } from './remote-tokenizer';
 import { connectEndpoint } from './connect';
 import { EndpointError } from './errors';
 import { endpointTransportProblem } from './policy';
@@ -53,20 +55,30 @@ export async function checkEndpoints(settings: HealthSettings, signal?: AbortSig
       endpoints: [],
     };
   }
+  let codec: TokenCodec & { dispose(): void };
   if (!settings.tokenizerPath) {
-    return {
-      state: 'tokenizer',
-      summary: "No tokenizer is configured: set cwmDebug.tokenizerPath to the CWM checkpoint's tokenizer.model.",
-      tokenizerProblem: 'not configured',
-      endpoints: [],
-    };
-  }
-  let codec;
-  try {
-    codec = await loadTokenizer(settings.tokenizerPath);
-  } catch (error) {
-    const problem = error instanceof TokenizerError ? error.message : `The tokenizer ${settings.tokenizerPath} cannot be loaded: ${messageOf(error)}`;
-    return { state: 'tokenizer', summary: problem, tokenizerProblem: problem, endpoints: [] };
+    // No tokenizer file: a vLLM endpoint tokenizes for the client (remote-tokenizer.ts); the others need the file.
+    try {
+      codec = await connectRemoteTokenizer({
+        url: settings.endpoints[0]!,
+        backend: settings.backend,
+        ...(settings.apiKey !== undefined ? { apiKey: settings.apiKey } : {}),
+        ...(settings.model !== undefined ? { model: settings.model } : {}),
+        timeouts: { connectMs: settings.timeoutMs, totalMs: settings.timeoutMs },
+        retries: { max: 0 },
+      }, 'vscode');
+    } catch (error) {
+      if (error instanceof TokenizerRequiredError) return { state: 'tokenizer', summary: error.message, tokenizerProblem: 'not configured', endpoints: [] };
+      const problem = error instanceof EndpointError ? error.message : messageOf(error);
+      return { state: 'down', summary: problem, endpoints: [{ url: settings.endpoints[0]!, ok: false, problem, warnings: [] }] };
+    }
+  } else {
+    try {
+      codec = await loadTokenizer(settings.tokenizerPath);
+    } catch (error) {
+      const problem = error instanceof TokenizerError ? error.message : `The tokenizer ${settings.tokenizerPath} cannot be loaded: ${messageOf(error)}`;
+      return { state: 'tokenizer', summary: problem, tokenizerProblem: problem, endpoints: [] };
+    }
   }
   try {
     const endpoints = await Promise.all(settings.endpoints.map(async (url): Promise<EndpointHealth> => {

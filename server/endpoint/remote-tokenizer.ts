@@ -36,14 +36,74 @@ const detokenizeAnswer = z.object({ prompt: z.string() });
 const SPECIAL_LIKE = /<\|[A-Za-z0-9_]{1,64}\|>/g;
 /** Joins texts in one /tokenize or ids in one /detokenize request; the server splits there, and so does the client. */
 const SEPARATOR = Tok.frameSep;
-/** Characters per /tokenize request: a request must stay well inside the served context (vLLM checks max_model_len). */
-const TOKENIZE_BATCH_CHARS = 16_000;
+/**
+ * Most tokens one /tokenize or /detokenize request may hold: vLLM refuses more than its max_model_len (renderers/params.py
+ * TokenizeParams._apply_length_check). Text is sized in UTF-8 bytes, which no tokenization exceeds.
+ */
+const MAX_REQUEST_TOKENS = 16_000;
 const MAX_CACHED_TEXTS = 20_000;
 const MAX_CACHED_TEXT_CHARS = 8_000_000;
 /** Ids of one character split over tokens: more than this and the text is emitted as the server decodes it. */
 const MAX_PENDING_IDS = 8;
+const MAX_CACHED_RUNS = 10_000;
 const ANSWER_LIMIT = 32 * 1024 * 1024;
 const REPLACEMENT = '\uFFFD';
+
+/** What Hugging Face's clean_up_tokenization removes a space in front of (tokenization_utils_base.py). */
+const CLEANED_PUNCTUATION = /[.?!,']|n't/;
+const MAX_SPACING_VARIANTS = 16;
+
+/**
+ * The texts a cleaned-up decode may have come from, the text itself first: a space put back in front of punctuation
+ * (" ." " ?" " !" " ,"), of "n't" and of quotes ("'s" "'m" "'ve" "'re"), and around a lone quote (" ' ").
+ */
+export function spacingVariants(text: string): string[] {
+  const spots: { at: number; around: boolean }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i - 1] === ' ') continue;
+    if ('.?!,'.includes(text[i]!) || text.startsWith("n't", i)) spots.push({ at: i, around: false });
+    else if (text[i] === "'") spots.push({ at: i, around: true });
+  }
+  const variants = [text];
+  const choose = (k: number, current: string, shift: number): void => {
+    if (variants.length >= MAX_SPACING_VARIANTS) return;
+    if (k === spots.length) {
+      if (current !== text) variants.push(current);
+      return;
+    }
+    const { at, around } = spots[k]!;
+    const where = at + shift;
+    choose(k + 1, current, shift);
+    choose(k + 1, `${current.slice(0, where)} ${current.slice(where)}`, shift + 1);
+    if (around) choose(k + 1, `${current.slice(0, where)} ' ${current.slice(where + 1)}`, shift + 2);
+  };
+  choose(0, text, 0);
+  return variants;
+}
+
+/**
+ * A text longer than `limit` UTF-8 bytes cut after line ends followed by a non-blank character: the pre-tokenization
+ * pattern never joins a line end with what follows it there, so the tokens do not change. A longer single line stays whole.
+ */
+export function splitLongText(text: string, limit: number): string[] {
+  if (Buffer.byteLength(text, 'utf8') <= limit) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  let size = 0;
+  let lastCut = -1;
+  for (let i = 0; i < text.length; i++) {
+    size += Buffer.byteLength(text[i]!, 'utf8');
+    const cuttable = (text[i] === '\n' || text[i] === '\r') && i + 1 < text.length && !/\s/.test(text[i + 1]!);
+    if (cuttable) lastCut = i + 1;
+    if (size > limit && lastCut > start) {
+      pieces.push(text.slice(start, lastCut));
+      start = lastCut;
+      size = Buffer.byteLength(text.slice(start, i + 1), 'utf8');
+    }
+  }
+  pieces.push(text.slice(start));
+  return pieces;
+}
 
 /**
  * Ordinary text cut so that no piece contains special-token text: each `<|name|>` is split after its `<|`. The cut is
@@ -71,6 +131,13 @@ export interface RemoteTokenizerOptions {
   readonly specialBase: number;
   /** Several texts may go in one request, joined by a special token (false when the server strips text around it). */
   readonly batches?: boolean;
+  /** The served context length (from /v1/models): no request may hold more tokens. */
+  readonly maxModelLen?: number;
+  /**
+   * The server's decode applies Hugging Face's clean_up_tokenization_spaces (" ," becomes ","), which tokenizer configs
+   * derived from Llama 3's ask for: the text of a token with such punctuation is then checked by tokenizing it back.
+   */
+  readonly cleansSpaces?: boolean;
   readonly terms: SettingTerms;
 }
 
@@ -85,10 +152,15 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private cachedChars = 0;
   /** Id → its text decoded alone; ids of part of a character decode to U+FFFD and are decoded with their neighbours. */
   private readonly idTexts = new Map<number, string>();
+  private readonly runTexts = new Map<string, string>();
   private warning: string | undefined;
   private warned = false;
 
+  /** Most tokens in one request to the server. */
+  private readonly requestTokens: number;
+
   constructor(private readonly options: RemoteTokenizerOptions) {
+    this.requestTokens = Math.max(64, Math.min(MAX_REQUEST_TOKENS, (options.maxModelLen ?? Infinity) - 16));
     this.ordinaryCount = options.specialBase;
     this.specials = specialTokenMap(options.specialBase);
     for (const [text, id] of this.specials) this.specialTexts.set(id, text);
@@ -147,15 +219,28 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
 
   // ---------------------------------------------------------------- RemoteTokenizing (asks the server)
 
-  async prepareOrdinary(texts: readonly string[]): Promise<void> {
-    const missing = [...new Set(texts)].filter((text) => text !== '' && !this.texts.has(text));
-    if (missing.length === 0) return;
-    const pieces = [...new Set(missing.flatMap(splitAroundSpecialText))];
+  async prepareOrdinary(texts: readonly string[]): Promise<ReadonlyMap<string, readonly number[]>> {
+    const needed = new Set(texts);
+    const found = new Map<string, readonly number[]>([['', []]]);
+    for (const text of needed) {
+      const ids = this.texts.get(text);
+      if (ids !== undefined) found.set(text, ids);
+    }
+    const missing = [...needed].filter((text) => !found.has(text));
+    this.evictExcept(needed);
+    if (missing.length === 0) return found;
+    const pieces = [...new Set(missing.flatMap((text) => this.piecesOf(text)))];
     const pieceIds = await this.tokenizePieces(pieces);
     for (const text of missing) {
-      const ids = splitAroundSpecialText(text).flatMap((piece) => pieceIds.get(piece)!);
+      const ids = this.piecesOf(text).flatMap((piece) => pieceIds.get(piece)!);
       this.remember(text, ids);
+      found.set(text, ids);
     }
+    this.evictExcept(needed);
+    // The model's output copies lines and values much like the prompt's: knowing the prompt's ids now (one request)
+    // spares most of the per-chunk /detokenize requests while a rollout streams.
+    await this.learnIds([...pieceIds.values()].flat());
+    return found;
   }
 
   asyncStreamDecoder(): AsyncTokenStreamDecoder {
@@ -177,18 +262,57 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     void this.close();
   }
 
-  /** Learns the text of every id not seen yet, in one /detokenize request (one per id if the answer cannot be split). */
+  /** Texts cut where tokenization is cut anyway: around special-token text, and between lines of a long text. */
+  private piecesOf(text: string): string[] {
+    return splitAroundSpecialText(text).flatMap((piece) => splitLongText(piece, this.requestTokens));
+  }
+
+  /** Learns the text of every id not seen yet, a request per batch (one per id if the answer cannot be split). */
   async learnIds(ids: readonly number[]): Promise<void> {
     const unknown = [...new Set(ids)].filter((id) => !this.specialTexts.has(id) && !this.idTexts.has(id));
+    const batch = Math.max(1, Math.floor(this.requestTokens / 2));
+    for (let k = 0; k < unknown.length; k += batch) await this.learnBatch(unknown.slice(k, k + batch));
+  }
+
+  private async learnBatch(unknown: readonly number[]): Promise<void> {
     if (unknown.length === 0) return;
     const joined: number[] = [];
     unknown.forEach((id, k) => joined.push(...(k > 0 ? [this.separatorId] : []), id));
     const parts = (await this.detokenize(joined)).split(SEPARATOR);
     if (parts.length === unknown.length) {
       unknown.forEach((id, k) => this.idTexts.set(id, parts[k]!));
-      return;
+    } else {
+      for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
     }
-    for (const id of unknown) this.idTexts.set(id, await this.detokenize([id]));
+    if (this.options.cleansSpaces) await this.undoSpaceCleanup(unknown);
+  }
+
+  /** Finds, for tokens whose decoded text may have lost a space, the spelling that tokenizes back to the token. */
+  private async undoSpaceCleanup(ids: readonly number[]): Promise<void> {
+    const suspects = ids.filter((id) => CLEANED_PUNCTUATION.test(this.idTexts.get(id) ?? ''));
+    if (suspects.length === 0) return;
+    const variants = suspects.map((id) => spacingVariants(this.idTexts.get(id)!));
+    const all = [...new Set(variants.flat())];
+    const tokens = await this.tokenizePieces(all.flatMap((text) => this.piecesOf(text)), false);
+    suspects.forEach((id, k) => {
+      const found = variants[k]!.find((variant) => {
+        const ids = this.piecesOf(variant).flatMap((piece) => tokens.get(piece) ?? []);
+        return ids.length === 1 && ids[0] === id;
+      });
+      if (found !== undefined) this.idTexts.set(id, found);
+    });
+  }
+
+  /** The text of ids that hold a character split over tokens (and what came with them), asked once per sequence. */
+  async decodeRun(ids: readonly number[]): Promise<string> {
+    const key = ids.join(',');
+    let text = this.runTexts.get(key);
+    if (text === undefined) {
+      text = await this.detokenize(ids);
+      if (this.runTexts.size >= MAX_CACHED_RUNS) this.runTexts.delete(this.runTexts.keys().next().value!);
+      this.runTexts.set(key, text);
+    }
+    return text;
   }
 
   /** The text of `id` alone, once learnt; undefined for part of a character (or an unknown id). */
@@ -202,10 +326,10 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     return detokenizeAnswer.parse(await this.post('/detokenize', body)).prompt;
   }
 
-  private async tokenizePieces(pieces: readonly string[]): Promise<Map<string, number[]>> {
+  private async tokenizePieces(pieces: readonly string[], warn = true): Promise<Map<string, number[]>> {
     const result = new Map<string, number[]>();
     let batch: string[] = [];
-    let chars = 0;
+    let size = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const ids = await this.tokenizeAsServer(batch.join(SEPARATOR));
@@ -220,15 +344,18 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
         for (const piece of batch) result.set(piece, await this.tokenizeAsServer(piece));
       }
       batch = [];
-      chars = 0;
+      size = 0;
     };
     for (const piece of pieces) {
-      if (chars + piece.length > TOKENIZE_BATCH_CHARS) await flush();
+      // Tokens never outnumber UTF-8 bytes; each separator is one token more.
+      const bytes = Buffer.byteLength(piece, 'utf8') + 1;
+      if (size + bytes > this.requestTokens) await flush();
       batch.push(piece);
-      chars += piece.length;
+      size += bytes;
     }
     await flush();
     for (const [piece, ids] of result) {
+      if (!warn) break;
       const special = ids.find((id) => this.isSpecial(id));
       if (special !== undefined) this.warnOnce(piece, special);
     }
@@ -262,9 +389,16 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private remember(text: string, ids: number[]): void {
     this.texts.set(text, ids);
     this.cachedChars += text.length;
+  }
+
+  /**
+   * Drops the least recently used texts beyond the cache's bounds, never one of `needed` (the caller encodes them next):
+   * one prompt's texts always stay, so the cache may exceed its bounds by at most one prompt.
+   */
+  private evictExcept(needed: ReadonlySet<string>): void {
     for (const old of this.texts.keys()) {
       if (this.texts.size <= MAX_CACHED_TEXTS && this.cachedChars <= MAX_CACHED_TEXT_CHARS) break;
-      if (old === text) continue;
+      if (needed.has(old)) continue;
       this.texts.delete(old);
       this.cachedChars -= old.length;
     }
@@ -297,7 +431,7 @@ class RemoteStreamDecoder implements AsyncTokenStreamDecoder {
       }
       this.pending.push(id);
       // A character split over tokens: decoded together once the server no longer ends them with U+FFFD.
-      const text = await this.tokenizer.detokenize(this.pending);
+      const text = await this.tokenizer.decodeRun(this.pending);
       if (!text.endsWith(REPLACEMENT) || this.pending.length >= MAX_PENDING_IDS) {
         out += text;
         this.pending = [];
@@ -308,7 +442,7 @@ class RemoteStreamDecoder implements AsyncTokenStreamDecoder {
 
   async end(): Promise<string> {
     if (this.pending.length === 0) return '';
-    const text = await this.tokenizer.detokenize(this.pending);
+    const text = await this.tokenizer.decodeRun(this.pending);
     this.pending = [];
     return text;
   }
@@ -334,6 +468,7 @@ export async function connectRemoteTokenizer(
       throw new TokenizerRequiredError(tokenizerRequiredMessage(transport.url, 'it does not answer as a vLLM server', terms));
     }
     const model = chooseModel(transport.url, models, config.model);
+    const maxModelLen = models.find((entry) => entry.id === model)?.max_model_len ?? undefined;
     const probe = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: 0, terms });
     const names = [Tok.beginOfText, Tok.endOfText, Tok.frameSep, Tok.callSep, Tok.lineSep, Tok.returnSep, Tok.exceptionSep, Tok.actionSep, Tok.argSep, Tok.traceContextStart];
     let ids: number[];
@@ -353,14 +488,17 @@ export async function connectRemoteTokenizer(
         `The model served at ${transport.url} does not have CWM's tokenizer (its special tokens are not CWM's); serve a CWM checkpoint, or set ${tokenizerSettingName(terms)}.`,
       );
     }
-    const tokenizer = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms });
+    const tokenizer = new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), ...(maxModelLen != null ? { maxModelLen } : {}), specialBase: base, terms });
     // Batching joins texts with a special token; a tokenizer that strips whitespace next to it would change the texts.
     const samples = ['x', '  y\n', '\tz '];
     const joined = await tokenizer.tokenizeAsServer(samples.join(SEPARATOR));
     const alone = await Promise.all(samples.map((sample) => tokenizer.tokenizeAsServer(sample)));
     const batches = joined.join(',') === alone.map((ids) => ids.join(',')).join(`,${expected.get(SEPARATOR)},`);
-    if (batches) return tokenizer;
-    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), specialBase: base, terms, batches: false });
+    // A decode that cleans up spaces (" ," to ",") would change texts; detected once, undone per token (undoSpaceCleanup).
+    const cleanupProbe = 'a ,b .c';
+    const cleansSpaces = (await tokenizer.detokenize(await tokenizer.tokenizeAsServer(cleanupProbe))) !== cleanupProbe;
+    if (batches && !cleansSpaces) return tokenizer;
+    return new RemoteTokenizer({ transport, ...(model !== undefined ? { model } : {}), ...(maxModelLen != null ? { maxModelLen } : {}), specialBase: base, terms, batches, cleansSpaces });
   } catch (error) {
     await transport.close();
     throw error;

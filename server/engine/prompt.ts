@@ -46,11 +46,12 @@ export function specialIds(codec: TokenCodec): SpecialIds {
 }
 
 /** Token ids of one rendered frame, ending with `<|frame_sep|>`. */
-export function frameIds(pieces: FramePieces, codec: TokenCodec, ids: SpecialIds): number[] {
+export function frameIds(pieces: FramePieces, codec: TokenCodec | ((text: string) => readonly number[]), ids: SpecialIds): number[] {
+  const encode = typeof codec === 'function' ? codec : (text: string) => codec.encodeOrdinary(text);
   const out = [ids.events[pieces.event]];
-  if (pieces.locals !== undefined) out.push(...codec.encodeOrdinary(pieces.locals));
-  out.push(ids.actionSep, ...codec.encodeOrdinary(pieces.line));
-  if (pieces.value !== undefined) out.push(ids.argSep, ...codec.encodeOrdinary(pieces.value));
+  if (pieces.locals !== undefined) out.push(...encode(pieces.locals));
+  out.push(ids.actionSep, ...encode(pieces.line));
+  if (pieces.value !== undefined) out.push(ids.argSep, ...encode(pieces.value));
   out.push(ids.frameSep);
   return out;
 }
@@ -126,9 +127,9 @@ export class PromptBuilder {
     for (;;) {
       const encoder = new CwmFrameEncoder(this.context);
       const window = frames.slice(start).map((frame) => encoder.renderFramePieces(frame));
-      await this.codec.remote?.prepareOrdinary(window.flatMap(pieceTexts));
+      const encode = await this.encoderFor(window.flatMap(pieceTexts));
       const windowIds: number[] = [];
-      for (const pieces of window) windowIds.push(...frameIds(pieces, this.codec, this.ids));
+      for (const pieces of window) windowIds.push(...frameIds(pieces, encode, this.ids));
       // Full values take more tokens than `".."`, so the window may need to shrink further.
       if (windowIds.length <= room || start >= frames.length) {
         return { ids: [...contextIds, ...windowIds, ...forcedIds], droppedFrames: start };
@@ -137,8 +138,14 @@ export class PromptBuilder {
     }
   }
 
-  private encodeContext(): number[] {
-    return [this.ids.beginOfText, this.ids.traceContextStart, ...this.codec.encodeOrdinary(this.context), this.ids.frameSep];
+  private encodeContext(encode: (text: string) => readonly number[] = (text) => this.codec.encodeOrdinary(text)): number[] {
+    return [this.ids.beginOfText, this.ids.traceContextStart, ...encode(this.context), this.ids.frameSep];
+  }
+
+  /** Encodes ordinary text; with a server's tokenizer, these texts are tokenized first, in one batch. */
+  private async encoderFor(texts: readonly string[]): Promise<(text: string) => readonly number[]> {
+    const known = await this.codec.remote?.prepareOrdinary(texts);
+    return (text) => known?.get(text) ?? this.codec.encodeOrdinary(text);
   }
 
   /** Tokenizes, in one batch, the context and the frames not tokenized yet (only a server's tokenizer leaves any). */
@@ -148,9 +155,9 @@ export class PromptBuilder {
       pending = this.promptFrames.filter((f) => f.ids === undefined)) {
       const texts = pending.flatMap((frame) => pieceTexts(frame.pieces));
       if (this.contextIds === undefined) texts.unshift(this.context);
-      await this.codec.remote?.prepareOrdinary(texts);
-      this.contextIds ??= this.encodeContext();
-      for (const frame of pending) frame.ids ??= frameIds(frame.pieces, this.codec, this.ids);
+      const encode = await this.encoderFor(texts);
+      this.contextIds ??= this.encodeContext(encode);
+      for (const frame of pending) frame.ids ??= frameIds(frame.pieces, encode, this.ids);
     }
     return this.contextIds;
   }

@@ -563,7 +563,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
       root: id,
       parent: null,
       // OpenAIServing.show_available_models: the served --max-model-len (vllm/entrypoints/openai/serving_models.py).
-      max_model_len: ex.ctx.options.maxModelLen ?? 131072,
+      max_model_len: vllmMaxModelLen(ex),
       permission: [
         {
           id: `modelperm-${randomUUID().replace(/-/g, '')}`,
@@ -583,6 +583,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
     }));
     return ex.send(200, 'application/json', JSON.stringify({ object: 'list', data }));
   }
+  if (path === '/tokenize' || path === '/detokenize') return routeVllmTokenization(ex, names);
   if (path !== '/v1/completions') return ex.send(404, 'application/json', JSON.stringify({ detail: 'Not Found' }));
   if (method !== 'POST') return ex.send(405, 'application/json', JSON.stringify({ detail: 'Method Not Allowed' }));
   const parsed = vllmRequest.safeParse(ex.rec.body);
@@ -757,6 +758,84 @@ async function routeVllm(ex: Exchange): Promise<void> {
   }
   ex.write('data: [DONE]\n\n');
   ex.res.end();
+}
+
+// ---------------------------------------------------------------- vLLM POST /tokenize and /detokenize
+// (kept in one block: the client's remote tokenizer, server/endpoint/remote-tokenizer.ts, depends on these rules)
+
+// vllm/entrypoints/openai/protocol.py: TokenizeCompletionRequest (model optional, prompt, add_special_tokens default
+// True, return_token_strs) and DetokenizeRequest (model optional, tokens: list of ints >= 0).
+const vllmTokenizeRequest = z.object({
+  model: z.string().nullable().optional(),
+  prompt: z.string(),
+  add_special_tokens: z.boolean().default(true),
+  return_token_strs: z.boolean().nullable().optional(),
+});
+const vllmDetokenizeRequest = z.object({
+  model: z.string().nullable().optional(),
+  tokens: z.array(z.number().int().min(0)),
+});
+
+export interface ProtocolServerOptions {
+  /** vLLM: the served context length (`--max-model-len`), listed in /v1/models; default 131072. */
+  maxModelLen?: number;
+  /** vLLM: /detokenize applies Hugging Face's clean_up_tokenization_spaces, as tokenizer configs derived from Llama 3's ask. */
+  detokenizeCleansSpaces?: boolean;
+}
+
+/** transformers tokenization_utils_base.py clean_up_tokenization: the spaces a "cleaned" decode drops. */
+function cleanUpTokenizationSpaces(text: string): string {
+  return text
+    .replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',').replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+}
+
+/** The context length /v1/models reports. */
+function vllmMaxModelLen(ex: Exchange): number {
+  return ex.ctx.options.maxModelLen ?? 131072;
+}
+
+async function routeVllmTokenization(ex: Exchange, names: readonly string[]): Promise<void> {
+  const { method, path } = ex.rec;
+  if (method !== 'POST') return ex.send(405, 'application/json', JSON.stringify({ detail: 'Method Not Allowed' }));
+  const parsed = path === '/tokenize' ? vllmTokenizeRequest.safeParse(ex.rec.body) : vllmDetokenizeRequest.safeParse(ex.rec.body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return vllmError(ex, 400, `1 validation error: ${issue?.path.join('.')}: ${issue?.message}`, 'BadRequestError');
+  }
+  // serving_engine.py OpenAIServing._check_model: a named model must be served.
+  const model = parsed.data.model;
+  if (model != null && !names.includes(model)) return vllmError(ex, 404, `The model \`${model}\` does not exist.`, 'NotFoundError');
+  const { codec } = ex.ctx;
+  const maxModelLen = vllmMaxModelLen(ex);
+  // vllm/renderers/params.py TokenizeParams._apply_length_check (max_total_tokens=max_model_len, max_output_tokens=0).
+  const tooLong = (count: number): boolean => {
+    if (count <= maxModelLen) return false;
+    vllmError(
+      ex,
+      400,
+      `You passed ${count} input tokens and requested 0 output tokens. However, the model's context length is only ${maxModelLen}. Please reduce the length of the input messages.`,
+      'BadRequestError',
+    );
+    return true;
+  };
+  if ('prompt' in parsed.data) {
+    const rq = parsed.data;
+    // A Hugging Face tokenizer splits added (special) tokens out of the text before BPE, so `<|frame_sep|>` written in
+    // the text IS the special token; add_special_tokens puts the template's <|begin_of_text|> in front.
+    const tokens = [...(rq.add_special_tokens ? [ex.ctx.bos] : []), ...codec.encodeWithSpecialTokens(rq.prompt)];
+    if (tooLong(tokens.length)) return;
+    const answer = { count: tokens.length, max_model_len: maxModelLen, tokens, token_strs: null };
+    return ex.send(200, 'application/json', JSON.stringify(answer));
+  }
+  const { tokens } = parsed.data;
+  if (tooLong(tokens.length)) return;
+  // serving_tokenization.py create_detokenize: tokenizer.decode, special tokens kept as their text; the Rust decoder
+  // skips ids outside the vocabulary.
+  const known = tokens.filter((id) => id < codec.ordinaryCount + 256);
+  const text = codec.decode(known);
+  const prompt = ex.ctx.options.detokenizeCleansSpaces === true ? cleanUpTokenizationSpaces(text) : text;
+  return ex.send(200, 'application/json', JSON.stringify({ prompt }));
 }
 
 /** vLLM caches whole blocks, and always recomputes at least the last prompt token. */
