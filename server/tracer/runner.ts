@@ -35,6 +35,9 @@ export interface TraceRequest {
   /** Path of cwm_tracer.py; default: next to the bundle, else in the sources. */
   tracerPath?: string;
   signal?: AbortSignal;
+  /** How the tracer hooks into Python: sys.monitoring where there is one (3.12+), else sys.settrace (`auto`, the
+   * default); both give the same trace. */
+  hook?: 'auto' | 'settrace' | 'monitoring';
   /** Called for each frame, in order, as the trace streams in. */
   onFrame?: (frame: TraceFrame) => void;
 }
@@ -146,6 +149,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   if (request.entry !== undefined) args.push('--entry', request.entry);
   if (request.args !== undefined) args.push('--args', request.args);
   if (request.script) args.push('--script');
+  if (request.hook && request.hook !== 'auto') args.push('--hook', request.hook);
   for (const include of request.includePaths ?? []) args.push('--include', resolve(include));
   args.push(file);
   if (request.signal?.aborted) throw new TracerError('cancelled', 'Tracing was cancelled.');
