@@ -28,10 +28,10 @@ interface Workload {
 }
 
 const WORKLOADS: Workload[] = [
-  { name: 'loop', entry: 'loop_heavy', size: 60_000, kind: 'loop/call' },
-  { name: 'call', entry: 'call_heavy', size: 40_000, kind: 'loop/call' },
-  { name: 'container', entry: 'container_heavy', size: 40_000, kind: 'container/realistic' },
-  { name: 'text', entry: 'text_heavy', size: 30_000, kind: 'container/realistic' },
+  { name: 'loop', entry: 'loop_heavy', size: 30_000, kind: 'loop/call' },
+  { name: 'call', entry: 'call_heavy', size: 20_000, kind: 'loop/call' },
+  { name: 'container', entry: 'container_heavy', size: 20_000, kind: 'container/realistic' },
+  { name: 'text', entry: 'text_heavy', size: 15_000, kind: 'container/realistic' },
 ];
 
 interface Peer {
@@ -90,18 +90,18 @@ async function benchPython(python: string, version: string, print: (line?: strin
   const peers = PEERS.filter((p) => (p.name !== 'floor' || minor >= 12) && (p.name !== 'coverage' || has(python, 'coverage')));
   const absent = PEERS.filter((p) => !peers.includes(p)).map((p) => (p.name === 'floor' ? 'floor (needs 3.12+)' : `${p.name} (not installed)`));
   print(`### Python ${version}${absent.length ? ` — without ${absent.join(', ')}` : ''}`);
+  // Start-up (size 0) once per peer, in rounds of its own; it is the same for every workload.
+  const empty = new Map<string, number[]>(peers.map((p) => [p.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const peer of peers) empty.get(peer.name)!.push(await timeProcess(...peer.command(python, WORKLOADS[0]!, 0)));
+  }
   for (const w of WORKLOADS) {
     const sizes = new Map(peers.map((p) => [p.name, Math.max(1, Math.round(w.size * p.scale))]));
     const events = new Map<number, number>();
     for (const size of new Set([0, ...sizes.values()])) events.set(size, eventsAt(python, w, size));
-    const times = new Map<string, { full: number[]; empty: number[] }>(peers.map((p) => [p.name, { full: [], empty: [] }]));
+    const times = new Map<string, { full: number[]; empty: number[] }>(peers.map((p) => [p.name, { full: [], empty: empty.get(p.name)! }]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const peer of peers) {
-        const size = sizes.get(peer.name)!;
-        const t = times.get(peer.name)!;
-        t.full.push(await timeProcess(...peer.command(python, w, size)));
-        t.empty.push(await timeProcess(...peer.command(python, w, 0)));
-      }
+      for (const peer of peers) times.get(peer.name)!.full.push(await timeProcess(...peer.command(python, w, sizes.get(peer.name)!)));
     }
     const plain = times.get('plain')!;
     const plainPerUnit = (median(plain.full) - median(plain.empty)) / w.size;
