@@ -949,6 +949,7 @@ _start_tracing = _settrace_start
 _stop_tracing = _settrace_stop
 _MON_TOOL = 4  # an id without a conventional owner (0 debugger, 1 coverage, 2 profiler, 5 optimizer)
 _mon = None
+_mon_set_local = None
 _DISABLE = None
 _getframe = sys._getframe
 _main_ident = 0
@@ -959,7 +960,7 @@ _mon_lines = {}  # id(code) -> (code, {offset: line}) for jump events
 
 def _use_monitoring():
     """Sets the hook to sys.monitoring when this Python has it and the tool id is free; False otherwise."""
-    global _start_tracing, _stop_tracing, _mon, _DISABLE, _getframe, _main_ident, _LOCAL_EVENTS
+    global _start_tracing, _stop_tracing, _mon, _DISABLE, _getframe, _main_ident, _LOCAL_EVENTS, _mon_set_local
     mon = getattr(sys, 'monitoring', None)
     if mon is None:
         return False
@@ -978,24 +979,43 @@ def _use_monitoring():
                  (E.PY_YIELD, _mon_return), (E.PY_UNWIND, _mon_unwind), (E.RAISE, _mon_exception),
                  (E.STOP_ITERATION, _mon_exception))
 
+    register, set_events, set_local_events = mon.register_callback, mon.set_events, mon.set_local_events
+
     def start():
         for event, callback in callbacks:
-            mon.register_callback(_MON_TOOL, event, callback)
-        mon.set_events(_MON_TOOL, E.PY_START | E.PY_THROW | E.PY_UNWIND | E.RAISE)
+            register(_MON_TOOL, event, callback)
+        set_events(_MON_TOOL, E.PY_START | E.PY_THROW | E.PY_UNWIND | E.RAISE)
+        # The program may use sys.monitoring too, but not the tracer's tool id (as its sys.settrace is ignored).
+        for name in ('use_tool_id', 'free_tool_id', 'clear_tool_id', 'register_callback', 'set_events',
+                     'set_local_events'):
+            real = getattr(mon, name, None)
+            if real is not None:
+                setattr(mon, name, _guard_tool(real))
 
     def stop():
-        mon.set_events(_MON_TOOL, 0)
+        set_events(_MON_TOOL, 0)
         for event, _ in callbacks:
-            mon.register_callback(_MON_TOOL, event, None)
+            register(_MON_TOOL, event, None)
         while _mon_codes:
             try:
-                mon.set_local_events(_MON_TOOL, _mon_codes.pop(), 0)
+                set_local_events(_MON_TOOL, _mon_codes.pop(), 0)
             except Exception:
                 pass
 
     _start_tracing = start
     _stop_tracing = stop
+    _mon_set_local = set_local_events
     return True
+
+
+def _guard_tool(real):
+    def guarded(tool_id, *args, **kwargs):
+        if tool_id == _MON_TOOL:
+            _note('monitoring', 'The program used sys.monitoring tool id %d, which the tracer uses; the call was '
+                                'ignored while tracing.' % _MON_TOOL)
+            return None
+        return real(tool_id, *args, **kwargs)
+    return guarded
 
 
 def _mon_call(code, offset):
@@ -1007,7 +1027,7 @@ def _mon_call(code, offset):
     if _thread.get_ident() != _main_ident:
         return None  # only the main thread is traced (as settrace, which is per thread)
     if len(info) < 7:
-        _mon.set_local_events(_MON_TOOL, code, _LOCAL_EVENTS)
+        _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
         _mon_codes.append(code)
         info = _code_infos[id(code)] = info + (True,)
     _global(_getframe(1), 'call', None)

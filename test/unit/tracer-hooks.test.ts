@@ -99,6 +99,28 @@ for (const { version, path: python } of newer) {
 }
 
 describe('choosing the hook', () => {
+  const monitored = newer.at(-1);
+  test('a program that turns off the tracer\'s sys.monitoring tool is still traced, and told its calls were ignored', { skip: monitored ? false : 'no Python 3.12 or newer here' }, async () => {
+    const file = join(dir, 'monitoring_user.py');
+    writeFileSync(file, [
+      'import sys',
+      'def main():',
+      '    m = sys.monitoring',
+      '    m.set_events(4, 0)',
+      '    m.register_callback(4, m.events.LINE, None)',
+      '    m.use_tool_id(3, "its own")',
+      '    m.free_tool_id(3)',
+      '    after = "still traced"',
+      '    return after',
+      '',
+    ].join('\n'));
+    const trace = await recordTrace({ python: monitored!.path, file, entry: 'main', hook: 'monitoring' });
+    assert.deepEqual(trace.end, { kind: 'returned' });
+    assert.deepEqual(trace.frames.map((f) => f.line), [2, 3, 4, 5, 6, 7, 8, 9, 9]);
+    assert.equal(trace.frames.at(-1)!.value, "'still traced'");
+    assert.deepEqual(trace.notes, ['The program used sys.monitoring tool id 4, which the tracer uses; the call was ignored while tracing.']);
+  });
+
   const older = availablePythons().find((p) => Number(p.version.split('.')[1]) < 12);
   test('asking for sys.monitoring where there is none says so', { skip: older ? false : 'no Python before 3.12 here' }, async () => {
     const file = join(dir, 'tiny.py');
