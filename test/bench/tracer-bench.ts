@@ -3,6 +3,8 @@
 // on every installed Python 3.8–3.13, the CLI end to end against the tracer alone, and the memory a held trace costs.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -56,16 +58,27 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Wall milliseconds of a command whose stdout is drained (and dropped) as fast as it comes. */
+/** GNU time, when installed: CPU time (user + system, the command and its children) stays meaningful on a loaded
+ * machine, where wall time mostly measures the other processes. */
+const gnuTime = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0 ? '/usr/bin/time' : undefined;
+const timesFile = join(mkdtempSync(join(tmpdir(), 'cwm-bench-')), 'time.txt');
+
+/** Milliseconds a command took (CPU time where GNU time is installed, else wall time); its stdout is drained and dropped. */
 function timeProcess(command: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONHASHSEED: '0' } });
+    const [cmd, argv] = gnuTime ? [gnuTime, ['-o', timesFile, '-f', '%U %S', command, ...args]] : [command, args];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONHASHSEED: '0' } });
     child.stdout.resume();
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-400)));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 || code === 3 ? resolve(performance.now() - started) : reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`))));
+    child.once('close', (code) => {
+      if (code !== 0 && code !== 3) return reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`));
+      if (!gnuTime) return resolve(performance.now() - started);
+      const [user, system] = readFileSync(timesFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+      resolve(((user ?? NaN) + (system ?? NaN)) * 1000);
+    });
   });
 }
 
@@ -151,7 +164,7 @@ async function bytesPerEvent(python: string, print: (line?: string) => void): Pr
 
 export async function benchTracer(print: (line?: string) => void): Promise<void> {
   print('## Tracer: cost per event against its peers, in the same rounds');
-  print(`median of ${ROUNDS} rounds; cost per event = (time at size n − time at size 0 − plain CPython's own difference) / events;`);
+  print(`median of ${ROUNDS} rounds of ${gnuTime ? 'CPU time (user + system, with children)' : 'wall time'}; cost per event = (time at size n − time at size 0 − plain CPython's own difference) / events;`);
   print('naive = settrace recorder with repr of every local on every line; trace = python -m trace --trace (lines only, no values);');
   print('floor = sys.monitoring call/line/return with locals diffed by identity (3.12+); cli = cwm-debug trace --format cwm, end to end');
   const ratios: string[] = [];
