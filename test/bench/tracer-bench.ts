@@ -20,6 +20,8 @@ const workloads = join(benchDir, 'workloads.py');
 const runWorkload = join(benchDir, 'run_workload.py');
 const cli = join(repoRoot, 'dist', 'cli.js');
 const ROUNDS = 3;
+/** CWM_BENCH_PYTHONS=3.12,3.13 limits the run to those versions. */
+const onlyVersions = process.env.CWM_BENCH_PYTHONS?.split(',').map((v) => v.trim());
 
 interface Workload {
   name: string;
@@ -63,8 +65,14 @@ function median(values: number[]): number {
 const gnuTime = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0 ? '/usr/bin/time' : undefined;
 const timesFile = join(mkdtempSync(join(tmpdir(), 'cwm-bench-')), 'time.txt');
 
-/** Milliseconds a command took (CPU time where GNU time is installed, else wall time); its stdout is drained and dropped. */
-function timeProcess(command: string, args: string[]): Promise<number> {
+interface Took {
+  wall: number;
+  /** User + system milliseconds of the command and its children; NaN without GNU time. */
+  cpu: number;
+}
+
+/** How long a command took; its stdout is drained and dropped. */
+function timeProcess(command: string, args: string[]): Promise<Took> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const [cmd, argv] = gnuTime ? [gnuTime, ['-o', timesFile, '-f', '%U %S', command, ...args]] : [command, args];
@@ -75,9 +83,10 @@ function timeProcess(command: string, args: string[]): Promise<number> {
     child.once('error', reject);
     child.once('close', (code) => {
       if (code !== 0 && code !== 3) return reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`));
-      if (!gnuTime) return resolve(performance.now() - started);
+      const wall = performance.now() - started;
+      if (!gnuTime) return resolve({ wall, cpu: NaN });
       const [user, system] = readFileSync(timesFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-      resolve(((user ?? NaN) + (system ?? NaN)) * 1000);
+      resolve({ wall, cpu: ((user ?? NaN) + (system ?? NaN)) * 1000 });
     });
   });
 }
@@ -104,7 +113,7 @@ async function benchPython(python: string, version: string, print: (line?: strin
   const absent = PEERS.filter((p) => !peers.includes(p)).map((p) => (p.name === 'floor' ? 'floor (needs 3.12+)' : `${p.name} (not installed)`));
   print(`### Python ${version}${absent.length ? ` — without ${absent.join(', ')}` : ''}`);
   // Start-up (size 0) once per peer, in rounds of its own; it is the same for every workload.
-  const empty = new Map<string, number[]>(peers.map((p) => [p.name, []]));
+  const empty = new Map<string, Took[]>(peers.map((p) => [p.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const peer of peers) empty.get(peer.name)!.push(await timeProcess(...peer.command(python, WORKLOADS[0]!, 0)));
   }
@@ -112,31 +121,34 @@ async function benchPython(python: string, version: string, print: (line?: strin
     const sizes = new Map(peers.map((p) => [p.name, Math.max(1, Math.round(w.size * p.scale))]));
     const events = new Map<number, number>();
     for (const size of new Set([0, ...sizes.values()])) events.set(size, eventsAt(python, w, size));
-    const times = new Map<string, { full: number[]; empty: number[] }>(peers.map((p) => [p.name, { full: [], empty: empty.get(p.name)! }]));
+    const full = new Map<string, Took[]>(peers.map((p) => [p.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const peer of peers) times.get(peer.name)!.full.push(await timeProcess(...peer.command(python, w, sizes.get(peer.name)!)));
+      for (const peer of peers) full.get(peer.name)!.push(await timeProcess(...peer.command(python, w, sizes.get(peer.name)!)));
     }
-    const plain = times.get('plain')!;
-    const plainPerUnit = (median(plain.full) - median(plain.empty)) / w.size;
-    const perEvent = new Map<string, number>();
-    for (const peer of peers) {
-      if (peer.name === 'plain') continue;
-      const size = sizes.get(peer.name)!;
-      const t = times.get(peer.name)!;
-      const traced = median(t.full) - median(t.empty) - plainPerUnit * size;
-      perEvent.set(peer.name, (traced * 1000) / (events.get(size)! - events.get(0)!));
+    const clocks: ('cpu' | 'wall')[] = gnuTime ? ['cpu', 'wall'] : ['wall'];
+    print(`${w.name.padEnd(9)} ${events.get(w.size)} events`);
+    for (const clock of clocks) {
+      const at = (name: string, runs: Map<string, Took[]>) => median(runs.get(name)!.map((took) => took[clock]));
+      const plainPerUnit = (at('plain', full) - at('plain', empty)) / w.size;
+      const perEvent = new Map<string, number>();
+      for (const peer of peers) {
+        if (peer.name === 'plain') continue;
+        const size = sizes.get(peer.name)!;
+        const traced = at(peer.name, full) - at(peer.name, empty) - plainPerUnit * size;
+        perEvent.set(peer.name, (traced * 1000) / (events.get(size)! - events.get(0)!));
+      }
+      const us = (name: string) => (perEvent.has(name) ? `${name} ${perEvent.get(name)!.toFixed(2)}` : '');
+      print(`  ${clock.padEnd(4)} µs/event: ${['tracer', 'cli', 'floor', 'naive', 'trace', 'coverage'].map(us).filter(Boolean).join(' · ')}`);
+      const tracer = perEvent.get('tracer')!;
+      const naive = perEvent.get('naive')!;
+      const naiveTarget = w.kind === 'loop/call' ? 0.25 : 0.6;
+      const parts = [`tracer/naive ${(tracer / naive).toFixed(2)} (target ≤ ${naiveTarget})`];
+      if (w.kind === 'loop/call') parts.push(`cli/naive ${(perEvent.get('cli')! / naive).toFixed(2)} (target ≤ 0.4)`);
+      if (perEvent.has('floor') && w.kind === 'loop/call') parts.push(`tracer/floor ${(tracer / perEvent.get('floor')!).toFixed(2)} (target ≤ 1.3)`);
+      parts.push(`cli/tracer ${(perEvent.get('cli')! / tracer).toFixed(2)}`);
+      print(`       ${parts.join(' · ')}`);
+      ratios.push(`${version} ${w.name.padEnd(9)} ${clock.padEnd(4)} ${parts.join(' · ')}`);
     }
-    const us = (name: string) => (perEvent.has(name) ? `${name} ${perEvent.get(name)!.toFixed(2)}` : '');
-    print(`${w.name.padEnd(9)} ${events.get(w.size)} events · µs/event: ${['tracer', 'cli', 'floor', 'naive', 'trace', 'coverage'].map(us).filter(Boolean).join(' · ')}`);
-    const tracer = perEvent.get('tracer')!;
-    const naive = perEvent.get('naive')!;
-    const naiveTarget = w.kind === 'loop/call' ? 0.25 : 0.6;
-    const parts = [`tracer/naive ${(tracer / naive).toFixed(2)} (target ≤ ${naiveTarget})`];
-    if (w.kind === 'loop/call') parts.push(`cli/naive ${(perEvent.get('cli')! / naive).toFixed(2)} (target ≤ 0.4)`);
-    if (perEvent.has('floor') && w.kind === 'loop/call') parts.push(`tracer/floor ${(tracer / perEvent.get('floor')!).toFixed(2)} (target ≤ 1.3)`);
-    parts.push(`cli/tracer ${(perEvent.get('cli')! / tracer).toFixed(2)}`);
-    print(`          ${parts.join(' · ')}`);
-    ratios.push(`${version} ${w.name.padEnd(9)} ${parts.join(' · ')}`);
   }
 }
 
@@ -164,11 +176,12 @@ async function bytesPerEvent(python: string, print: (line?: string) => void): Pr
 
 export async function benchTracer(print: (line?: string) => void): Promise<void> {
   print('## Tracer: cost per event against its peers, in the same rounds');
-  print(`median of ${ROUNDS} rounds of ${gnuTime ? 'CPU time (user + system, with children)' : 'wall time'}; cost per event = (time at size n − time at size 0 − plain CPython's own difference) / events;`);
+  print(`median of ${ROUNDS} rounds; cost per event = (time at size n − time at size 0 − plain CPython's own difference) / events,`);
+  print(`in wall time${gnuTime ? ' and in CPU time (user + system, children included: it counts the tracer\'s writer thread and the CLI\'s Node side, which wall time on an idle multi-core machine partly hides, and it stays meaningful on a loaded machine)' : ''};`);
   print('naive = settrace recorder with repr of every local on every line; trace = python -m trace --trace (lines only, no values);');
   print('floor = sys.monitoring call/line/return with locals diffed by identity (3.12+); cli = cwm-debug trace --format cwm, end to end');
   const ratios: string[] = [];
-  const pythons = availablePythons();
+  const pythons = availablePythons().filter((p) => !onlyVersions || onlyVersions.includes(p.version));
   for (const { version, path } of pythons) await benchPython(path, version, print, ratios);
   print();
   print('### Ratios against the issue\'s targets');
