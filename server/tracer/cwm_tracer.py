@@ -953,6 +953,7 @@ _mon_set_local = None
 _DISABLE = None
 _getframe = sys._getframe
 _main_ident = 0
+_get_ident = _thread.get_ident  # taken now: the program may replace _thread.get_ident
 _LOCAL_EVENTS = 0
 _mon_codes = []  # code objects given local events, cleared when tracing stops
 _mon_lines = {}  # id(code) -> (code, {offset: line}) for jump events
@@ -971,7 +972,7 @@ def _use_monitoring():
     _mon = mon
     _DISABLE = mon.DISABLE
     _getframe = sys._getframe
-    _main_ident = _thread.get_ident()
+    _main_ident = _get_ident()
     E = mon.events
     _LOCAL_EVENTS = E.LINE | E.JUMP | E.BRANCH | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.STOP_ITERATION
     callbacks = ((E.PY_START, _mon_call), (E.PY_RESUME, _mon_resume), (E.PY_THROW, _mon_resume),
@@ -1024,7 +1025,7 @@ def _mon_call(code, offset):
         info = _code_info(code)
     if not info[1]:
         return _DISABLE  # never traced: this code starts without calling back again
-    if _thread.get_ident() != _main_ident:
+    if _get_ident() != _main_ident:
         return None  # only the main thread is traced (as settrace, which is per thread)
     if len(info) < 7:
         _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
@@ -1034,7 +1035,7 @@ def _mon_call(code, offset):
 
 
 def _mon_resume(code, offset, exc=None):
-    if _thread.get_ident() == _main_ident:
+    if _get_ident() == _main_ident:
         _global(_getframe(1), 'call', None)
 
 
