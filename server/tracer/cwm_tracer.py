@@ -955,7 +955,8 @@ _getframe = sys._getframe
 _main_ident = 0
 _get_ident = _thread.get_ident  # taken now: the program may replace _thread.get_ident
 _LOCAL_EVENTS = 0
-_mon_codes = []  # code objects given local events, cleared when tracing stops
+_mon_codes = {}  # id(code) -> code given local events (lines, returns...), cleared when tracing stops
+_mon_codes_get = _mon_codes.get
 _mon_lines = {}  # id(code) -> (code, {offset: line}) for jump events
 
 
@@ -997,11 +998,12 @@ def _use_monitoring():
         set_events(_MON_TOOL, 0)
         for event, _ in callbacks:
             register(_MON_TOOL, event, None)
-        while _mon_codes:
+        for code in list(_mon_codes.values()):
             try:
-                set_local_events(_MON_TOOL, _mon_codes.pop(), 0)
+                set_local_events(_MON_TOOL, code, 0)
             except Exception:
                 pass
+        _mon_codes.clear()
 
     _start_tracing = start
     _stop_tracing = stop
@@ -1027,10 +1029,9 @@ def _mon_call(code, offset):
         return _DISABLE  # never traced: this code starts without calling back again
     if _get_ident() != _main_ident:
         return None  # only the main thread is traced (as settrace, which is per thread)
-    if len(info) < 7:
+    if _mon_codes_get(id(code)) is not code:
         _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
-        _mon_codes.append(code)
-        info = _code_infos[id(code)] = info + (True,)
+        _mon_codes[id(code)] = code
     _global(_getframe(1), 'call', None)
 
 
