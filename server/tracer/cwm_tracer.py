@@ -21,7 +21,8 @@
 #                   {"t": "keys", "names": [...]}   full local-name order of the last event, when it changed
 #                   {"t": "out", "stream": 0 (stdout) | 1 (stderr), "text", "outside": not printed during a step}
 #                   {"t": "note", "text"}
-#                   {"t": "end", "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
+#                   {"t": "end", "events": N, "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
+#                   events: how many events the stream holds (the reader checks it; nothing is ever dropped unsaid)
 # A value line holding a newline, or starting with \x01, is written as \x01 followed by a JSON string.
 # The current scope: a call event pushes it on a stack and makes the called scope current; a return event pops
 # it back; an explicit line or exception event makes its scope current.
