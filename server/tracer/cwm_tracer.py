@@ -1,8 +1,8 @@
-# CWM tracer: runs one Python program under sys.settrace and streams its execution trace to stdout.
+# CWM tracer: runs one Python program under sys.monitoring (3.12+) or sys.settrace and streams its execution trace to stdout.
 # Standard library only, Python 3.8 to 3.13; server/tracer/protocol.ts reads what it writes.
 #
 # Usage: cwm_tracer.py [--entry NAME [--args EXPR]] [--script] [--include PATH]... [--max-events N]
-#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] FILE
+#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] [--hook auto|settrace|monitoring] FILE
 #
 # Wire format: one token per line (UTF-8). The hot path only appends ready-made strings to a buffer, which is
 # written in batches; so most events cost one list append and most values none at all.
@@ -23,7 +23,8 @@
 #                   {"t": "file", "id", "path", "source"}   another traced file, before the first C event naming its id
 #                   {"t": "out", "stream": 0 (stdout) | 1 (stderr), "text", "outside": not printed during a step}
 #                   {"t": "note", "text"}
-#                   {"t": "end", "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
+#                   {"t": "end", "events": N, "end": {"kind": "returned" | "raised" | "exited" | "limit" | "error", ...}}
+#                   events: how many events the stream holds (the reader checks it; nothing is ever dropped unsaid)
 # A value line holding a newline, or starting with \x01, is written as \x01 followed by a JSON string.
 # The current scope: a call event pushes it on a stack and makes the called scope current; a return event pops
 # it back; an explicit line or exception event makes its scope current.
@@ -270,7 +271,7 @@ def _finish(end, code=0):
             time.sleep(1)
     _finishing = True
     try:
-        _real_settrace(None)
+        _stop_tracing()
     except BaseException:
         pass
     try:
@@ -755,7 +756,7 @@ def _local(frame, event, arg):
             return None
         _, sid, names, ntoks, objs, reps, info, loc = st
         if event == 'line':
-            line = frame.f_lineno
+            line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
             if _cur == sid:
                 try:
                     _push(_LTOK[line])  # a line event of the current scope: one ready-made token
@@ -873,7 +874,7 @@ def _end_of_entry():
     """The entry scope returned: nothing after it belongs to the trace (not even generators it leaves to be
     closed), and what is printed now is outside output."""
     global _inside
-    _real_settrace(None)
+    _stop_tracing()
     _inside = False
 
 
@@ -965,6 +966,152 @@ def _suspended(frame):
         return op == _YIELD_VALUE or op == _YIELD_FROM or (i + 2 < len(code) and code[i + 2] == _YIELD_FROM)
     except Exception:
         return True  # keeping the state only costs memory; dropping it could split a scope
+
+
+# ---------------------------------------------------------------- the hook: sys.settrace, or sys.monitoring (3.12+)
+# Both hooks drive the same _global/_local above. On 3.12+ sys.settrace is itself built on sys.monitoring
+# (CPython's Python/legacy_tracing.c); the callbacks below map the events the way it does, so the two paths see the
+# same frames in the same states and write the same bytes. sys.monitoring skips legacy tracing's frame trampolines
+# and only instruments the traced code: lines and returns are local events of traced code objects, and code that is
+# not traced is disabled at its first start.
+def _settrace_start():
+    _real_settrace(_global)
+
+
+def _settrace_stop():
+    _real_settrace(None)
+
+
+_start_tracing = _settrace_start
+_stop_tracing = _settrace_stop
+_MON_TOOL = 4  # an id without a conventional owner (0 debugger, 1 coverage, 2 profiler, 5 optimizer)
+_mon = None
+_mon_set_local = None
+_DISABLE = None
+_getframe = sys._getframe
+_main_ident = 0
+_get_ident = _thread.get_ident  # taken now: the program may replace _thread.get_ident
+_LOCAL_EVENTS = 0
+_mon_codes = {}  # id(code) -> code given local events (lines, returns...), cleared when tracing stops
+_mon_codes_get = _mon_codes.get
+_mon_lines = {}  # id(code) -> (code, {offset: line}) for jump events
+
+
+def _use_monitoring():
+    """Sets the hook to sys.monitoring when this Python has it and the tool id is free; False otherwise."""
+    global _start_tracing, _stop_tracing, _mon, _DISABLE, _getframe, _main_ident, _LOCAL_EVENTS, _mon_set_local
+    mon = getattr(sys, 'monitoring', None)
+    if mon is None:
+        return False
+    try:
+        mon.use_tool_id(_MON_TOOL, 'cwm-debug tracer')
+    except Exception:
+        return False
+    _mon = mon
+    _DISABLE = mon.DISABLE
+    _getframe = sys._getframe
+    _main_ident = _get_ident()
+    E = mon.events
+    _LOCAL_EVENTS = E.LINE | E.JUMP | E.BRANCH | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.STOP_ITERATION
+    callbacks = ((E.PY_START, _mon_call), (E.PY_RESUME, _mon_resume), (E.PY_THROW, _mon_resume),
+                 (E.LINE, _mon_line), (E.JUMP, _mon_jump), (E.BRANCH, _mon_jump), (E.PY_RETURN, _mon_return),
+                 (E.PY_YIELD, _mon_return), (E.PY_UNWIND, _mon_unwind), (E.RAISE, _mon_exception),
+                 (E.STOP_ITERATION, _mon_exception))
+
+    register, set_events, set_local_events = mon.register_callback, mon.set_events, mon.set_local_events
+
+    def start():
+        for event, callback in callbacks:
+            register(_MON_TOOL, event, callback)
+        set_events(_MON_TOOL, E.PY_START | E.PY_THROW | E.PY_UNWIND | E.RAISE)
+        # The program may use sys.monitoring too, but not the tracer's tool id (as its sys.settrace is ignored).
+        for name in ('use_tool_id', 'free_tool_id', 'clear_tool_id', 'register_callback', 'set_events',
+                     'set_local_events'):
+            real = getattr(mon, name, None)
+            if real is not None:
+                setattr(mon, name, _guard_tool(real))
+
+    def stop():
+        set_events(_MON_TOOL, 0)
+        for event, _ in callbacks:
+            register(_MON_TOOL, event, None)
+        for code in list(_mon_codes.values()):
+            try:
+                set_local_events(_MON_TOOL, code, 0)
+            except Exception:
+                pass
+        _mon_codes.clear()
+
+    _start_tracing = start
+    _stop_tracing = stop
+    _mon_set_local = set_local_events
+    return True
+
+
+def _guard_tool(real):
+    def guarded(tool_id, *args, **kwargs):
+        if tool_id == _MON_TOOL:
+            _note('monitoring', 'The program used sys.monitoring tool id %d, which the tracer uses; the call was '
+                                'ignored while tracing.' % _MON_TOOL)
+            return None
+        return real(tool_id, *args, **kwargs)
+    return guarded
+
+
+def _mon_call(code, offset):
+    info = _code_infos_get(id(code))
+    if info is None or info[0] is not code:
+        info = _code_info(code)
+    if not info[1]:
+        return _DISABLE  # never traced: this code starts without calling back again
+    if _get_ident() != _main_ident:
+        return None  # only the main thread is traced (as settrace, which is per thread)
+    if _mon_codes_get(id(code)) is not code:
+        _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
+        _mon_codes[id(code)] = code
+    _global(_getframe(1), 'call', None)
+
+
+def _mon_resume(code, offset, exc=None):
+    if _get_ident() == _main_ident:
+        _global(_getframe(1), 'call', None)
+
+
+def _mon_line(code, line):
+    _local(_getframe(1), 'line', line)
+
+
+def _mon_return(code, offset, value):
+    _local(_getframe(1), 'return', value)
+
+
+def _mon_unwind(code, offset, exc):
+    info = _code_infos_get(id(code))
+    if info is not None and info[1]:
+        _local(_getframe(1), 'return', None)
+
+
+def _mon_exception(code, offset, exc):
+    info = _code_infos_get(id(code))
+    if info is not None and info[1]:
+        _local(_getframe(1), 'exception', (type(exc), exc, exc.__traceback__))
+
+
+def _mon_jump(code, source, target):
+    """settrace reports a backward jump within one line as a line event (a loop on one line); nothing else."""
+    if target > source:
+        return _DISABLE
+    entry = _mon_lines.get(id(code))
+    if entry is None or entry[0] is not code:
+        lines = {}
+        for start, end, line in code.co_lines():
+            for at in range(start, end, 2):
+                lines[at] = line
+        entry = _mon_lines[id(code)] = (code, lines)
+    line = entry[1].get(target)
+    if line is None or line != entry[1].get(source):
+        return _DISABLE
+    _local(_getframe(1), 'line', line)
 
 
 # ---------------------------------------------------------------- captured program output
@@ -1093,7 +1240,7 @@ def _writer():
 # ---------------------------------------------------------------- setup
 def _parse_options(argv):
     global _LIM, _BIGI, _NBIGI, _MAXEV, _TIMEOUT, _MAXOUT
-    opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None, 'argv': []}
+    opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None, 'argv': [], 'hook': 'auto'}
     i = 0
     numeric = {'--max-events': int, '--timeout': float, '--max-repr': int, '--max-output': int}
     while i < len(argv):
@@ -1104,7 +1251,7 @@ def _parse_options(argv):
             break
         if a.startswith('--') and '=' in a:
             a, value = a.split('=', 1)
-        needs_value = a in ('--entry', '--args', '--include') or a in numeric
+        needs_value = a in ('--entry', '--args', '--include', '--hook') or a in numeric
         if needs_value and value is None:
             i += 1
             if i >= len(argv):
@@ -1118,6 +1265,11 @@ def _parse_options(argv):
             opts['include'].append(value)
         elif a == '--script':
             opts['script'] = True
+        elif a == '--hook':
+            # auto: sys.monitoring where there is one (3.12+), else sys.settrace; the same trace either way.
+            if value not in ('auto', 'settrace', 'monitoring'):
+                raise ValueError('option --hook must be auto, settrace or monitoring')
+            opts['hook'] = value
         elif a in numeric:
             number = numeric[a](value)
             if not number > 0 and not (a == '--max-output' and number == 0):
@@ -1536,6 +1688,9 @@ def main(argv):
     os._exit = _user_os_exit
     threading.Thread.start = _thread_start
 
+    if opts['hook'] != 'settrace' and not _use_monitoring() and opts['hook'] == 'monitoring':
+        _error('tracer-failed', 'sys.monitoring is not available here (Python 3.12 or newer, tool id %d free); '
+               'trace with --hook settrace or auto.' % _MON_TOOL)
     marker = _find_marker(source_text)
     script = opts['script'] or (opts['entry'] is None and marker is None)
     if not script and opts['entry'] is None:
@@ -1559,13 +1714,13 @@ def _run_script(code, path):
     _flush()
     exc = None
     _inside = True
-    _real_settrace(_global)
+    _start_tracing()
     try:
         exec(code, module.__dict__)
     except BaseException as e:
         exc = e
     finally:
-        _real_settrace(None)
+        _stop_tracing()
         _inside = False
     _run_exit_functions()
     _finish(_end_of_call(exc, path, True))
@@ -1755,13 +1910,13 @@ def _run_function(code, path, base, source_lines, opts, marker):
     _flush()
     exc = None
     _inside = True
-    _real_settrace(_global)
+    _start_tracing()
     try:
         fn(*args, **kwargs)
     except BaseException as e:
         exc = e
     finally:
-        _real_settrace(None)
+        _stop_tracing()
         _inside = False
     if exc is not None and _sid == 0 and isinstance(exc, TypeError):
         # Nothing ran: the call itself failed, so the arguments do not fit the function.

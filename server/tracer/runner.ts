@@ -45,6 +45,9 @@ export interface TraceRequest {
   /** Path of cwm_tracer.py; default: next to the bundle, else in the sources. */
   tracerPath?: string;
   signal?: AbortSignal;
+  /** How the tracer hooks into Python: sys.monitoring where there is one (3.12+), else sys.settrace (`auto`, the
+   * default); both give the same trace. */
+  hook?: 'auto' | 'settrace' | 'monitoring';
   /** Called for each frame, in order, as the trace streams in. */
   onFrame?: (frame: TraceFrame) => void;
   /** Called when the tracer says which entry it calls (before the first frame). */
@@ -205,6 +208,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   if (request.entry !== undefined) args.push('--entry', request.entry);
   if (request.args !== undefined) args.push('--args', request.args);
   if (request.script) args.push('--script');
+  if (request.hook && request.hook !== 'auto') args.push('--hook', request.hook);
   for (const include of request.includePaths ?? []) {
     if (!existsSync(resolve(include))) {
       throw new TracerError('bad-include', `Nothing to include at "${include}": no such file or folder. Check the --include path.`);

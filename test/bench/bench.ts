@@ -1,7 +1,6 @@
 // `npm run bench`: speed and memory of the tracer, the prediction client and the harness, each printed as a ratio
 // against a baseline measured in the same run on the same machine (never an absolute threshold).
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,33 +19,15 @@ import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
 import { benchEval } from './eval-bench';
+import { benchTracer } from './tracer-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
 
 const python = process.env.CWM_DEBUG_PYTHON ?? 'python3';
-const benchDir = join(repoRoot, 'test', 'bench');
-const tracerScript = join(repoRoot, 'server', 'tracer', 'cwm_tracer.py');
-const workloads = join(benchDir, 'workloads.py');
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-/** Runs a command, drains its stdout, returns wall milliseconds and the number of stdout lines. */
-function timeProcess(command: string, args: string[]): Promise<{ ms: number; lines: number; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let lines = 0;
-    let bytes = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      for (const byte of chunk) if (byte === 10) lines++;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve({ ms: performance.now() - started, lines, bytes }) : reject(new Error(`${command} ${args.join(' ')} exited ${code}`))));
-  });
 }
 
 async function repeat(times: number, run: () => Promise<number>): Promise<number> {
@@ -59,41 +40,6 @@ const out: string[] = [];
 function print(line = ''): void {
   out.push(line);
   process.stdout.write(line + '\n');
-}
-
-async function benchTracer(): Promise<void> {
-  print('## Tracer: cost per event against a naive recorder (settrace, repr of every local on every line, json.dumps per event)');
-  print(`python: ${python}; median of 3 runs; cost = (traced wall time − untraced wall time) / events`);
-  const cases = [
-    { name: 'loop-heavy', entry: 'loop_heavy', size: 40000 },
-    { name: 'call-heavy', entry: 'call_heavy', size: 25000 },
-    { name: 'container-heavy', entry: 'container_heavy', size: 20000 },
-  ];
-  for (const c of cases) {
-    const untraced = await repeat(3, async () =>
-      (await timeProcess(python, ['-c', `import runpy; m = runpy.run_path(${JSON.stringify(workloads)}); m[${JSON.stringify(c.entry)}](${c.size})`])).ms);
-    let events = 0;
-    const naive = await repeat(3, async () => {
-      const run = await timeProcess(python, [join(benchDir, 'naive_recorder.py'), workloads, c.entry, String(c.size)]);
-      events = run.lines;
-      return run.ms;
-    });
-    const tracer = await repeat(3, async () =>
-      (await timeProcess(python, [tracerScript, workloads, '--entry', c.entry, '--args', String(c.size), '--max-events', '100000000'])).ms);
-    let frames = 0;
-    const endToEnd = await repeat(3, async () => {
-      const started = performance.now();
-      const trace = await recordTrace({ file: workloads, entry: c.entry, args: String(c.size), python, limits: { maxEvents: 100_000_000, timeoutMs: 600_000 } });
-      frames = trace.frames.length;
-      return performance.now() - started;
-    });
-    const perEvent = (ms: number) => ((ms - untraced) * 1000) / events;
-    print(
-      `${c.name.padEnd(16)} ${events} events · naive ${perEvent(naive).toFixed(2)} µs/event · tracer ${perEvent(tracer).toFixed(2)} µs/event ` +
-        `· ratio tracer/naive ${(perEvent(tracer) / perEvent(naive)).toFixed(3)} · with the Node side (recordTrace, ${frames} frames) ` +
-        `${perEvent(endToEnd).toFixed(2)} µs/event, ratio ${(perEvent(endToEnd) / perEvent(naive)).toFixed(3)}`,
-    );
-  }
 }
 
 /** A synthetic real-looking trace of n frames: one loop with a few changing ints, for alignment and parsing costs. */
@@ -210,7 +156,7 @@ async function main(): Promise<void> {
   const wants = (name: string) => only.length === 0 || only.includes(name);
   const codec = await loadTokenizer(await writeTestTokenizer(mkdtempSync(join(tmpdir(), 'cwm-bench-'))));
   try {
-    if (wants('tracer')) await benchTracer();
+    if (wants('tracer')) await benchTracer(print);
     if (wants('rollout')) await benchRollouts(codec);
     if (wants('client')) await benchClientCosts(codec);
     if (wants('adapter')) {

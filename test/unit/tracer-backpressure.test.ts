@@ -116,6 +116,17 @@ describe('backpressure: a slow reader loses nothing', () => {
     assert.equal(lines.at(-2), String(total(n)));
   });
 
+  test('the time limit ends a run whose reader has stalled: what was written is counted, the end record last', async () => {
+    const spin = join(dir, 'spin.py');
+    writeFileSync(spin, 'def spin():\n    i = 0\n    while True:\n        i += 1\n');
+    // The program is held up by the full pipe when the time limit passes; the watchdog must still end the run.
+    const lines = await readAfterStall(['--entry', 'spin', '--max-events', '100000000', '--timeout', '1', spin], 2500);
+    const end = JSON.parse(lines.at(-1)!) as { t: string; events?: number; end: { kind: string; limit?: string } };
+    assert.deepEqual([end.t, end.end.kind, end.end.limit], ['end', 'limit', 'time']);
+    assert.equal(end.events, countEvents(lines));
+    assert.ok(end.events! > 1000, String(end.events));
+  });
+
   test('a runner whose consumer stalls again and again keeps every frame, in order, and the end record last', async () => {
     const n = 60_000;
     let seen = 0;
