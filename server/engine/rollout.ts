@@ -2,7 +2,7 @@
 // and cancels the HTTP request the moment a stop condition holds (so "run to line" costs one request, not one per frame).
 
 import type { TokenCodec } from '../cwm/codec';
-import { CwmTraceReader } from '../cwm/reader';
+import { CwmTraceReader, MalformedReason } from '../cwm/reader';
 import type { CompletionRequest, CompletionStream } from '../endpoint/types';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
 import { eventToken } from './prompt';
@@ -96,10 +96,14 @@ class ChoiceReader {
     return this.done();
   }
 
-  finish(): void {
+  /** Ends the choice; `cutReason` says which token limit cut its last frame, if one did. */
+  finish(cutReason?: string): void {
     if (this.done()) return;
     this.take(this.reader.push(this.decoder.end()));
-    if (!this.done() && !this.request.chunked) this.take(this.reader.finish());
+    if (this.done() || this.request.chunked) return;
+    const items = this.reader.finish();
+    this.take(cutReason === undefined ? items : items.map((item) =>
+      item.kind === 'malformed' && item.malformed.reason === MalformedReason.cutOff ? { ...item, malformed: { ...item.malformed, reason: cutReason } } : item));
   }
 
   done(): boolean {
@@ -163,7 +167,22 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
       break;
     }
   }
-  if (!stoppedEarly) for (const choice of choices) choice.finish();
+  if (!stoppedEarly) {
+    const reasons = await cutReasons(stream, request, n);
+    choices.forEach((choice, k) => choice.finish(reasons[k]));
+  }
   const [first, ...rest] = choices;
   return first!.result(rest.map((choice) => choice.result()));
+}
+
+/** Per choice, the token limit that cut it, in words (the client's own limit, or the server's max_tokens). */
+async function cutReasons(stream: CompletionStream, request: RolloutRequest, n: number): Promise<(string | undefined)[]> {
+  const result = await stream.result.catch(() => undefined);
+  return Array.from({ length: n }, (_, k) => {
+    const cut = result?.cuts?.[k];
+    const tokens = cut?.tokens ?? (result?.finishReasons?.[k] === 'length' ? request.maxTokens : undefined);
+    if (tokens === undefined) return undefined;
+    const step = request.singleFrame || cut?.limit === 'frame';
+    return `cut off at the ${tokens}-token limit of ${step ? 'one step' : 'one request'}`;
+  });
 }
