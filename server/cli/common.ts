@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Trace } from '../trace/model';
 export { frameToJson, traceToJson } from '../trace/json';
 import type { TracerLimits } from '../tracer/runner';
+import { maxOf } from '../trace/arrays';
 
 export const TRACER_OPTION_SPECS = {
   entry: { type: 'string' },
@@ -77,5 +78,5 @@ export function terminalStyle(values: { 'no-color'?: boolean }, enabled = true):
 }
 
 export function longestLine(source: string): number {
-  return Math.min(80, Math.max(0, ...source.split('\n').map((line) => line.trimEnd().length)));
+  return Math.min(80, maxOf(source.split('\n').map((line) => line.trimEnd().length), 0));
 }

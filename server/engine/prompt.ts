@@ -5,6 +5,7 @@ import type { TokenCodec } from '../cwm/codec';
 import { Tok } from '../cwm/tokens';
 import { CwmFrameEncoder, type FramePieces } from '../cwm/writer';
 import type { TraceEventKind, TraceFrame } from '../trace/model';
+import { appendAll } from '../trace/arrays';
 
 const EVENT_TOKEN: Record<TraceEventKind, string> = {
   call: Tok.callSep,
@@ -48,9 +49,10 @@ export function specialIds(codec: TokenCodec): SpecialIds {
 /** Token ids of one rendered frame, ending with `<|frame_sep|>`. */
 export function frameIds(pieces: FramePieces, codec: TokenCodec, ids: SpecialIds): number[] {
   const out = [ids.events[pieces.event]];
-  if (pieces.locals !== undefined) out.push(...codec.encodeOrdinary(pieces.locals));
-  out.push(ids.actionSep, ...codec.encodeOrdinary(pieces.line));
-  if (pieces.value !== undefined) out.push(ids.argSep, ...codec.encodeOrdinary(pieces.value));
+  if (pieces.locals !== undefined) appendAll(out, codec.encodeOrdinary(pieces.locals));
+  out.push(ids.actionSep);
+  appendAll(out, codec.encodeOrdinary(pieces.line));
+  if (pieces.value !== undefined) appendAll(out, [ids.argSep, ...codec.encodeOrdinary(pieces.value)]);
   out.push(ids.frameSep);
   return out;
 }
@@ -107,7 +109,7 @@ export class PromptBuilder {
     if (total <= budget) {
       const ids = this.contextIds.slice();
       for (const frame of this.frameTokenIds) for (const id of frame) ids.push(id);
-      ids.push(...forcedIds);
+      appendAll(ids, forcedIds);
       return { ids, droppedFrames: 0 };
     }
     const room = budget - this.contextIds.length - forcedIds.length;
@@ -121,7 +123,7 @@ export class PromptBuilder {
     for (;;) {
       const encoder = new CwmFrameEncoder(this.context);
       const windowIds: number[] = [];
-      for (const frame of frames.slice(start)) windowIds.push(...frameIds(encoder.renderFramePieces(frame), this.codec, this.ids));
+      for (const frame of frames.slice(start)) appendAll(windowIds, frameIds(encoder.renderFramePieces(frame), this.codec, this.ids));
       // Full values take more tokens than `".."`, so the window may need to shrink further.
       if (windowIds.length <= room || start >= frames.length) {
         return { ids: [...this.contextIds, ...windowIds, ...forcedIds], droppedFrames: start };

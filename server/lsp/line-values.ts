@@ -3,6 +3,7 @@
 
 import { definitionOn } from '../cwm/lines';
 import type { Locals, TraceFrame } from '../trace/model';
+import { maxOf } from '../trace/arrays';
 
 /** One execution of a line: the step that ran it and what came of it. */
 export interface LineExecution {
@@ -126,7 +127,7 @@ export function hintLabel(executions: readonly LineExecution[]): string | undefi
 
 /** Markdown code span that survives backticks inside the text. */
 export function code(text: string): string {
-  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const longest = maxOf(Array.from(text.matchAll(/`+/g), (m) => m[0].length), 0);
   const fence = '`'.repeat(longest + 1);
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
   return `${fence}${pad}${text}${pad}${fence}`;
