@@ -36,6 +36,8 @@ export interface RolloutRequest {
   /** true: one frame; false: stream until `until`, the end of the trace, maxFrames or maxTokens. */
   readonly singleFrame: boolean;
   readonly maxTokens: number;
+  /** Most tokens one frame may take; the endpoint client cuts the rollout there (default: its own, 4096). */
+  readonly maxTokensPerFrame?: number;
   readonly maxFrames?: number;
   /** Checked on every new frame; when it returns true the request is cancelled and the rollout ends there. */
   readonly until?: (frame: TraceFrame) => boolean;
@@ -154,6 +156,7 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
     seed: request.settings.seed,
     n: n > 1 ? n : undefined,
     stopAtFrameEnd: request.singleFrame,
+    ...(request.maxTokensPerFrame !== undefined ? { maxTokensPerFrame: request.maxTokensPerFrame } : {}),
     signal: request.signal,
   });
   let stoppedEarly = false;

@@ -300,6 +300,7 @@ export class PredictionSession {
       prefix,
       settings: this.settings,
       maxFrames: this.maxFramesPerRollout,
+      maxTokensPerFrame: this.maxTokensPerFrame,
     };
   }
 

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { TRUNCATION_MARKER, type Locals } from '../trace/model';
 import { decodePythonString, parseRepr, type ReprNode } from './pyrepr';
+import { LineSplitter } from '../trace/line-splitter';
 
 export type EvaluationResult =
   | { readonly ok: true; readonly repr: string; readonly kind: string; readonly source: 'fast' | 'python' }
@@ -85,7 +86,7 @@ class HelperProcess {
   readonly exited: Promise<void>;
   /** Resolves with undefined once the helper said it is ready, or with why it never will be. */
   readonly ready: Promise<string | undefined>;
-  private stdoutBuffer = '';
+  private readonly stdoutLines = new LineSplitter();
   private stderrTail = '';
   private gone: string | undefined;
   private markReady: (failure: string | undefined) => void = () => undefined;
@@ -170,14 +171,7 @@ class HelperProcess {
   }
 
   private onStdout(chunk: string): void {
-    this.stdoutBuffer += chunk;
-    let newline = this.stdoutBuffer.indexOf('\n');
-    while (newline >= 0) {
-      const line = this.stdoutBuffer.slice(0, newline);
-      this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
-      this.onLine(line);
-      newline = this.stdoutBuffer.indexOf('\n');
-    }
+    for (const line of this.stdoutLines.push(chunk)) this.onLine(line);
   }
 
   private onLine(line: string): void {

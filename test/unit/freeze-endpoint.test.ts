@@ -14,6 +14,7 @@ import { EndpointError } from '../../server/endpoint/errors';
 import { readSse, SseLineTooLongError, type SseEvent } from '../../server/endpoint/sse';
 import { collectCompletion } from '../../server/endpoint/stream';
 import type { CompletionRequest, EndpointClient } from '../../server/endpoint/types';
+import { LineSplitter } from '../../server/trace/line-splitter';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startHostileServer, type HostileOutput, type HostileProtocol, type HostileServer } from '../servers/hostile-model';
 
@@ -134,6 +135,21 @@ describe('stream lines', { timeout: 60_000 }, () => {
     const out = await events(['data: ', ...chunks, '\n\n'], 16 * 1024 * 1024);
     assert.equal(out[0]!.data.length, 8 * 1024 * 1024);
     // Generous: rescanning the growing line on every chunk (the old reader) takes minutes here.
+    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('the tracer and evaluator line reader: lines split anywhere come out whole, an 8 MB line in linear time', () => {
+    const splitter = new LineSplitter();
+    const text = 'a\nbc\n\nlast';
+    const lines: string[] = [];
+    for (const c of text) for (const line of splitter.push(c)) lines.push(line);
+    assert.deepEqual(lines, ['a', 'bc', '']);
+    assert.equal(splitter.end(), 'last');
+    const started = Date.now();
+    const piece = 'q'.repeat(64);
+    for (let i = 0; i < 128 * 1024; i++) assert.equal(splitter.push(piece).length, 0);
+    assert.equal(splitter.pendingLength, 8 * 1024 * 1024);
+    assert.deepEqual(splitter.push('\nx').map((line) => line.length), [8 * 1024 * 1024]);
     assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
   });
 });
