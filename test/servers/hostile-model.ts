@@ -1,7 +1,5 @@
-// Loopback servers that misbehave the way a broken or hostile model server can (tests only, never shipped): they
-// speak the framing of vLLM, a generic OpenAI server or fgserve, but ignore max_tokens and send a huge value, an
-// endless value, endless frames, or one stream line that never ends. Nothing is built whole: output is generated
-// as it is written, with backpressure, and stops when the client closes the connection.
+// Loopback model servers that misbehave (tests only, never shipped): vLLM, OpenAI or fgserve framing, max_tokens ignored,
+// a huge or endless value, endless frames or a never-ending line, generated as written and stopped when the client leaves.
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

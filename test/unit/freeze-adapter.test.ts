@@ -1,6 +1,5 @@
-// Must-show 3 of issue 11: a 400,000- and a 10,000,000-character predicted value, and endless token streams, from
-// hostile loopback servers (test/servers/hostile-model.ts) through dist/adapter.js driven by a DebugClient. The adapter
-// answers `threads` within 200 ms throughout, the frame ends cut at the limit, and its memory stays under 500 MB.
+// Huge (400,000 and 10,000,000 characters) and endless predicted values from hostile servers, through dist/adapter.js:
+// `threads` is answered within 200 ms throughout, the frame ends cut at the limit, the adapter stays under 500 MB.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

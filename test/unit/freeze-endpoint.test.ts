@@ -1,6 +1,5 @@
-// Hostile servers against the endpoint clients (server/endpoint/{budget,stream,sse,http,text-stream}.ts): the client
-// stops an endless or huge answer itself at its own max_tokens (per request and per frame), on every backend; stream
-// lines are read in linear time and bounded; whole answers are bounded by the tokens asked for.
+// Hostile servers against the endpoint clients: each backend stops an endless or huge answer at its own max_tokens (per
+// request and per frame); stream lines are read in linear time and bounded; whole answers are bounded by the tokens asked.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
