@@ -74,7 +74,7 @@ async function whileResponsive<T>(session: Debuggee, work: Promise<T>): Promise<
       seen.slowestBlockedMs = Math.max(seen.slowestBlockedMs, blocked);
       seen.probes++;
       seen.peakRss = Math.max(seen.peakRss, rssOf(pid));
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
   })();
   const outcome = await settled;
