@@ -1,6 +1,7 @@
 // Launch configurations for the `cwm` debugger: F5 without a launch.json offers predict / real run / compare for the
 // function under the cursor, and every configuration is completed from the settings, the interpreter and the API key.
 
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { endpointTransportProblem } from '../server/endpoint/policy';
 import { entryAt, findFunctions } from '../server/trace/functions';
@@ -10,6 +11,20 @@ import { readSettings } from './settings';
 import { canExecute, explainRestricted } from './trust';
 
 type Mode = 'predict' | 'actual' | 'compare';
+
+/**
+ * Runs the debug adapter (dist/adapter.js, the bundle other DAP clients use too) in a process of its own, under the
+ * editor's own Node runtime, instead of inline in the extension host: whatever the adapter meets (a model's huge or
+ * endless answer, a slow tokenizer load, a crash, memory it must not keep) can then stall or kill only its own
+ * session, never the extension host that every other extension and the editor's language features share.
+ */
+export class CwmAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
+  createDebugAdapterDescriptor(): vscode.ProviderResult<vscode.DebugAdapterDescriptor> {
+    // dist/extension.js sits next to dist/adapter.js. ELECTRON_RUN_AS_NODE makes the editor's Electron binary a plain
+    // Node (in a remote or web extension host the runtime already is Node, and the variable changes nothing).
+    return new vscode.DebugAdapterExecutable(process.execPath, [join(__dirname, 'adapter.js')], { env: { ELECTRON_RUN_AS_NODE: '1' } });
+  }
+}
 
 interface ModeItem extends vscode.QuickPickItem {
   readonly mode: Mode;

@@ -1,23 +1,15 @@
-// Extension entry point: the CWM debugger (its adapter runs inline in the extension host), launch configurations,
+// Extension entry point: the CWM debugger (its adapter runs in a process of its own), launch configurations,
 // settings and API key, endpoint status, inline values, and the language server for predictions outside a debug session.
 
 import * as vscode from 'vscode';
-import { CwmConfigurationProvider, INITIAL_CONFIGURATIONS } from './debug-config';
+import { CwmAdapterFactory, CwmConfigurationProvider, INITIAL_CONFIGURATIONS } from './debug-config';
 import { registerEvaluateCommand } from './evaluate';
 import { CwmInlineValuesProvider } from './inline-values';
-import { heavy } from './lazy';
 import { PredictionClient } from './language-client';
 import { ApiKeyStore } from './secrets';
 import { EndpointStatus } from './status';
 import { registerSideBySideView } from './side-by-side';
 import { registerTraceFiles } from './trace-files';
-
-class InlineAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
-  createDebugAdapterDescriptor(): vscode.ProviderResult<vscode.DebugAdapterDescriptor> {
-    // Same adapter as dist/adapter.js, without a process of its own: DAP messages stay inside the extension host.
-    return new vscode.DebugAdapterInlineImplementation(new (heavy().CwmDebugSession)());
-  }
-}
 
 export function activate(context: vscode.ExtensionContext): void {
   const keys = new ApiKeyStore(context.secrets);
@@ -31,7 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     status,
     predictions,
-    vscode.debug.registerDebugAdapterDescriptorFactory('cwm', new InlineAdapterFactory()),
+    vscode.debug.registerDebugAdapterDescriptorFactory('cwm', new CwmAdapterFactory()),
     vscode.debug.registerDebugConfigurationProvider('cwm', provider),
     // A second provider only lists configurations in the Run and Debug dropdown; resolving stays with the first, so it runs once.
     vscode.debug.registerDebugConfigurationProvider('cwm', { provideDebugConfigurations: () => INITIAL_CONFIGURATIONS }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),

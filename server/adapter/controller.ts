@@ -9,6 +9,7 @@ import {
   StopRules, StopScanner, describeException, valueChange,
   type ConditionEvaluator, type ScannedFrame, type StopInfo,
 } from './stops';
+import { appendAll } from '../trace/arrays';
 
 export type MoveResult =
   | { readonly kind: 'stopped'; readonly stop: StopInfo }
@@ -309,7 +310,7 @@ export class StepController {
     const chunks: OutputChunk[] = [];
     for (let i = this.outputShownBelow; i < below; i++) {
       const output = frames[i]!.output;
-      if (output) chunks.push(...output);
+      if (output) appendAll(chunks, output);
     }
     this.outputShownBelow = below;
     if (chunks.length > 0) this.hooks.programOutput(chunks);

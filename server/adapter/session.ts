@@ -29,6 +29,7 @@ import { PredictionNavigator, RecordedNavigator, endOfFinishedTrace, type Side, 
 import { loadSavedTrace, type SavedTrace } from './saved-trace';
 import { StopRules, isExecutableLine, parseExceptionValue, type StopInfo } from './stops';
 import { RETURN_NAME, VariableStore } from './variables';
+import { maxOf } from '../trace/arrays';
 
 const THREAD_ID = 1;
 /** The one source served by content (`source` request): the program text of a replayed trace that is not the program file. */
@@ -564,7 +565,7 @@ export class CwmDebugSession extends DebugSession {
   private stackLevels(nav: TraceNavigator): SideFrame[][] {
     const view = nav.view(nav.position);
     const chains = view.sides.map((side) => scopeChain(side.frames, side.index).map((index): SideFrame => ({ side: side.side, frames: side.frames, index })));
-    const depth = Math.max(...chains.map((chain) => chain.length));
+    const depth = maxOf(chains.map((chain) => chain.length), 0);
     const levels: SideFrame[][] = [];
     for (let level = 0; level < depth; level++) {
       const sides = chains.map((chain) => chain[level]).filter((side): side is SideFrame => side !== undefined);

@@ -1,6 +1,5 @@
-// Where long text may be cut before BPE encoding without changing its tokens: positions that are certainly boundaries
-// of CWM's pre-tokenization pieces, so that huge values are encoded in bounded chunks (tiktoken's BPE is quadratic in
-// the length of one piece: a 64,000-letter run takes seconds, and a 1,000,000-letter run aborts its WASM).
+// Where long text may be cut before BPE encoding without changing its tokens (certain pre-tokenization boundaries),
+// so huge values are encoded in bounded chunks: BPE time is quadratic in a piece, and tiktoken aborts on huge ones.
 
 /** Text at most this long is encoded in one call: no piece in it can be costly. */
 export const MAX_RUN_CHARS = 256;

@@ -4,6 +4,7 @@ import type { EntryPoint, FrameIssue, Locals, MalformedFrame, TraceEventKind, Tr
 import { Tok, specialTokenMap } from './tokens';
 import { SourceLineIndex, comprehensionKind, definitionOn, isDecoratorLine, mentionsLambda, splitSourceLines, unmarkLine } from './lines';
 import { contextLineOf, locateContextLine, type ContextLayout } from './context';
+import { maxOf } from '../trace/arrays';
 
 export interface CwmReaderOptions {
   /** The prompt's source context, marker included (what markEntryLine returned). */
@@ -61,7 +62,7 @@ const TOKEN_KINDS: ReadonlyMap<string, TokenKind> = (() => {
   for (const [text, kind] of known) kinds.set(text, kind);
   return kinds;
 })();
-const MAX_TOKEN_LENGTH = Math.max(...[...TOKEN_KINDS.keys()].map((t) => t.length));
+const MAX_TOKEN_LENGTH = maxOf([...TOKEN_KINDS.keys()].map((t) => t.length));
 
 function isEventToken(kind: TokenKind): kind is EventToken {
   return kind === 'call' || kind === 'line' || kind === 'return' || kind === 'exception';

@@ -4,8 +4,10 @@
 /** Most tokens one frame may take in a rollout when the request names no limit (one frame of 4096 tokens). */
 export const DEFAULT_MAX_TOKENS_PER_FRAME = 4096;
 
+import type { TokenCut } from './types';
+
 /** Which limit cut a choice. */
-export type TokenLimit = 'request' | 'frame';
+export type TokenLimit = TokenCut['limit'];
 
 export interface BudgetLimits {
   /** The request's max_tokens, per choice. */
@@ -64,6 +66,13 @@ export class TokenBudget {
   /** The limit that cut this choice, if one did. */
   cut(choice: number): TokenLimit | undefined {
     return this.cutBy[choice];
+  }
+
+  /** The cut of a choice with the size of the limit, for results and messages. */
+  cutOf(choice: number): TokenCut | undefined {
+    const limit = this.cutBy[choice];
+    if (limit === undefined) return undefined;
+    return { limit, tokens: limit === 'frame' ? this.limits.maxTokensPerFrame : this.limits.maxTokens };
   }
 
   /** True when some choice was cut and every choice is cut or stopped: nothing more of this answer is wanted. */

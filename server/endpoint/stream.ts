@@ -4,7 +4,7 @@
 import { TokenBudget, type BudgetLimits } from './budget';
 import { endpointErrors, type EndpointError } from './errors';
 import type { HttpTransport, RequestGuard } from './http';
-import type { CompletionResult, CompletionStream, TokenChunk } from './types';
+import type { CompletionResult, CompletionStream, TokenChunk, TokenCut } from './types';
 
 /** A backend's side of a completion: yields chunks as they arrive, returns the result; must close what it opens. */
 export type CompletionRun = (guard: RequestGuard) => AsyncGenerator<TokenChunk, CompletionResult, undefined>;
@@ -27,6 +27,9 @@ export function settler(): Settler {
   return { result, resolve, reject };
 }
 
+/** Longest stretch of reading and handling chunks before the event loop gets a turn. */
+const TIME_SLICE_MS = 10;
+
 export function createCompletionStream(
   transport: HttpTransport,
   signal: AbortSignal | undefined,
@@ -43,10 +46,17 @@ export function createCompletionStream(
     guard.budget = budget;
     let inner: AsyncGenerator<TokenChunk, CompletionResult, undefined> | undefined;
     let settled = false;
+    let sliceStart = performance.now();
     try {
       guard.throwIfAborted();
       inner = run(guard);
       for (;;) {
+        if (performance.now() - sliceStart > TIME_SLICE_MS) {
+          // Buffered chunks are handed over in one chain of promises that never returns to the event loop: let it
+          // run now and then, so the process can answer other requests (DAP, LSP) while a fast answer is read.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
         const step = await inner.next();
         guard.throwIfAborted();
         if (step.done === true) {
@@ -100,21 +110,21 @@ export function createCompletionStream(
 /** The result with 'length' as the finish reason of every choice the client cut, and the tokens it kept. */
 function withCuts(result: CompletionResult, budget: TokenBudget): CompletionResult {
   const reasons = [...(result.finishReasons ?? [])];
-  let cut = false;
+  const cuts: (TokenCut | undefined)[] = [];
   let kept = 0;
   for (let c = 0; c < budget.limits.choices; c++) {
     kept += budget.tokens(c);
-    if (budget.cut(c) !== undefined) {
-      reasons[c] = 'length';
-      cut = true;
-    }
+    const cut = budget.cutOf(c);
+    cuts[c] = cut;
+    if (cut !== undefined) reasons[c] = 'length';
   }
-  if (!cut) return result;
+  if (cuts.every((cut) => cut === undefined)) return result;
   return {
     ...result,
     finishReasons: reasons,
     ...(reasons[0] !== undefined ? { finishReason: reasons[0] } : {}),
     completionTokens: kept,
+    cuts,
   };
 }
 

@@ -83,6 +83,14 @@ export interface CompletionResult {
   /** Prompt tokens the server took from its prefix cache (vLLM, mlx_lm report it). */
   cachedPromptTokens?: number;
   completionTokens?: number;
+  /** Choices the client cut at its own token limit (server/endpoint/budget.ts), by choice index. */
+  cuts?: (TokenCut | undefined)[];
+}
+
+/** Where the client cut a choice: at the request's max_tokens or at the per-frame limit, of `tokens` tokens. */
+export interface TokenCut {
+  limit: 'request' | 'frame';
+  tokens: number;
 }
 
 /**

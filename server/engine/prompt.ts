@@ -5,6 +5,7 @@ import type { TokenCodec } from '../cwm/codec';
 import { Tok } from '../cwm/tokens';
 import { CwmFrameEncoder, type FramePieces } from '../cwm/writer';
 import type { TraceEventKind, TraceFrame } from '../trace/model';
+import { appendAll } from '../trace/arrays';
 
 const EVENT_TOKEN: Record<TraceEventKind, string> = {
   call: Tok.callSep,
@@ -49,9 +50,13 @@ export function specialIds(codec: TokenCodec): SpecialIds {
 export function frameIds(pieces: FramePieces, codec: TokenCodec | ((text: string) => readonly number[]), ids: SpecialIds): number[] {
   const encode = typeof codec === 'function' ? codec : (text: string) => codec.encodeOrdinary(text);
   const out = [ids.events[pieces.event]];
-  if (pieces.locals !== undefined) out.push(...encode(pieces.locals));
-  out.push(ids.actionSep, ...encode(pieces.line));
-  if (pieces.value !== undefined) out.push(ids.argSep, ...encode(pieces.value));
+  if (pieces.locals !== undefined) appendAll(out, encode(pieces.locals));
+  out.push(ids.actionSep);
+  appendAll(out, encode(pieces.line));
+  if (pieces.value !== undefined) {
+    out.push(ids.argSep);
+    appendAll(out, encode(pieces.value));
+  }
   out.push(ids.frameSep);
   return out;
 }
@@ -113,7 +118,7 @@ export class PromptBuilder {
     if (total <= budget) {
       const ids = contextIds.slice();
       for (const frame of frameTokenIds) for (const id of frame) ids.push(id);
-      ids.push(...forcedIds);
+      appendAll(ids, forcedIds);
       return { ids, droppedFrames: 0 };
     }
     const room = budget - contextIds.length - forcedIds.length;
@@ -129,7 +134,7 @@ export class PromptBuilder {
       const window = frames.slice(start).map((frame) => encoder.renderFramePieces(frame));
       const encode = await this.encoderFor(window.flatMap(pieceTexts));
       const windowIds: number[] = [];
-      for (const pieces of window) windowIds.push(...frameIds(pieces, encode, this.ids));
+      for (const pieces of window) appendAll(windowIds, frameIds(pieces, encode, this.ids));
       // Full values take more tokens than `".."`, so the window may need to shrink further.
       if (windowIds.length <= room || start >= frames.length) {
         return { ids: [...contextIds, ...windowIds, ...forcedIds], droppedFrames: start };

@@ -2,7 +2,7 @@
 // and cancels the HTTP request the moment a stop condition holds (so "run to line" costs one request, not one per frame).
 
 import type { AsyncTokenStreamDecoder, TokenCodec, TokenStreamDecoder } from '../cwm/codec';
-import { CwmTraceReader } from '../cwm/reader';
+import { CwmTraceReader, MalformedReason } from '../cwm/reader';
 import type { ContextLayout } from '../cwm/context';
 import type { CompletionRequest, CompletionStream } from '../endpoint/types';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
@@ -41,6 +41,8 @@ export interface RolloutRequest {
   /** true: one frame; false: stream until `until`, the end of the trace, maxFrames or maxTokens. */
   readonly singleFrame: boolean;
   readonly maxTokens: number;
+  /** Most tokens one frame may take; the endpoint client cuts the rollout there (default: its own, 4096). */
+  readonly maxTokensPerFrame?: number;
   readonly maxFrames?: number;
   /** Checked on every new frame; when it returns true the request is cancelled and the rollout ends there. */
   readonly until?: (frame: TraceFrame) => boolean;
@@ -103,7 +105,8 @@ class ChoiceReader {
     return this.done();
   }
 
-  async finish(): Promise<void> {
+  /** Ends the choice; `cutReason` says which token limit cut its last frame, if one did. */
+  async finish(cutReason?: string): Promise<void> {
     if (this.done()) return;
     let rest: string;
     try {
@@ -113,7 +116,10 @@ class ChoiceReader {
       return;
     }
     this.take(this.reader.push(rest));
-    if (!this.done() && !this.request.chunked) this.take(this.reader.finish());
+    if (this.done() || this.request.chunked) return;
+    const items = this.reader.finish();
+    this.take(cutReason === undefined ? items : items.map((item) =>
+      item.kind === 'malformed' && item.malformed.reason === MalformedReason.cutOff ? { ...item, malformed: { ...item.malformed, reason: cutReason } } : item));
   }
 
   done(): boolean {
@@ -164,6 +170,7 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
     seed: request.settings.seed,
     n: n > 1 ? n : undefined,
     stopAtFrameEnd: request.singleFrame,
+    ...(request.maxTokensPerFrame !== undefined ? { maxTokensPerFrame: request.maxTokensPerFrame } : {}),
     signal: request.signal,
   });
   let stoppedEarly = false;
@@ -177,7 +184,22 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
       break;
     }
   }
-  if (!stoppedEarly) for (const choice of choices) await choice.finish();
+  if (!stoppedEarly) {
+    const reasons = await cutReasons(stream, request, n);
+    for (const [k, choice] of choices.entries()) await choice.finish(reasons[k]);
+  }
   const [first, ...rest] = choices;
   return first!.result(rest.map((choice) => choice.result()));
+}
+
+/** Per choice, the token limit that cut it, in words (the client's own limit, or the server's max_tokens). */
+async function cutReasons(stream: CompletionStream, request: RolloutRequest, n: number): Promise<(string | undefined)[]> {
+  const result = await stream.result.catch(() => undefined);
+  return Array.from({ length: n }, (_, k) => {
+    const cut = result?.cuts?.[k];
+    const tokens = cut?.tokens ?? (result?.finishReasons?.[k] === 'length' ? request.maxTokens : undefined);
+    if (tokens === undefined) return undefined;
+    const step = request.singleFrame || cut?.limit === 'frame';
+    return `cut off at the ${tokens}-token limit of ${step ? 'one step' : 'one request'}`;
+  });
 }

@@ -6,6 +6,7 @@ import { buildContext, type ContextLayout } from '../cwm/context';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
+import { appendAll, maxOf } from '../trace/arrays';
 
 export interface PredictionSessionOptions {
   readonly source: string;
@@ -366,6 +367,7 @@ export class PredictionSession {
       prefix,
       settings: this.settings,
       maxFrames: this.maxFramesPerRollout,
+      maxTokensPerFrame: this.maxTokensPerFrame,
     };
   }
 
@@ -379,8 +381,8 @@ export class PredictionSession {
     let chunk = FIRST_CHUNK_TOKENS;
     for (let first = true; ; first = false) {
       const result = await this.predictOnce({ ...request, forced: first ? request.forced : undefined }, chunk);
-      frames.push(...result.frames);
-      malformed.push(...result.malformed);
+      appendAll(frames, result.frames);
+      appendAll(malformed, result.malformed);
       tokens += result.completionTokens;
       const finished = result.ended || result.stoppedByCondition || frames.length >= this.maxFramesPerRollout;
       if (finished || (result.frames.length === 0 && chunk >= this.maxTokensPerFrame)) {
@@ -407,7 +409,7 @@ export class PredictionSession {
       this.frames.push(frame);
       this.prompt.append(frame);
     }
-    this.malformedFrames.push(...result.malformed);
+    appendAll(this.malformedFrames, result.malformed);
     if (result.ended) this.endReached = true;
     return result;
   }
@@ -468,7 +470,7 @@ export async function predictNextFrame(options: {
 
 /** Per frame after `offset`: the majority action and, among rollouts with it, how many agree on each variable. */
 export function computeAgreement(rollouts: readonly (readonly TraceFrame[])[], offset: number): AgreementEntry[] {
-  const longest = Math.max(0, ...rollouts.map((frames) => frames.length));
+  const longest = maxOf(rollouts.map((frames) => frames.length), 0);
   const entries: AgreementEntry[] = [];
   for (let k = 0; k < longest; k++) {
     const present = rollouts.map((frames) => frames[k]).filter((frame): frame is TraceFrame => frame !== undefined);

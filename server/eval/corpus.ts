@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { findEntryPoint } from '../trace/entry';
+import { appendAll } from '../trace/arrays';
 
 export interface CorpusItem {
   /** Stable name: the JSON Lines `id`, or the file's path relative to the folder (with `/`). */
@@ -76,7 +77,7 @@ function listPythonFiles(dir: string): string[] {
     const path = join(dir, name);
     const stats = statSync(path);
     if (stats.isDirectory()) {
-      if (!name.startsWith('.') && !IGNORED_FOLDERS.has(name)) found.push(...listPythonFiles(path));
+      if (!name.startsWith('.') && !IGNORED_FOLDERS.has(name)) appendAll(found, listPythonFiles(path));
     } else if (name.endsWith('.py')) {
       found.push(path);
     }

@@ -1,6 +1,8 @@
 // Building blocks of the self-contained HTML reports: the page (inline CSS for light and dark), escaping, and grouped
 // bar charts drawn as inline SVG. No scripts and no external requests, so a report opens anywhere, offline.
 
+import { maxOf } from '../trace/arrays';
+
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
@@ -113,7 +115,7 @@ export function barChart(chart: BarChart): string {
   const plotWidth = width - left - right;
   const plotHeight = height - top - bottom;
   const all = chart.series.flatMap((s) => s.values).filter((v): v is number => v !== null);
-  const max = chart.percent ? 1 : niceMax(Math.max(1, ...all));
+  const max = chart.percent ? 1 : niceMax(maxOf(all, 1));
   const y = (value: number) => top + plotHeight - (value / max) * plotHeight;
   const parts: string[] = [];
   parts.push(`<svg class="chart" role="img" aria-label="${escapeHtml(chart.title)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">`);

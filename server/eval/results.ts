@@ -3,6 +3,7 @@
 
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, ftruncateSync, writeSync } from 'node:fs';
 import { z } from 'zod';
+import { appendAll } from '../trace/arrays';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const RESULTS_FORMAT = 1;
@@ -159,7 +160,7 @@ export function loadResults(path: string): LoadedResults {
     if (record.type === 'header') {
       if (header !== undefined) throw new ResultsError(`${path} holds two run headers.`);
       header = record;
-      endpoints.push(...record.endpoints);
+      appendAll(endpoints, record.endpoints);
     } else if (record.type === 'resume') {
       for (const url of record.endpoints) if (!endpoints.includes(url)) endpoints.push(url);
     } else {

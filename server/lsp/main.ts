@@ -20,6 +20,7 @@ import {
 } from './protocol';
 import { asRunError, RunError, runFunction } from './run-function';
 import { parseServerSettings, SETTINGS_SECTION, SettingsError, type ServerSettings } from './settings';
+import { appendAll } from '../trace/arrays';
 
 const RunFunctionParamsSchema = z.object({
   uri: z.string().min(1),
@@ -266,7 +267,7 @@ connection.onHover(({ textDocument, position }): Hover | null => {
     '',
     ...historySection('CWM prediction', predicted, predictedRuns !== undefined, line),
   ];
-  if (stored.realLines !== undefined) sections.push('', ...historySection('Real run', real, realRuns !== undefined, line));
+  if (stored.realLines !== undefined) appendAll(sections, ['', ...historySection('Real run', real, realRuns !== undefined, line)]);
   return {
     contents: { kind: MarkupKind.Markdown, value: sections.join('\n') },
     range: { start: { line: position.line, character: word.start }, end: { line: position.line, character: word.end } },

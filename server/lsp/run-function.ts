@@ -17,6 +17,7 @@ import { recordTrace, TracerError } from '../tracer/runner';
 import { findFunctions, type PythonFunction } from '../trace/functions';
 import type { RunFunctionErrorKind, RunFunctionParams, RunFunctionResult } from './protocol';
 import { modelSettingsOf, type ServerSettings } from './settings';
+import { appendAll } from '../trace/arrays';
 
 /** A run that could not be done; `kind` goes to the client as the error's data. */
 export class RunError extends Error {
@@ -66,7 +67,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
   if (file !== undefined) {
     context.onPhase(`Running ${fn.name} for real…`);
     real = await recordRealRun(file, fn, params.args, python, settings, signal);
-    notes.push(...real.notes, `The real run: ${describeEnd(real)}`);
+    appendAll(notes, [...real.notes, `The real run: ${describeEnd(real)}`]);
     if (real.frames.length === 0) throw new RunError('program', `The real run of ${fn.name} recorded no steps: ${describeEnd(real)}`);
   }
 
@@ -74,7 +75,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
   context.onPhase('Connecting to the CWM endpoint…');
   const model = await abortable(connect(settings, params.apiKey), signal, (late) => void late.close());
   try {
-    for (const client of model.clients) notes.push(...client.warnings);
+    for (const client of model.clients) appendAll(notes, client.warnings);
     const entry: EntryPoint = { kind: 'function', name: fn.bareName, line: real?.entry.kind === 'function' && real.entry.line > 0 ? real.entry.line : fn.line + 1 };
     const initialFrames = real !== undefined ? comparisonStartFrames(real)
       : params.args !== undefined ? [await entryCallFrame(context.source, fn, params.args, python, settings)] : [];

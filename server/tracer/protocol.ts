@@ -6,6 +6,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import type { EntryPoint, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { splitSourceLines } from '../cwm/lines';
+import { LineSplitter } from '../trace/line-splitter';
 
 const EntrySchema = z.union([
   z.object({ kind: z.literal('function'), name: z.string(), line: z.number().int(), args: z.string().optional() }),
@@ -70,7 +71,7 @@ type Expect = { kind: 'token' } | { kind: 'value'; target: 'local'; name: string
 
 /** Incremental parser of the tracer's token stream. `push` takes raw text in any chunks. */
 export class TracerStreamParser {
-  private rest = '';
+  private readonly lines = new LineSplitter();
   private expect: Expect = { kind: 'token' };
   private pending: PendingFrame | undefined;
   /** Scopes of the live calls; the last is the current scope (see the stream header in cwm_tracer.py). */
@@ -97,23 +98,13 @@ export class TracerStreamParser {
   }
 
   push(text: string): void {
-    const data = this.rest + text;
-    let start = 0;
-    for (;;) {
-      const newline = data.indexOf('\n', start);
-      if (newline < 0) break;
-      this.line(data.slice(start, newline));
-      start = newline + 1;
-    }
-    this.rest = data.slice(start);
+    for (const line of this.lines.push(text)) this.line(line);
   }
 
   /** The stream is over: the last frame is complete. */
   finish(): void {
-    if (this.rest.length > 0) {
-      this.line(this.rest);
-      this.rest = '';
-    }
+    const rest = this.lines.end();
+    if (rest.length > 0) this.line(rest);
     this.emitPending();
   }
 

@@ -1,6 +1,5 @@
-// Huge values through the tokenizer and the text-to-ids recovery (server/cwm/tokenizer.ts, piece-cuts.ts,
-// server/endpoint/text-ids.ts): long runs are encoded in bounded chunks, and chunks cut at piece boundaries give
-// exactly the tokens of one whole call.
+// Huge values through the tokenizer and text-to-ids recovery (server/cwm/tokenizer.ts, piece-cuts.ts, endpoint/text-ids.ts):
+// long runs are encoded in bounded chunks, and chunks cut at piece boundaries give exactly the tokens of one whole call.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
