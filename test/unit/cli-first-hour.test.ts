@@ -373,7 +373,14 @@ describe('compare and predict with the test endpoint', { timeout: 180_000 }, () 
   });
 
   test('compare with no tokenizer prints the real trace, then the reason', async () => {
-    const result = await runCli(['compare', inventory, '--endpoint', server.url]);
+    // vLLM tokenizes for the client; fgserve cannot, so without a tokenizer file there is no prediction.
+    const fgserve = await startProtocolServer({ protocol: 'fgserve', codec, model: replay.model });
+    let result;
+    try {
+      result = await runCli(['compare', inventory, '--endpoint', fgserve.url]);
+    } finally {
+      await fgserve.close();
+    }
     assert.equal(result.code, 1);
     assert.match(result.stdout, /real run: The entry returned after 35 steps\./);
     // The endpoint cannot tokenize (not vLLM): the reason names the flag that fixes it.

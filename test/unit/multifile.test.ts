@@ -313,7 +313,8 @@ describe('compare of a two-file program against the test endpoint', { timeout: 1
     const result = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'cwm']);
     assert.equal(result.code, 0, result.stderr);
     // The replay endpoint answers only a prompt whose context is the real run's: both files, in order.
-    assert.equal(result.stdout, EXPECTED_CWM);
+    // The final newline is for the terminal, not part of the CWM text (as for trace --format cwm).
+    assert.equal(result.stdout, `${EXPECTED_CWM}\n`);
     const json = await runCli(['predict', APP, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
     const trace = JSON.parse(json.stdout) as { frames: { file?: string }[]; files: { path: string }[] };
     assert.equal(trace.frames[2]!.file, HELPER);
