@@ -77,7 +77,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     for (const client of model.clients) notes.push(...client.warnings);
     const entry: EntryPoint = { kind: 'function', name: fn.bareName, line: real?.entry.kind === 'function' && real.entry.line > 0 ? real.entry.line : fn.line + 1 };
     const initialFrames = real !== undefined ? comparisonStartFrames(real)
-      : params.args !== undefined ? [await entryCallFrame(context.source, fn, params.args, python, settings)] : [];
+      : params.args !== undefined ? [await entryCallFrame(context.source, fn, params.args, settings)] : [];
     const session = new PredictionSession({
       source: context.source,
       ...(file !== undefined ? { path: file } : {}),
@@ -201,11 +201,11 @@ function cliWordingToArguments(message: string): string {
     .replace(/--args /g, '');
 }
 
-async function entryCallFrame(source: string, fn: PythonFunction, args: string, python: string, settings: ServerSettings): Promise<TraceFrame> {
+async function entryCallFrame(source: string, fn: PythonFunction, args: string, settings: ServerSettings): Promise<TraceFrame> {
   try {
-    return await buildEntryCallFrame({ source, functionName: fn.name, args, python, maxReprLength: settings.tracerLimits.maxReprLength });
+    return await buildEntryCallFrame({ source, functionName: fn.name, args, maxReprLength: settings.tracerLimits.maxReprLength });
   } catch (error) {
-    if (error instanceof EntryFrameError) throw new RunError(/Python not found/.test(error.message) ? 'python' : 'bad-arguments', error.message);
+    if (error instanceof EntryFrameError) throw new RunError('bad-arguments', error.message);
     throw error;
   }
 }
