@@ -165,8 +165,8 @@ function definedName(line: LogicalLine): { kind: 'def' | 'class'; name: string }
 
 /**
  * The first definition named by each part of `Outer.method`, among the statements directly in the module, then
- * directly in that body (as ast's module tree is walked); the line a call event reports: the `def` line, or the line
- * after the last decorator.
+ * directly in that body (as ast's module tree is walked); and the line its call event reports: CPython's
+ * co_firstlineno, the first decorator's line when there are decorators, else the `def` line.
  */
 function findFunction(lines: readonly LogicalLine[], dotted: string): { def: LogicalLine; line: number } | undefined {
   let from = 0;
@@ -193,9 +193,9 @@ function findFunction(lines: readonly LogicalLine[], dotted: string): { def: Log
   }
   if (!found || found.kind !== 'def') return undefined;
   const def = lines[found.index]!;
-  const previous = lines.slice(0, found.index).reverse().find((line) => line.indent <= def.indent);
-  const decorated = previous !== undefined && previous.indent === def.indent && isOp(previous.tokens[0], '@');
-  return { def, line: decorated ? previous.endLine + 1 : def.startLine };
+  let first = def.startLine;
+  for (let k = found.index - 1; k >= 0 && lines[k]!.indent === def.indent && isOp(lines[k]!.tokens[0], '@'); k--) first = lines[k]!.startLine;
+  return { def, line: first };
 }
 
 // ---- the parameter list --------------------------------------------------------------------------------------------
