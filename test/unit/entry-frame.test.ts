@@ -105,8 +105,19 @@ function generateCase(next: () => number): Case {
     'def entry(z):', '    return z', '',
   ].join('\n');
   const args: string[] = [];
+  const positionalNames = [...(method ? ['self'] : []), ...all.slice(0, positional)];
+  const required = (method ? 1 : 0) + firstDefault;
+  const keywordOnlyNames = all.slice(positional + (star ? 1 : 0), positional + (star ? 1 : 0) + keywordOnly);
   if (chance(0.08)) args.push(pick(FAILING_ARGUMENTS));
-  else {
+  else if (chance(0.65)) {
+    // Arguments that fit: the required positionals (and maybe more), keywords for the keyword-only ones.
+    const count = required + Math.floor(next() * (positionalNames.length - required + (star ? 3 : 0) + 1));
+    for (let i = 0; i < count; i++) args.push(pick(ARGUMENTS));
+    for (const keyword of [...positionalNames.slice(Math.max(count, positionalOnly + (method ? 1 : 0))), ...keywordOnlyNames]) {
+      if (chance(0.6)) args.push(`${keyword}=${pick(ARGUMENTS)}`);
+    }
+    if (starStar && chance(0.5)) args.push(`extra_${Math.floor(next() * 3)}=${pick(ARGUMENTS)}`);
+  } else {
     const count = Math.floor(next() * (positional + (method ? 1 : 0) + (star ? 3 : 1) + 1));
     for (let i = 0; i < count; i++) args.push(pick(ARGUMENTS));
     if (chance(0.15)) args.push(`*${pick(['[1, 2]', '()', '(3,)', "'ab'"])}`);
