@@ -3,7 +3,7 @@
 // signatures, against a real CPython call frame through the debug adapter, and through the CLI.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -255,6 +255,7 @@ describe('predict mode with args starts no Python', { timeout: 180_000 }, () => 
 
   test('the debug adapter: the first frame is the real call frame, and launch.json python is never started', async () => {
     assert.ok(existsSync(ADAPTER), `${ADAPTER} is missing: run node scripts/build.mjs first`);
+    rmSync(MARKER, { force: true });
     assert.deepEqual(realLocals, [
       ['prices', '[1.5, 2.5]'], ['discount', '0.5'], ['currency', "'USD'"], ['rounding', "(2, 'half-even')"], ['extra', '(7,)'], ['notes', "{'gift': True}"],
     ]);
@@ -262,22 +263,23 @@ describe('predict mode with args starts no Python', { timeout: 180_000 }, () => 
     try {
       const stop = await session.launch({ program: BASKET, mode: 'predict', entry: 'Basket.total', args: ARGS, endpoints: [server.url], tokenizer: tokenizerPath, python: WRAPPER });
       assert.equal(stop.body.reason, 'entry');
+      assert.equal(existsSync(MARKER), false, 'the configured python was started');
       const top = (await session.stack())[0]!;
       assert.equal(top.line, realLine);
       assert.deepEqual(Object.entries(await session.values()), realLocals);
-      assert.equal(existsSync(MARKER), false, 'the configured python was started');
     } finally {
       await session.close();
     }
   });
 
   test('the CLI: predict --args with --python never starts that python', async () => {
+    rmSync(MARKER, { force: true });
     const result = await runCli(['predict', BASKET, '--entry', 'Basket.total', '--args', ARGS, '--python', WRAPPER, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(MARKER), false, 'the --python interpreter was started');
     const trace = JSON.parse(result.stdout) as { frames: { event: string; line: number; locals: Record<string, string> }[] };
     assert.equal(trace.frames[0]!.event, 'call');
     assert.equal(trace.frames[0]!.line, realLine);
     assert.deepEqual(Object.entries(trace.frames[0]!.locals), realLocals);
-    assert.equal(existsSync(MARKER), false, 'the --python interpreter was started');
   });
 });
