@@ -53,10 +53,6 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     throw new RunError('untrusted', `Comparing with the real run executes ${fn.name}, and this workspace is not trusted, so nothing of it is run. ` +
       'Trust the workspace to compare, or use "Predict trace", which runs nothing.');
   }
-  if (params.mode === 'predict' && params.args !== undefined && !params.allowExecution) {
-    throw new RunError('untrusted', 'Arguments are evaluated by Python, which is off because this workspace is not trusted. ' +
-      'Predict without arguments (the model invents the inputs), or trust the workspace.');
-  }
   checkEndpointSettings(settings);
   const file = params.mode === 'compare' ? await savedFile(params.uri, context.source, fn.name) : undefined;
   const python = params.python || settings.pythonPath || 'python3';
