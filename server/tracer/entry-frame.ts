@@ -395,7 +395,7 @@ function evaluateArguments(args: string): { positional: PyValue[]; keywords: PyM
   } catch (error) {
     if (!(error instanceof PySyntaxError) && !(error instanceof RangeError)) throw error;
     const problem = argsSyntaxProblem(args, error instanceof PySyntaxError ? error : new PySyntaxError('too deeply nested'));
-    throw new EntryFrameError(`The arguments ${strRepr(args)} are not a valid Python argument list: ${problem}. Write them as in a call, e.g. --args "[1, 2], 'a'".`);
+    throw new EntryFrameError(`The arguments ${quoted(args)} are not a valid Python argument list: ${problem}. Write them as in a call, e.g. --args "[1, 2], 'a'".`);
   }
   // The same argument list, parsed the same way, collected by a lambda that takes everything.
   const evaluation = evaluateExpression(`(lambda *__args, **__kwargs: (__args, __kwargs))(\n${args}\n)`, new Map());
@@ -404,11 +404,18 @@ function evaluateArguments(args: string): { positional: PyValue[]; keywords: PyM
     const hint = /^NameError:/.test(evaluation.error)
       ? ' Arguments are evaluated alone, without the program: use literals and built-ins, e.g. [1, 2], {\'a\': (1, 2)}, list(range(3)).'
       : '';
-    throw new EntryFrameError(`Evaluating the arguments ${strRepr(args)} ${raised ? 'raised' : 'failed:'} ${evaluation.error.replace(/\.$/, '')}.${hint}`);
+    const error = evaluation.error.length <= 300 ? evaluation.error.replace(/\.$/, '') : `${evaluation.error.slice(0, 300)}…`;
+    throw new EntryFrameError(`Evaluating the arguments ${quoted(args)} ${raised ? 'raised' : 'failed:'} ${error}.${hint}`);
   }
   const value = evaluation.value;
-  if (value.t !== 'tuple' || value.items[0]?.t !== 'tuple' || value.items[1]?.t !== 'dict') throw new EntryFrameError(`Could not read the arguments ${strRepr(args)}.`);
+  if (value.t !== 'tuple' || value.items[0]?.t !== 'tuple' || value.items[1]?.t !== 'dict') throw new EntryFrameError(`Could not read the arguments ${quoted(args)}.`);
   return { positional: [...value.items[0].items], keywords: new Map(value.items[1].map) };
+}
+
+/** The argument text as Python quotes it, cut after 200 characters: a message stays one readable sentence. */
+function quoted(args: string): string {
+  const points = Array.from(args);
+  return points.length <= 200 ? strRepr(args) : `${strRepr(points.slice(0, 200).join(''))}…`;
 }
 
 /** What is wrong in the user's argument text, placed in that text (never in the wrapper call around it). */
