@@ -112,13 +112,19 @@ function logicalLines(source: string): LogicalLine[] {
       let j = STRING_START.lastIndex - 1;
       const close = source.startsWith(quote.repeat(3), j) ? quote.repeat(3) : quote;
       j += close.length;
-      while (j < source.length && !source.startsWith(close, j)) {
+      let closed = false;
+      while (j < source.length) {
+        if (source.startsWith(close, j)) {
+          closed = true;
+          break;
+        }
         if (source[j] === '\\') j++;
         else if (close.length === 1 && (source[j] === '\n' || source[j] === '\r')) break;
         if (source[j] === '\n' || (source[j] === '\r' && source[j + 1] !== '\n')) line++;
         j++;
       }
-      j = Math.min(source.length, j + close.length);
+      // An unterminated one-line string ends at its line's end (the newline still ends the logical line).
+      if (closed) j += close.length;
       tokens.push({ kind: 'string', text: source.slice(i, j), start: i, end: j });
       i = j;
       continue;
@@ -264,8 +270,9 @@ function topLevelIndex(tokens: readonly Token[], test: (token: Token) => boolean
 function parametersOf(source: string, def: LogicalLine): Parameter[] {
   const tokens = def.tokens;
   const nameAt = isWord(tokens[0], 'async') ? 2 : 1;
-  const open = nameAt + 1;
-  const close = isOp(tokens[open], '(') ? matchingBracket(tokens, open) : -1;
+  // Type parameters (`def f[T](x: T)`, Python 3.12) come before the parameter list.
+  const open = isOp(tokens[nameAt + 1], '[') ? matchingBracket(tokens, nameAt + 1) + 1 : nameAt + 1;
+  const close = open > 0 && isOp(tokens[open], '(') ? matchingBracket(tokens, open) : -1;
   if (close < 0) throw syntaxError(def.startLine, isOp(tokens[open], '(') ? "'(' was never closed" : 'invalid syntax');
   const items = splitAtCommas(tokens.slice(open + 1, close));
   if (items.length > 0 && items[items.length - 1]!.length === 0) items.pop();
