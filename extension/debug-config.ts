@@ -111,10 +111,6 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
         explainRestricted(mode === 'actual' ? 'Recording the real run' : 'Comparing with the real run');
         return undefined;
       }
-      if (config.args !== undefined) {
-        explainRestricted('Evaluating the arguments in launch.json');
-        return undefined;
-      }
     }
     const resolved: vscode.DebugConfiguration = { ...config, mode };
     if (mode !== 'actual') {

@@ -1,4 +1,4 @@
-// Workspace Trust: in an untrusted workspace nothing of the user's is executed (no tracer, no argument evaluation);
+// Workspace Trust: in an untrusted workspace nothing of the user's is executed (no tracer; predict's arguments are read in TypeScript);
 // predictions, which run nothing, still work. The restriction is explained once per window.
 
 import * as vscode from 'vscode';

@@ -235,7 +235,7 @@ export class CwmDebugSession extends DebugSession {
     const initialFrames: TraceFrame[] = [];
     if (config.args !== undefined && entry.kind === 'function') {
       initialFrames.push(await buildEntryCallFrame({
-        source: this.source, functionName: entry.name, args: config.args, python: config.python, maxReprLength: config.tracerLimits.maxReprLength,
+        source: this.source, functionName: entry.name, args: config.args, maxReprLength: config.tracerLimits.maxReprLength,
       }));
     }
     // Nothing runs in predict mode: the context shows the project modules the program imports, as a real run's would.

@@ -102,7 +102,8 @@ Frames print as they arrive.
 ${ENTRY_OPTIONS.replace(/  -- ARG\.\.\..*\n/, '')}
 ${MODEL_OPTIONS}  --samples N          N independent rollouts (1 to 64) and how much they
                        agree
-  --python PATH        interpreter that reads --args (nothing else runs)
+  --python PATH        accepted as for trace, but unused: predict starts no
+                       Python (--args is read in TypeScript)
 
 ${OUTPUT_OPTIONS('table (default), cwm or json')}
 ${EXIT_CODES}`;

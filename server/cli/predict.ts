@@ -118,7 +118,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     throw new UsageError('--args needs a function to call: mark its def line with "# << START_OF_TRACE" or pass --entry NAME.');
   }
   const initialFrames = entry.kind === 'function' && values.args !== undefined
-    ? [await buildEntryCallFrame({ source, functionName: entry.name, args: values.args, python: values.python ?? process.env.CWM_DEBUG_PYTHON })]
+    ? [await buildEntryCallFrame({ source, functionName: entry.name, args: values.args })]
     : [];
   const style = terminalStyle(values, format === 'table');
   const paint = painter(style.color);

@@ -37,7 +37,7 @@ export interface RunFunctionParams {
   readonly python?: string;
   /** Bearer token for the endpoint; default: $CWM_API_KEY. Never logged or repeated in messages. */
   readonly apiKey?: string;
-  /** False in an untrusted workspace: nothing of the user's is run (no real run, no argument evaluation). */
+  /** False in an untrusted workspace: nothing of the user's is run (no real run; predict arguments are read in TypeScript either way). */
   readonly allowExecution: boolean;
   /** Work-done progress token (LSP): begin, "N frames predicted" reports, end. */
   readonly workDoneToken?: string | number;

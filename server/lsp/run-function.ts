@@ -54,10 +54,6 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     throw new RunError('untrusted', `Comparing with the real run executes ${fn.name}, and this workspace is not trusted, so nothing of it is run. ` +
       'Trust the workspace to compare, or use "Predict trace", which runs nothing.');
   }
-  if (params.mode === 'predict' && params.args !== undefined && !params.allowExecution) {
-    throw new RunError('untrusted', 'Arguments are evaluated by Python, which is off because this workspace is not trusted. ' +
-      'Predict without arguments (the model invents the inputs), or trust the workspace.');
-  }
   checkEndpointSettings(settings);
   const file = params.mode === 'compare' ? await savedFile(params.uri, context.source, fn.name) : undefined;
   const python = params.python || settings.pythonPath || 'python3';
@@ -78,7 +74,7 @@ export async function runFunction(params: RunFunctionParams, context: RunContext
     for (const client of model.clients) appendAll(notes, client.warnings);
     const entry: EntryPoint = { kind: 'function', name: fn.bareName, line: real?.entry.kind === 'function' && real.entry.line > 0 ? real.entry.line : fn.line + 1 };
     const initialFrames = real !== undefined ? comparisonStartFrames(real)
-      : params.args !== undefined ? [await entryCallFrame(context.source, fn, params.args, python, settings)] : [];
+      : params.args !== undefined ? [await entryCallFrame(context.source, fn, params.args, settings)] : [];
     const session = new PredictionSession({
       source: context.source,
       ...(file !== undefined ? { path: file } : {}),
@@ -202,11 +198,11 @@ function cliWordingToArguments(message: string): string {
     .replace(/--args /g, '');
 }
 
-async function entryCallFrame(source: string, fn: PythonFunction, args: string, python: string, settings: ServerSettings): Promise<TraceFrame> {
+async function entryCallFrame(source: string, fn: PythonFunction, args: string, settings: ServerSettings): Promise<TraceFrame> {
   try {
-    return await buildEntryCallFrame({ source, functionName: fn.name, args, python, maxReprLength: settings.tracerLimits.maxReprLength });
+    return await buildEntryCallFrame({ source, functionName: fn.name, args, maxReprLength: settings.tracerLimits.maxReprLength });
   } catch (error) {
-    if (error instanceof EntryFrameError) throw new RunError(/Python not found/.test(error.message) ? 'python' : 'bad-arguments', error.message);
+    if (error instanceof EntryFrameError) throw new RunError('bad-arguments', error.message);
     throw error;
   }
 }

@@ -648,8 +648,11 @@ describe('language server', { timeout: 180_000 }, () => {
     assert.equal(error.data?.kind, 'untrusted');
     assert.match(error.message, /not trusted/);
     assert.equal(existsSync(join(workDir, 'ran.txt')), false, 'the program was not run');
-    const args = await client.runError({ uri: markerUri, functionName: 'f', mode: 'predict', args: '', allowExecution: false });
-    assert.equal(args.data?.kind, 'untrusted');
+    // Predict arguments are read without Python, so an untrusted workspace may give them; they are still checked.
+    const args = await client.runError({ uri: markerUri, functionName: 'f', mode: 'predict', args: '1', allowExecution: false });
+    assert.equal(args.data?.kind, 'bad-arguments');
+    assert.match(args.message, /do not fit f: too many positional arguments/);
+    assert.equal(existsSync(join(workDir, 'ran.txt')), false, 'the program was not run');
   });
 
   test('shutdown and exit end the server with code 0', async () => {
