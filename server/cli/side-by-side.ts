@@ -7,6 +7,7 @@ import type { AlignmentScores, Ratio } from '../compare/scores';
 import type { TraceFrame } from '../trace/model';
 import { ChangeTracker, fit, padLeft, padRight, painter, sourceCell, wrap, type Paint, type TableStyle } from './table';
 import { visible } from './terminal';
+import { appendAll } from '../trace/arrays';
 
 const MARK: Record<AlignmentRow['verdict'], string> = {
   match: '✓',
@@ -78,15 +79,15 @@ export function renderScores(alignment: Alignment, scores: AlignmentScores, pain
       `${percent(scores.stateByFrame)} per step · well-formed frames ${percent(scores.wellFormed)}`, width, '  '),
   ];
   const ret = scores.returnValue;
-  if (ret.match === null) lines.push(...wrap('return value: the real run has no final return to compare with', width, '  '));
+  if (ret.match === null) appendAll(lines, wrap('return value: the real run has no final return to compare with', width, '  '));
   else {
     const said = wrap(`return value: ${ret.match ? 'match' : 'differs'} (real ${ret.actual ?? '—'}, predicted ${ret.predicted ?? '—'})`, width, '  ');
-    lines.push(...said.map((line, i) => (i === 0 ? line.replace(/^return value: (match|differs)/, (_all, word: string) => `return value: ${paint(word === 'match' ? 'green' : 'red', word)}`) : line)));
+    appendAll(lines, said.map((line, i) => (i === 0 ? line.replace(/^return value: (match|differs)/, (_all, word: string) => `return value: ${paint(word === 'match' ? 'green' : 'red', word)}`) : line)));
   }
   const divergence = alignment.firstDivergence;
-  lines.push(...(divergence
+  appendAll(lines, (divergence
     ? wrap(`First divergence: ${divergence.description}`, width, '  ').map((line) => paint('yellow', line))
     : wrap('No divergence: the prediction matches the real run.', width, '  ').map((line) => paint('green', line))));
-  if (alignment.approximate) lines.push(...wrap('note: the traces differ so much that the alignment is approximate.', width, '  '));
+  if (alignment.approximate) appendAll(lines, wrap('note: the traces differ so much that the alignment is approximate.', width, '  '));
   return lines;
 }

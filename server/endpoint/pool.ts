@@ -3,6 +3,7 @@
 import { EndpointError, endpointErrors } from './errors';
 import { settler } from './stream';
 import type { CompletionRequest, CompletionStream, EndpointClient, TokenChunk } from './types';
+import { minOf } from '../trace/arrays';
 
 /** Errors that say nothing was sent to the model yet, so another endpoint can take the request. */
 const FAILOVER_KINDS = new Set(['refused', 'dns']);
@@ -16,7 +17,7 @@ export class EndpointPool {
   /** The smallest context of the pool's endpoints, when any says: a rollout may go to any of them. */
   get contextTokens(): number | undefined {
     const known = this.clients.map((client) => client.contextTokens).filter((n): n is number => n !== undefined);
-    return known.length > 0 ? Math.min(...known) : undefined;
+    return known.length > 0 ? minOf(known) : undefined;
   }
   private readonly busy = new Map<EndpointClient, number>();
   private turn = 0;

@@ -9,6 +9,7 @@ import { classifyModelList } from './connect';
 import { EndpointError, endpointErrors } from './errors';
 import { HttpTransport, readBounded, resolveConfig } from './http';
 import type { BackendKind, EndpointConfig } from './types';
+import { appendAll } from '../trace/arrays';
 
 /** How the front end names its settings in messages: CLI flags or VS Code settings. */
 export type SettingTerms = 'cli' | 'vscode';
@@ -194,10 +195,11 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
     for (let m = SPECIAL_LIKE.exec(text); m !== null; m = SPECIAL_LIKE.exec(text)) {
       const id = this.specials.get(m[0]);
       if (id === undefined) continue;
-      ids.push(...this.encodeOrdinary(text.slice(from, m.index)), id);
+      appendAll(ids, this.encodeOrdinary(text.slice(from, m.index)));
+      ids.push(id);
       from = m.index + m[0].length;
     }
-    ids.push(...this.encodeOrdinary(text.slice(from)));
+    appendAll(ids, this.encodeOrdinary(text.slice(from)));
     return ids;
   }
 
@@ -277,7 +279,10 @@ export class RemoteTokenizer implements TokenCodec, RemoteTokenizing {
   private async learnBatch(unknown: readonly number[]): Promise<void> {
     if (unknown.length === 0) return;
     const joined: number[] = [];
-    unknown.forEach((id, k) => joined.push(...(k > 0 ? [this.separatorId] : []), id));
+    unknown.forEach((id, k) => {
+      if (k > 0) joined.push(this.separatorId);
+      joined.push(id);
+    });
     const parts = (await this.detokenize(joined)).split(SEPARATOR);
     if (parts.length === unknown.length) {
       unknown.forEach((id, k) => this.idTexts.set(id, parts[k]!));

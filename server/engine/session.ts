@@ -6,7 +6,7 @@ import { buildContext, type ContextLayout } from '../cwm/context';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
-import { appendAll, maxOf } from '../trace/arrays';
+import { appendAll, maxOf, minOf } from '../trace/arrays';
 
 export interface PredictionSessionOptions {
   readonly source: string;
@@ -38,7 +38,7 @@ export const DEFAULT_SAMPLE_TEMPERATURE = 0.6;
 /** The context to size prompts for: the smaller of the configured one and the one the backend reports. */
 export function effectiveContextTokens(configured: number | undefined, backend: { readonly contextTokens?: number }): number {
   const limits = [configured, backend.contextTokens].filter((n): n is number => n !== undefined && n > 0);
-  return limits.length > 0 ? Math.min(...limits) : DEFAULT_CONTEXT_TOKENS;
+  return limits.length > 0 ? minOf(limits) : DEFAULT_CONTEXT_TOKENS;
 }
 const DEFAULT_MAX_TOKENS_PER_FRAME = 4096;
 const DEFAULT_MAX_FRAMES_PER_ROLLOUT = 20000;

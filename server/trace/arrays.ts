@@ -7,6 +7,13 @@ export function appendAll<T>(target: T[], items: Iterable<T>): T[] {
   return target;
 }
 
+/** The smallest value, or `ceiling` when every value is larger or there is none (in place of `Math.min(...values)`). */
+export function minOf(values: Iterable<number>, ceiling = Infinity): number {
+  let min = ceiling;
+  for (const value of values) if (value < min) min = value;
+  return min;
+}
+
 /** The largest value, or `floor` when every value is smaller or there is none (in place of `Math.max(floor, ...values)`). */
 export function maxOf(values: Iterable<number>, floor = -Infinity): number {
   let max = floor;

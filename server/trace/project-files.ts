@@ -44,7 +44,7 @@ function importedCandidates(path: string, source: string, root: string): string[
   const addModule = (base: string, dotted: string): void => {
     const parts = dotted.split('.').filter((part) => part !== '');
     for (let k = 1; k <= parts.length; k++) {
-      const stem = join(base, ...parts.slice(0, k));
+      const stem = parts.slice(0, k).reduce((path, part) => join(path, part), base);
       if (k < parts.length) candidates.push(join(stem, '__init__.py'));
       else candidates.push(`${stem}.py`, join(stem, '__init__.py'));
     }

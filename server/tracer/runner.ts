@@ -10,6 +10,7 @@ import { orderContextFiles } from '../cwm/context';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame, TraceSourceFile } from '../trace/model';
 import { childEnvironment } from '../endpoint/redact';
 import { appendOutput, ChannelReader, TracerStreamParser, type TracerEnd } from './protocol';
+import { appendAll } from '../trace/arrays';
 
 export interface TracerLimits {
   maxEvents: number;
@@ -216,7 +217,10 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
     args.push('--include', resolve(include));
   }
   args.push(file);
-  if (request.programArgs?.length) args.push('--', ...request.programArgs);
+  if (request.programArgs?.length) {
+    args.push('--');
+    appendAll(args, request.programArgs);
+  }
   if (request.signal?.aborted) throw new TracerError('cancelled', 'Tracing was cancelled.');
 
   const frames: TraceFrame[] = [];

@@ -10,6 +10,7 @@ import {
   reprOf, setOrder, str, strLength, withAllocationBudget, chargeItems, chargeChars, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
   type Scope,
 } from './py-values';
+import { appendAll } from '../trace/arrays';
 
 export interface Limits {
   /** Interpreter steps (nodes evaluated, items iterated) one evaluation may take. */
@@ -2353,14 +2354,17 @@ function sequenceMethod(self: PyOf<'list' | 'tuple' | 'deque'>, name: string, ar
       const n = Number(needInt(args[0] ?? int(1), 'n'));
       if (items.length > 0) {
         const shift = ((n % items.length) + items.length) % items.length;
-        items.unshift(...items.splice(items.length - shift, shift));
+        const rotated = items.slice(items.length - shift).concat(items.slice(0, items.length - shift));
+        items.length = 0;
+        appendAll(items, rotated);
       }
       return NONE;
     }
     case 'sort': {
       noKwargs(name, kwargs, ['key', 'reverse']);
       const sorted = sortValues([...items], kwargs.get('key'), truthOf(kwargs.get('reverse') ?? FALSE) === true, interp);
-      items.splice(0, items.length, ...sorted);
+      items.length = 0;
+      appendAll(items, sorted);
       return NONE;
     }
     case 'clear':

@@ -631,7 +631,7 @@ class Parser {
     const parts: (string | FStringField)[] = [];
     for (const piece of pieces) {
       if (piece.kind === 'str') parts.push(piece.v);
-      else if (piece.kind === 'f') parts.push(...parseFString(piece.body, piece.raw, piece.at, this.depth));
+      else if (piece.kind === 'f') for (const part of parseFString(piece.body, piece.raw, piece.at, this.depth)) parts.push(part);
     }
     return { k: 'fstring', parts };
   }

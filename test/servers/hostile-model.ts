@@ -44,17 +44,34 @@ const CREATED = 1_760_000_000;
 /** Characters of the value per generated unit: each unit is one stream event. */
 const UNIT_CHARS = 256;
 
+/** Whether the request's prompt (ids or text) ends with an event token the client forced. */
+function promptEndsWithEvent(codec: TokenCodec, body: unknown): boolean {
+  const prompt = (body as { prompt?: unknown } | undefined)?.prompt;
+  const events = [Tok.callSep, Tok.lineSep, Tok.returnSep, Tok.exceptionSep];
+  if (typeof prompt === 'string') return events.some((token) => prompt.endsWith(token));
+  if (Array.isArray(prompt) && prompt.length > 0) {
+    const last = prompt[prompt.length - 1];
+    return events.some((token) => codec.encodeWithSpecialTokens(token)[0] === last);
+  }
+  return false;
+}
+
 /** The output as ids and their text, unit by unit, endless where the output is. */
-function* outputUnits(codec: TokenCodec, output: HostileOutput): Generator<{ ids: number[]; text: string }> {
+function* outputUnits(codec: TokenCodec, output: HostileOutput, forced: boolean): Generator<{ ids: number[]; text: string }> {
   const unit = (text: string, special = false): { ids: number[]; text: string } => ({
     ids: special ? codec.encodeWithSpecialTokens(text) : codec.encodeOrdinary(text),
     text,
   });
+  // A prompt that ends with a forced event token (as the client sends them, like CWM's reference debugger) is
+  // continued after it, as a real model would: the first frame's event token is already there.
+  const event = forced ? '' : Tok.lineSep;
   if (output.kind === 'endless-frames') {
+    const first = unit(`${event}{"i": "1"}${Tok.actionSep}    while True:\n${Tok.frameSep}`, true);
     const frame = unit(`${Tok.lineSep}{"i": "1"}${Tok.actionSep}    while True:\n${Tok.frameSep}`, true);
+    yield first;
     for (;;) yield frame;
   }
-  yield unit(`${Tok.lineSep}{"s": "'`, true);
+  yield unit(`${event}{"s": "'`, true);
   const letters = unit('q'.repeat(UNIT_CHARS));
   if (output.kind === 'value') {
     let left = output.chars;
@@ -154,7 +171,7 @@ export async function startHostileServer(options: HostileServerOptions): Promise
       while (await write(answer, filler));
       return;
     }
-    for (const unit of outputUnits(options.codec, output)) {
+    for (const unit of outputUnits(options.codec, output, promptEndsWithEvent(options.codec, body))) {
       // Several tokens per event, as vLLM sends them when decoding outruns the stream (or with speculative decoding).
       const choice: Record<string, unknown> = { index: 0, text: unit.text, logprobs: null, finish_reason: null };
       if (options.protocol === 'vllm') {
@@ -182,7 +199,7 @@ export async function startHostileServer(options: HostileServerOptions): Promise
     let count = 0;
     const finite = output.kind === 'value';
     if (finite) {
-      for (const unit of outputUnits(options.codec, output)) {
+      for (const unit of outputUnits(options.codec, output, promptEndsWithEvent(options.codec, body))) {
         textBytes += Buffer.byteLength(escape(unit.text));
         for (const tokenId of unit.ids) idsBytes += String(tokenId).length + (count++ === 0 ? 0 : 1);
       }
@@ -192,10 +209,10 @@ export async function startHostileServer(options: HostileServerOptions): Promise
     // An endless answer cannot announce its length: it goes out chunked.
     answer.res.writeHead(200, { 'content-type': 'application/json', ...(finite ? { 'content-length': String(length) } : {}) });
     if (!(await write(answer, head))) return;
-    for (const unit of outputUnits(options.codec, output)) if (!(await write(answer, escape(unit.text)))) return;
+    for (const unit of outputUnits(options.codec, output, promptEndsWithEvent(options.codec, body))) if (!(await write(answer, escape(unit.text)))) return;
     if (!(await write(answer, '","tokens":['))) return;
     let first = true;
-    for (const unit of outputUnits(options.codec, output)) {
+    for (const unit of outputUnits(options.codec, output, promptEndsWithEvent(options.codec, body))) {
       stats.tokensSent += unit.ids.length;
       if (!(await write(answer, (first ? '' : ',') + unit.ids.join(',')))) return;
       first = false;
