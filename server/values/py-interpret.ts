@@ -10,7 +10,6 @@ import {
   reprOf, setOrder, str, strLength, withAllocationBudget, chargeItems, chargeChars, strOf, strRepr, textOnly, TRUE, truthOf, tuple, typeName, type DictFlavor, type PyMap, type PyOf, type PyValue,
   type Scope,
 } from './py-values';
-import { appendAll } from '../trace/arrays';
 
 export interface Limits {
   /** Interpreter steps (nodes evaluated, items iterated) one evaluation may take. */
@@ -2356,7 +2355,7 @@ function sequenceMethod(self: PyOf<'list' | 'tuple' | 'deque'>, name: string, ar
         const shift = ((n % items.length) + items.length) % items.length;
         const rotated = items.slice(items.length - shift).concat(items.slice(0, items.length - shift));
         items.length = 0;
-        appendAll(items, rotated);
+        for (const item of rotated) items.push(item);
       }
       return NONE;
     }
@@ -2364,7 +2363,7 @@ function sequenceMethod(self: PyOf<'list' | 'tuple' | 'deque'>, name: string, ar
       noKwargs(name, kwargs, ['key', 'reverse']);
       const sorted = sortValues([...items], kwargs.get('key'), truthOf(kwargs.get('reverse') ?? FALSE) === true, interp);
       items.length = 0;
-      appendAll(items, sorted);
+      for (const item of sorted) items.push(item);
       return NONE;
     }
     case 'clear':

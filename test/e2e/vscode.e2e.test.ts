@@ -217,6 +217,9 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
   test('4. stopping the session leaves no Python process of ours running', async () => {
     await step('stop-session', async () => {
       await vscode.stopDebugging();
+      // A stopped session leaves no stale values behind: its scopes leave the VARIABLES view.
+      await vscode.poll('the VARIABLES view to drop the stopped session\'s scopes', () => vscode.variables(),
+        (rows) => !rows.some((row) => row.kind === 'scope'), 15_000);
       await vscode.screenshot('07-session-stopped');
       const left = await waitFor('the Python processes under code-server to exit after the session stopped', () => {
         const running = [...ourPythons(), ...[...pythonsSeen.values()].filter((info) => isAlive(info.pid))];

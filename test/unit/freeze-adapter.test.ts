@@ -33,9 +33,12 @@ function rssOf(pid: number): number {
   return match === null ? 0 : Number(match[1]) * 1024;
 }
 
-/** CPU time a process has used (Linux, user + system), in ms; clock ticks are 10 ms. */
+/**
+ * CPU time the process's main thread has used (Linux, user + system), in ms; clock ticks are 10 ms. Only the main
+ * thread answers DAP requests: V8's background threads (WASM tier-up, concurrent GC) work alongside without blocking it.
+ */
 function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
