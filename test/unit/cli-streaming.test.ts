@@ -20,21 +20,17 @@ writeFileSync(loop, 'def run():  # << START_OF_TRACE\n    total = 0\n    for i i
 const probe = join(dir, 'peak-rss.js');
 writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
 
-async function peakRssMb(format: string, events: number): Promise<number> {
-  const result = await runCli(['trace', loop, '--format', format, '--max-events', String(events), '--timeout', '300'], {}, ['--require', probe]);
-  assert.equal(result.code, 3, result.stderr);
-  const kb = Number(/peak-rss-kb=(\d+)/.exec(result.stderr)?.[1]);
-  assert.ok(kb > 0, result.stderr);
-  return kb / 1024;
-}
 
 describe('streamed trace output', { timeout: 300_000 }, () => {
-  test('peak memory of the Node process does not grow with the number of events', async () => {
-    // Holding the frames costs several hundred bytes each: 300,000 more frames would add well over 60 MB.
-    const small = await peakRssMb('json', 20_000);
+  test('the Node process does not hold the trace: 640,000 events in every format fit an 80 MB heap', async (t) => {
+    // Holding the frames costs several hundred bytes each: 640,000 of them would need well over 80 MB of heap, so a
+    // CLI that kept them would die out of memory. Peak RSS under concurrent suites varies with the collector's
+    // timing, so the heap limit (not an RSS threshold) is what the test holds; the RSS is reported.
     for (const format of ['json', 'cwm', 'table']) {
-      const large = await peakRssMb(format, 320_000);
-      assert.ok(large - small < 60, `${format}: ${large.toFixed(0)} MB for 320,000 events against ${small.toFixed(0)} MB for 20,000`);
+      const result = await runCli(['trace', loop, '--format', format, '--max-events', '640000', '--timeout', '300'], {}, ['--max-old-space-size=80', '--require', probe]);
+      assert.equal(result.code, 3, `${format}: ${result.stderr.slice(-2000)}`);
+      const kb = Number(/peak-rss-kb=(\d+)/.exec(result.stderr)?.[1]);
+      t.diagnostic(`${format}: peak RSS ${(kb / 1024).toFixed(0)} MB for 640,000 events`);
     }
   });
 
