@@ -47,8 +47,24 @@ async function traceCommand(argv: string[]): Promise<number> {
   }
   const python = values.python ?? process.env.CWM_DEBUG_PYTHON;
   const style = terminalStyle(values, format === 'table');
-  const write = (text: string): void => {
+  // Rows are gathered and written once per batch of frames (a write per frame costs more than the frame): what the
+  // tracer sent so far is on stdout before the next piece of its output is read, so the table still streams.
+  let unwritten = '';
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    if (unwritten === '') return;
+    const text = unwritten;
+    unwritten = '';
     process.stdout.write(text);
+  };
+  const write = (text: string): void => {
+    unwritten += text;
+    if (unwritten.length >= 1 << 16) flush();
+    else if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
   };
   const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file)
     : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
@@ -73,12 +89,14 @@ async function traceCommand(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
+    flush();
     if (error instanceof TracerError && error.kind === 'cancelled') return 130;
     if (error instanceof TracerError) throw tracerProblem(error, { source, file, python });
     throw error;
   }
   const told = { ...trace, end: 'message' in trace.end ? { ...trace.end, message: inCliTerms(trace.end.message) } : trace.end };
   writer.end(told, count);
+  flush();
   // A limit or crash is worth a non-zero exit so scripts notice; a program that raised was still traced faithfully.
   return trace.end.kind === 'limit' || trace.end.kind === 'crashed' ? 3 : 0;
 }

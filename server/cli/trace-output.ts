@@ -94,10 +94,15 @@ export class TableTraceWriter implements TraceWriter {
  * files are known only once the program has run into them, so the frames go to a spool file as they come (bounded
  * memory at any length) and follow the prompt at the end.
  */
+/** Characters of rendered frames gathered before one write to the spool file. */
+const SPOOL_BATCH_CHARS = 1 << 16;
+
 export class CwmTraceWriter implements TraceWriter {
   private encoder: CwmFrameEncoder | undefined;
   private entry: EntryPoint = { kind: 'script' };
   private spool: { readonly dir: string; readonly fd: number } | undefined;
+  /** Rendered frames not yet in the spool file. */
+  private pending = '';
 
   constructor(private readonly write: Write, private readonly source: string, private readonly path?: string) {}
 
@@ -116,7 +121,14 @@ export class CwmTraceWriter implements TraceWriter {
       // An interrupted run (Ctrl-C) never reaches end(): the spool goes with the process all the same.
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     }
-    writeSync(this.spool.fd, this.encoder!.renderFrame(frame));
+    // Written in batches: a system call per frame costs more than rendering the frame.
+    this.pending += this.encoder!.renderFrame(frame);
+    if (this.pending.length >= SPOOL_BATCH_CHARS) this.flushPending();
+  }
+
+  private flushPending(): void {
+    if (this.spool && this.pending !== '') writeSync(this.spool.fd, this.pending);
+    this.pending = '';
   }
 
   note(): void {}
@@ -125,6 +137,7 @@ export class CwmTraceWriter implements TraceWriter {
     const context = traceContext({ source: this.source, entry: this.encoder ? this.entry : trace.entry, ...(this.path !== undefined ? { path: this.path } : {}), ...(trace.files ? { files: trace.files } : {}) });
     this.write(renderPrompt(context));
     if (this.spool) {
+      this.flushPending();
       const { dir, fd } = this.spool;
       try {
         const buffer = Buffer.alloc(1 << 20);
