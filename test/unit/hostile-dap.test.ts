@@ -3,12 +3,13 @@
 // adapter, the tracer and everything the traced program started die with it.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ADAPTER } from '../helpers/debuggee';
 import { fixturesDir } from '../helpers/paths';
+import { pidsIn, running } from '../helpers/processes';
 
 const python = process.env.CWM_DEBUG_PYTHON ?? 'python3';
 const linux = process.platform === 'linux';
@@ -70,23 +71,6 @@ class RawClient {
       });
     }
   }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function pidsIn(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {

@@ -2,35 +2,18 @@
 // forks, SIGTERM-ignorers), memory is bounded, forged records on the tracer's channel are refused and reported,
 // and the program runs in the caller's folder (or the one asked for).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { recordTrace } from '../../server/tracer/runner';
 import { fixturesDir } from '../helpers/paths';
+import { pidsIn, running } from '../helpers/processes';
 
 const hostile = join(fixturesDir, 'hostile');
 const python = process.env.CWM_DEBUG_PYTHON ?? 'python3';
 const dir = mkdtempSync(join(tmpdir(), 'cwm-hostile-limits-'));
 const linux = process.platform === 'linux';
-
-/** Whether a process still runs (a zombie, dead but not yet reaped, does not). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function pidsIn(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : [];
-}
 
 async function assertAllGone(pids: number[]): Promise<void> {
   // recordTrace resolves once the keeper has killed everything; allow the kernel a moment to reap.

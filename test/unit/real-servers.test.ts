@@ -1,7 +1,6 @@
 // Must-show of issue 10: with no option beyond --endpoint and --tokenizer, predict, compare, samples, eval and debug
 // sessions work against test servers that follow the real fgserve, vLLM (max_model_len 32768) and MLX-LM rules.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,30 +8,18 @@ import { after, before, describe, test } from 'node:test';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { loadCorpus, selectItems } from '../../server/eval/corpus';
 import { Debuggee } from '../helpers/debuggee';
-import { examplesDir, fixturesDir, repoRoot } from '../helpers/paths';
+import { examplesDir, fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer, type ProtocolServerOptions } from '../servers/protocol-server';
 import { createReplayModel, prepareCorpusItems, type ReplayModel } from '../servers/replay-model';
+import { runCli } from '../helpers/cli-run';
 
-const CLI = join(repoRoot, 'dist', 'cli.js');
 const CORPUS = join(fixturesDir, 'corpus', 'cruxeval.jsonl');
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
 const INVENTORY = join(examplesDir, 'inventory.py');
 const SLICE = 20;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 const SERVERS: { name: string; options: Omit<ProtocolServerOptions, 'codec' | 'model'> }[] = [
   { name: 'fgserve', options: { protocol: 'fgserve' } },

@@ -2,7 +2,6 @@
 // /detokenize (the loopback vLLM stand-in, with the test tokenizer as its Hugging Face tokenizer), exactly and cached.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,26 +13,14 @@ import { markEntryLine } from '../../server/cwm/writer';
 import { connectModel, ModelOptionError } from '../../server/engine/connect-model';
 import { checkEndpoints } from '../../server/endpoint/health';
 import { connectRemoteTokenizer, spacingVariants, splitAroundSpecialText, splitLongText, type RemoteTokenizer } from '../../server/endpoint/remote-tokenizer';
-import { examplesDir, repoRoot } from '../helpers/paths';
+import { examplesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
+import { runCli } from '../helpers/cli-run';
 
-const cli = join(repoRoot, 'dist', 'cli.js');
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: { ...process.env, NO_COLOR: '1', CWM_ENDPOINT: '', CWM_TOKENIZER: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args);
 
 // Special-token text in the program: a Hugging Face tokenizer would make it special tokens if sent as it is.
 const MARKED_PROGRAM = `# CWM ends frames with <|frame_sep|> and starts calls with <|call_sep|>: here it is ordinary text.

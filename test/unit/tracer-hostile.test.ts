@@ -10,6 +10,7 @@ import { TRUNCATION_MARKER, type Trace } from '../../server/trace/model';
 import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
 import { fixturesDir } from '../helpers/paths';
 import { availablePythons } from '../helpers/pythons';
+import { running } from '../helpers/processes';
 
 const hostile = join(fixturesDir, 'hostile');
 const pythons = availablePythons();
@@ -17,20 +18,6 @@ const python = pythons.find((p) => p.version === '3.11')?.path ?? pythons.at(-1)
 const limits = { timeoutMs: 2000, maxEvents: 5000 };
 const dir = mkdtempSync(join(tmpdir(), 'cwm-hostile-'));
 let pidCounter = 0;
-
-/** Whether a process still runs (a zombie, dead but not yet reaped by its adopter, does not). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function assertGone(pids: number[]): Promise<void> {
   assert.ok(pids.length > 0);
