@@ -28,7 +28,7 @@ import { linksOf, scopeChain } from './frames';
 import { PredictionNavigator, RecordedNavigator, endOfFinishedTrace, type Side, type SideFrame, type TraceNavigator } from './navigator';
 import { loadSavedTrace, type SavedTrace } from './saved-trace';
 import { StopRules, isExecutableLine, parseExceptionValue, type StopInfo } from './stops';
-import { RETURN_NAME, VariableStore } from './variables';
+import { RETURN_NAME, VariableStore, wholeUpTo } from './variables';
 import { maxOf } from '../trace/arrays';
 
 const THREAD_ID = 1;
@@ -1060,9 +1060,7 @@ function messageOf(error: unknown): string {
 const WATCH_VALUE_LIMIT = 10_000;
 
 function watchText(repr: string): string {
-  return repr.length <= WATCH_VALUE_LIMIT
-    ? repr
-    : `${repr.slice(0, WATCH_VALUE_LIMIT)}… (${repr.length.toLocaleString('en-US')} characters; Copy Value gives all of it)`;
+  return wholeUpTo(repr, WATCH_VALUE_LIMIT);
 }
 
 function shorten(text: string, width: number): string {

@@ -173,11 +173,13 @@ function childExpression(parent: string | undefined, node: ReprNode, name: strin
   }
 }
 
+/** A value shown whole up to `limit` characters; past it cut, saying how long it is and where the rest is. */
+export function wholeUpTo(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length.toLocaleString('en-US')} characters; Copy Value gives all of it)`;
+}
+
 function fullValueVariable(text: string): DebugProtocol.Variable {
-  const value = text.length <= FULL_VALUE_LIMIT
-    ? text
-    : `${text.slice(0, FULL_VALUE_LIMIT)}… (${text.length.toLocaleString('en-US')} characters; Copy Value gives all of it)`;
-  return { name: FULL_VALUE_NAME, value, variablesReference: 0, presentationHint: { kind: 'virtual', attributes: ['rawString', 'readOnly'] } };
+  return { name: FULL_VALUE_NAME, value: wholeUpTo(text, FULL_VALUE_LIMIT), variablesReference: 0, presentationHint: { kind: 'virtual', attributes: ['rawString', 'readOnly'] } };
 }
 
 function shorten(text: string, width: number): string {
