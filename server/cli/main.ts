@@ -66,7 +66,19 @@ async function traceCommand(argv: string[]): Promise<number> {
       setImmediate(flush);
     }
   };
-  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file)
+  const drained = async (): Promise<void> => {
+    flush();
+    if (!process.stdout.writableNeedDrain) return;
+    // 'close' too: a reader that went away (`| head`) must not leave the end waiting.
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        process.stdout.off('drain', done).off('close', done);
+        resolve();
+      };
+      process.stdout.once('drain', done).once('close', done);
+    });
+  };
+  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file, drained)
     : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
       : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!);
 
@@ -95,7 +107,7 @@ async function traceCommand(argv: string[]): Promise<number> {
     throw error;
   }
   const told = { ...trace, end: 'message' in trace.end ? { ...trace.end, message: inCliTerms(trace.end.message) } : trace.end };
-  writer.end(told, count);
+  await writer.end(told, count);
   flush();
   // A limit or crash is worth a non-zero exit so scripts notice; a program that raised was still traced faithfully.
   return trace.end.kind === 'limit' || trace.end.kind === 'crashed' ? 3 : 0;

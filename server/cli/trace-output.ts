@@ -20,10 +20,12 @@ export interface TraceWriter {
   frame(frame: TraceFrame): void;
   note(text: string): void;
   /** The trace ended: `trace.frames` may be empty (not kept); `stepCount` frames were written. */
-  end(trace: Trace, stepCount: number): void;
+  end(trace: Trace, stepCount: number): void | Promise<void>;
 }
 
 type Write = (text: string) => void;
+/** Settles once what was written has gone out (the destination drained): output held back is not gathered in memory. */
+type Drained = () => Promise<void>;
 
 /**
  * JSON.stringify leaves DEL, the C1 controls (U+0080-U+009F, which some terminals obey) and the line separators raw;
@@ -91,20 +93,29 @@ export class TableTraceWriter implements TraceWriter {
 
 /**
  * CWM's text: the prompt (every traced file's source, see server/cwm/context.ts), the frames, the end token. The other
- * files are known only once the program has run into them, so the frames go to a spool file as they come (bounded
- * memory at any length) and follow the prompt at the end.
+ * files are known only once the program has run into them, so the frames wait until the end: in memory up to
+ * MEMORY_BYTES, then in a spool file (bounded memory at any length), and follow the prompt.
  */
 /** Characters of rendered frames gathered before one write to the spool file. */
 const SPOOL_BATCH_CHARS = 1 << 16;
+const EMPTY = Buffer.alloc(0);
+/** Bytes of rendered frames held in memory before they go to a spool file. */
+const MEMORY_BYTES = 64 * 1024 * 1024;
 
 export class CwmTraceWriter implements TraceWriter {
   private encoder: CwmFrameEncoder | undefined;
   private entry: EntryPoint = { kind: 'script' };
   private spool: { readonly dir: string; readonly fd: number } | undefined;
-  /** Rendered frames not yet in the spool file. */
+  /** Rendered frames not yet written anywhere, joined into `held` (or the spool) a batch at a time. */
   private pending = '';
+  /**
+   * Batches of rendered frames held in memory while they fit MEMORY_BYTES, as UTF-8 bytes: a batch built by
+   * concatenation is a tree of small strings that the garbage collector would walk again and again; bytes it never scans.
+   */
+  private readonly held: Buffer[] = [];
+  private heldBytes = 0;
 
-  constructor(private readonly write: Write, private readonly source: string, private readonly path?: string) {}
+  constructor(private readonly write: Write, private readonly source: string, private readonly path?: string, private readonly drained: Drained = async () => undefined) {}
 
   /** The prompt waits for the end (every traced file is known then): a run that fails early prints only its error. */
   begin(entry: EntryPoint): void {
@@ -115,29 +126,52 @@ export class CwmTraceWriter implements TraceWriter {
 
   frame(frame: TraceFrame): void {
     if (!this.encoder) this.begin({ kind: 'script' });
+    // Gathered in batches: a system call (or an array slot) per frame costs more than rendering the frame.
+    this.pending += this.encoder!.renderFrame(frame);
+    if (this.pending.length >= SPOOL_BATCH_CHARS) this.flushPending();
+  }
+
+  private flushPending(): void {
+    if (this.pending === '') return;
+    const batch = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
+    if (!this.spool && this.heldBytes + batch.length <= MEMORY_BYTES) {
+      this.held.push(batch);
+      this.heldBytes += batch.length;
+    } else {
+      const fd = this.openSpool();
+      for (const earlier of this.held.splice(0)) writeSync(fd, earlier);
+      this.heldBytes = 0;
+      writeSync(fd, batch);
+    }
+  }
+
+  private openSpool(): number {
     if (!this.spool) {
       const dir = mkdtempSync(join(tmpdir(), 'cwm-debug-frames-'));
       this.spool = { dir, fd: openSync(join(dir, 'frames.txt'), 'w+') };
       // An interrupted run (Ctrl-C) never reaches end(): the spool goes with the process all the same.
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     }
-    // Written in batches: a system call per frame costs more than rendering the frame.
-    this.pending += this.encoder!.renderFrame(frame);
-    if (this.pending.length >= SPOOL_BATCH_CHARS) this.flushPending();
-  }
-
-  private flushPending(): void {
-    if (this.spool && this.pending !== '') writeSync(this.spool.fd, this.pending);
-    this.pending = '';
+    return this.spool.fd;
   }
 
   note(): void {}
 
-  end(trace: Trace): void {
+  async end(trace: Trace): Promise<void> {
     const context = traceContext({ source: this.source, entry: this.encoder ? this.entry : trace.entry, ...(this.path !== undefined ? { path: this.path } : {}), ...(trace.files ? { files: trace.files } : {}) });
     this.write(renderPrompt(context));
+    this.flushPending();
+    // Batches end on frame boundaries, so each is whole UTF-8 text. Each waits for the one before to go out: a slow
+    // reader (a pipe) holds the rest here as bytes, not in the output stream's queue as strings.
+    const held = this.held.splice(0);
+    this.heldBytes = 0;
+    for (let i = 0; i < held.length; i++) {
+      this.write(held[i]!.toString('utf8'));
+      held[i] = EMPTY;
+      await this.drained();
+    }
     if (this.spool) {
-      this.flushPending();
       const { dir, fd } = this.spool;
       try {
         const buffer = Buffer.alloc(1 << 20);
@@ -149,6 +183,7 @@ export class CwmTraceWriter implements TraceWriter {
           if (read === 0) break;
           position += read;
           this.write(decoder.write(buffer.subarray(0, read)));
+          await this.drained();
         }
         const rest = decoder.end();
         if (rest) this.write(rest);

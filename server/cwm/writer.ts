@@ -4,6 +4,7 @@ import type { Locals, Trace, TraceEventKind, TraceFrame } from '../trace/model';
 import { Tok } from './tokens';
 import { SourceLineIndex } from './lines';
 import { traceContext } from './context';
+import { CompactLocals, DeltaLocals } from '../trace/compact-locals';
 
 export { markEntryLine } from './context';
 
@@ -61,6 +62,10 @@ export class CwmFrameEncoder {
   /** The scope whose `".."` chain is live: set by its call/line frames, kept by its own exception frames, else cleared. */
   private chainScope: number | undefined;
   private readonly lastLocals = new Map<number, Locals>();
+  /** `"name": ` per local name seen (names repeat on every frame; JSON-quoting them once saves most of the work). */
+  private readonly keyTexts = new Map<string, string>();
+  /** LINE text (the context's line and `\n`) per main-file line number, built once. */
+  private readonly lineTexts: (string | undefined)[] = [];
 
   /** @param context the prompt's context (as markEntryLine returns it); LINEs are taken from it */
   constructor(context: string, framesSoFar: readonly TraceFrame[] = []) {
@@ -70,25 +75,89 @@ export class CwmFrameEncoder {
 
   /** The text of one more frame, ending with `<|frame_sep|>`; updates the diff state. */
   renderFrame(frame: TraceFrame): string {
-    return framePiecesText(this.renderFramePieces(frame));
+    // Built as one string without the pieces object: this runs once per event of a recording (millions).
+    const line = this.lineText(frame);
+    if (frame.event === 'call' || frame.event === 'line') {
+      return `${EVENT_TOKENS[frame.event]}${this.localsText(frame)}${Tok.actionSep}${line}${Tok.frameSep}`;
+    }
+    this.endChain(frame);
+    return `${EVENT_TOKENS[frame.event]}${Tok.actionSep}${line}${Tok.argSep}${pythonJsonString(frame.value ?? '')}${Tok.frameSep}`;
   }
 
   /** One more frame as its ordinary-text fields, for callers that put the special tokens in as ids; updates the diff state. */
   renderFramePieces(frame: TraceFrame): FramePieces {
-    // Another file's lines stand in the context exactly as in the file (only the main file gets a marker).
-    const line = (frame.file === undefined ? this.lines.contextLine(frame.line) ?? frame.sourceLine : frame.sourceLine) + '\n';
-    if (frame.event === 'call' || frame.event === 'line') {
-      const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
-      const base = chainBroken ? undefined : this.lastLocals.get(frame.scope);
-      this.lastLocals.set(frame.scope, frame.locals);
-      this.chainScope = frame.scope;
-      return { event: frame.event, locals: renderLocals(frame.locals, base), line };
-    }
-    if (frame.event === 'return') this.lastLocals.delete(frame.scope);
-    if (frame.event === 'return' || this.chainScope !== frame.scope) this.chainScope = undefined;
+    const line = this.lineText(frame);
+    if (frame.event === 'call' || frame.event === 'line') return { event: frame.event, locals: this.localsText(frame), line };
+    this.endChain(frame);
     return { event: frame.event, line, value: pythonJsonString(frame.value ?? '') };
   }
+
+  /** LINE: another file's lines stand in the context exactly as in the file (only the main file gets a marker). */
+  private lineText(frame: TraceFrame): string {
+    if (frame.file !== undefined) return frame.sourceLine + '\n';
+    const cached = this.lineTexts[frame.line];
+    if (cached !== undefined) return cached;
+    const contextLine = this.lines.contextLine(frame.line);
+    if (contextLine === undefined) return frame.sourceLine + '\n';
+    return (this.lineTexts[frame.line] = contextLine + '\n');
+  }
+
+  /** LOCALS of a call/line frame, `".."` applied; moves the chain to the frame's scope. */
+  private localsText(frame: TraceFrame): string {
+    const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
+    const base = chainBroken ? undefined : this.lastLocals.get(frame.scope);
+    this.lastLocals.set(frame.scope, frame.locals);
+    this.chainScope = frame.scope;
+    let text = '{';
+    let first = true;
+    const locals = frame.locals;
+    if (locals instanceof CompactLocals && (base === undefined || base instanceof CompactLocals)) {
+      // A recording's locals: a delta over the base changed one position and nothing else; otherwise compare by
+      // position where the layout is the base's.
+      const names = locals.layout.names;
+      const deltaOverBase = locals instanceof DeltaLocals && locals.base === base ? locals.at : -1;
+      const sameLayout = base !== undefined && base.layout === locals.layout;
+      for (let i = 0; i < names.length; i++) {
+        let rendered: string;
+        if (base === undefined) rendered = pythonJsonString(locals.slot(i));
+        else if (deltaOverBase >= 0) rendered = i === deltaOverBase ? pythonJsonString(locals.slot(i)) : ELLIPSIS_JSON;
+        else if (locals === base) rendered = ELLIPSIS_JSON;
+        else {
+          const value = locals.slot(i);
+          rendered = (sameLayout ? base.slot(i) : base.get(names[i]!)) === value ? ELLIPSIS_JSON : pythonJsonString(value);
+        }
+        text += (first ? '' : ', ') + this.keyText(names[i]!) + rendered;
+        first = false;
+      }
+      return text + '}';
+    }
+    for (const [name, value] of locals) {
+      text += (first ? '' : ', ') + this.keyText(name) + (base !== undefined && base.get(name) === value ? ELLIPSIS_JSON : pythonJsonString(value));
+      first = false;
+    }
+    return text + '}';
+  }
+
+  /** `"name": ` for a local name. */
+  private keyText(name: string): string {
+    let key = this.keyTexts.get(name);
+    if (key === undefined) {
+      key = `${pythonJsonString(name)}: `;
+      // Names come from the program: a bounded cache, cleared rather than grown without end.
+      if (this.keyTexts.size >= MAX_CACHED_KEYS) this.keyTexts.clear();
+      this.keyTexts.set(name, key);
+    }
+    return key;
+  }
+
+  private endChain(frame: TraceFrame): void {
+    if (frame.event === 'return') this.lastLocals.delete(frame.scope);
+    if (frame.event === 'return' || this.chainScope !== frame.scope) this.chainScope = undefined;
+  }
 }
+
+const ELLIPSIS_JSON = `"${ELLIPSIS_VALUE}"`;
+const MAX_CACHED_KEYS = 4096;
 
 /** A frame's fields, each ordinary text; the special tokens between them are implied by the event. */
 export interface FramePieces {

@@ -4,7 +4,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
-import type { EntryPoint, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
+import type { EntryPoint, Locals, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
+import { LocalsBuilder, LocalsLayout, WholeLocals } from '../trace/compact-locals';
 import { splitSourceLines } from '../cwm/lines';
 import { LineSplitter } from '../trace/line-splitter';
 
@@ -39,12 +40,12 @@ interface ScopeInfo {
   functionName: string;
   /** The file the scope's code is in, when not the main file. */
   file?: TracedFile;
-  /** Latest locals of the scope, in order. */
-  locals: Map<string, string>;
+  /** Latest locals of the scope, in order, copied on write (frames keep compact snapshots of them). */
+  locals: LocalsBuilder;
 }
 
 /** The frame being read: complete (and handed out as is) once the next event starts. */
-type PendingFrame = { -readonly [K in keyof TraceFrame]: TraceFrame[K] } & { locals: Map<string, string>; output?: OutputChunk[] };
+type PendingFrame = { -readonly [K in keyof TraceFrame]: TraceFrame[K] } & { output?: OutputChunk[] };
 
 export interface TracerStreamHandlers {
   onFrame(frame: TraceFrame): void;
@@ -67,12 +68,17 @@ interface TracedFile {
   readonly lines: readonly string[];
 }
 
-type Expect = { kind: 'token' } | { kind: 'value'; target: 'local'; name: string } | { kind: 'value'; target: 'arg' };
+/** What the next line of the stream is: a token, a local's value (of `expectName`), or a return/exception value. */
+const enum Expect { token, local, arg }
 
 /** Incremental parser of the tracer's token stream. `push` takes raw text in any chunks. */
 export class TracerStreamParser {
   private readonly lines = new LineSplitter();
-  private expect: Expect = { kind: 'token' };
+  private expect = Expect.token;
+  /** The local whose value the next line holds (Expect.local). */
+  private expectName = '';
+  /** `line` bound once: the line splitter calls it for every line. */
+  private readonly onLine = (line: string): void => this.line(line);
   private pending: PendingFrame | undefined;
   /** Scopes of the live calls; the last is the current scope (see the stream header in cwm_tracer.py). */
   private readonly stack: number[] = [];
@@ -80,8 +86,8 @@ export class TracerStreamParser {
   private readonly scopes = new Map<number, ScopeInfo>();
   private readonly files = new Map<number, TracedFile>();
   private nextIndex = 0;
-  /** Index of the pending frame once it owns its locals Map (after its first change). */
-  private ownedIndex = -1;
+  /** Locals of a pending call/line frame whose scope is unknown (a corrupted stream): kept, never shared. */
+  private readonly strayLocals = new LocalsBuilder();
   private readonly sourceLines: readonly string[];
   private ended = false;
 
@@ -98,7 +104,7 @@ export class TracerStreamParser {
   }
 
   push(text: string): void {
-    for (const line of this.lines.push(text)) this.line(line);
+    this.lines.each(text, this.onLine);
   }
 
   /** The stream is over: the last frame is complete. */
@@ -110,19 +116,20 @@ export class TracerStreamParser {
 
   private line(raw: string): void {
     const text = raw.startsWith('\x01') ? decodeEscaped(raw) : raw;
-    if (this.expect.kind === 'value') {
+    if (this.expect !== Expect.token) {
       const expected = this.expect;
-      this.expect = { kind: 'token' };
+      this.expect = Expect.token;
       if (!this.pending) return;
-      if (expected.target === 'arg') this.pending.value = text;
-      else this.pendingLocals().set(expected.name, text);
+      if (expected === Expect.arg) this.pending.value = text;
+      else if (this.pending.event === 'call' || this.pending.event === 'line') this.localsOf(this.pending).set(this.expectName, text);
       return;
     }
     if (text.length === 0) return;
     const first = text.charCodeAt(0);
     if (first === 0x7b /* { */) return this.record(text);
     if (first === 0x3a /* : */) {
-      this.expect = { kind: 'value', target: 'local', name: text.slice(1) };
+      this.expect = Expect.local;
+      this.expectName = text.slice(1);
       return;
     }
     if ((first >= 0x30 && first <= 0x39) || first === 0x2d /* - */) {
@@ -131,8 +138,9 @@ export class TracerStreamParser {
       const current = this.stack[this.stack.length - 1] ?? 0;
       if (line < 0) {
         this.startFrame('return', -line, current);
+        this.forgetScope(current);
         this.stack.pop();
-        this.expect = { kind: 'value', target: 'arg' };
+        this.expect = Expect.arg;
       } else {
         this.startFrame('line', line, current);
       }
@@ -147,7 +155,7 @@ export class TracerStreamParser {
       case 'c': {
         // A new scope: c LINE,DEPTH,NAME; scopes are numbered in the order of their calls.
         const scope = ++this.scopeCounter;
-        this.scopes.set(scope, { depth: second, functionName: fields.slice(2).join(','), locals: new Map() });
+        this.scopes.set(scope, { depth: second, functionName: fields.slice(2).join(','), locals: new LocalsBuilder() });
         this.startFrame('call', line, scope, true);
         this.stack.push(scope);
         return;
@@ -157,7 +165,7 @@ export class TracerStreamParser {
         const scope = ++this.scopeCounter;
         const file = this.files.get(Number.parseInt(fields[2] ?? '', 10));
         if (!file) this.handlers.onProtocolError(`call event names an unknown file: "${text.slice(0, 40)}"`);
-        this.scopes.set(scope, { depth: second, functionName: fields.slice(3).join(','), locals: new Map(), ...(file ? { file } : {}) });
+        this.scopes.set(scope, { depth: second, functionName: fields.slice(3).join(','), locals: new LocalsBuilder(), ...(file ? { file } : {}) });
         this.startFrame('call', line, scope, true);
         this.stack.push(scope);
         return;
@@ -166,7 +174,7 @@ export class TracerStreamParser {
         // A generator resuming: g LINE,SCOPE,DEPTH,NAME; all its locals follow afresh.
         const depth = Number.parseInt(fields[2] ?? '0', 10);
         const file = this.scopes.get(second)?.file;
-        this.scopes.set(second, { depth, functionName: fields.slice(3).join(','), locals: new Map(), ...(file ? { file } : {}) });
+        this.scopes.set(second, { depth, functionName: fields.slice(3).join(','), locals: new LocalsBuilder(), ...(file ? { file } : {}) });
         this.startFrame('call', line, second, true);
         this.stack.push(second);
         return;
@@ -175,17 +183,27 @@ export class TracerStreamParser {
       case 'x':
         this.startFrame(kind === 'l' ? 'line' : 'exception', line, second);
         this.makeCurrent(second);
-        if (kind === 'x') this.expect = { kind: 'value', target: 'arg' };
+        if (kind === 'x') this.expect = Expect.arg;
         return;
       case 'r':
         this.startFrame('return', line, second);
+        this.forgetScope(second);
         this.makeCurrent(second);
         this.stack.pop();
-        this.expect = { kind: 'value', target: 'arg' };
+        this.expect = Expect.arg;
         return;
       default:
         this.handlers.onProtocolError(`unknown tracer token "${text.slice(0, 40)}"`);
     }
+  }
+
+  /**
+   * A returned scope's record is not needed again (a generator's resume, `g`, brings its locals afresh), so it goes:
+   * a recording of a million calls holds no million scope records. Only scopes in other files stay, since the resume
+   * token does not repeat their file.
+   */
+  private forgetScope(scope: number): void {
+    if (this.scopes.get(scope)?.file === undefined) this.scopes.delete(scope);
   }
 
   private makeCurrent(scope: number): void {
@@ -209,13 +227,7 @@ export class TracerStreamParser {
       case 'keys': {
         const pending = this.pending;
         if (!pending || (pending.event !== 'call' && pending.event !== 'line')) return;
-        const before = pending.locals;
-        const ordered = new Map<string, string>();
-        for (const name of parsed.names) ordered.set(name, before.get(name) ?? '');
-        pending.locals = ordered;
-        this.ownedIndex = pending.index;
-        const info = this.scopes.get(pending.scope);
-        if (info) info.locals = ordered;
+        this.localsOf(pending).reorder(parsed.names);
         return;
       }
       case 'out': {
@@ -239,46 +251,42 @@ export class TracerStreamParser {
   private startFrame(event: TraceEventKind, line: number, scope: number, fresh = false): void {
     this.emitPending();
     const info = this.scopes.get(scope);
-    // Line frames share the scope's locals until one changes (copy on write): unchanged frames cost no copy.
-    const locals = event === 'call' || event === 'line' ? (fresh || !info ? new Map<string, string>() : info.locals) : EMPTY_LOCALS;
-    this.pending = {
+    // Line frames share the scope's locals until one changes (copy on write): unchanged frames cost no copy. The frame
+    // gets them when it is complete (emitPending), after the changes that follow its token.
+    if (fresh) info?.locals.reset();
+    if (!info) this.strayLocals.reset();
+    const file = info?.file;
+    // One object shape for every frame of the main file (no spread: this runs once per event).
+    const pending: PendingFrame = {
       index: this.nextIndex++,
       event,
       line,
-      sourceLine: (info?.file ? info.file.lines : this.sourceLines)[line - 1] ?? '',
+      sourceLine: (file ? file.lines : this.sourceLines)[line - 1] ?? '',
       scope,
-      ...(info?.file ? { file: info.file.path } : {}),
       functionName: info?.functionName ?? '?',
       depth: info?.depth ?? 0,
-      locals,
+      locals: EMPTY_LOCALS,
     };
-    if (info && locals !== EMPTY_LOCALS) info.locals = locals;
-    if (fresh) this.ownedIndex = this.pending.index;
+    if (file) pending.file = file.path;
+    this.pending = pending;
   }
 
-  private pendingLocals(): Map<string, string> {
-    const pending = this.pending!;
-    const info = this.scopes.get(pending.scope);
-    if (pending.locals === EMPTY_LOCALS) pending.locals = new Map();
-    else if (info && pending.index !== this.ownedIndex) {
-      // First change in this frame: copy, so earlier frames keep the values they had.
-      pending.locals = new Map(pending.locals);
-      info.locals = pending.locals;
-    }
-    this.ownedIndex = pending.index;
-    return pending.locals;
+  /** The builder of a pending frame's locals: its scope's, or the stray one. */
+  private localsOf(pending: PendingFrame): LocalsBuilder {
+    return this.scopes.get(pending.scope)?.locals ?? this.strayLocals;
   }
 
   private emitPending(): void {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
+    if (pending.event === 'call' || pending.event === 'line') pending.locals = this.localsOf(pending).snapshot();
     this.handlers.onFrame(pending);
   }
 }
 
-/** Locals of return and exception frames; never written to. */
-const EMPTY_LOCALS = new Map<string, string>();
+/** Locals of return and exception frames. */
+const EMPTY_LOCALS: Locals = new WholeLocals(LocalsLayout.empty, []);
 
 /** Adds a chunk to a step's output; consecutive writes to the same stream (print's text, then its newline) merge. */
 export function appendOutput(output: OutputChunk[], chunk: OutputChunk): void {
