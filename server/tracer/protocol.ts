@@ -86,6 +86,8 @@ export class TracerStreamParser {
   private readonly scopes = new Map<number, ScopeInfo>();
   private readonly files = new Map<number, TracedFile>();
   private nextIndex = 0;
+  /** Call tokens already parsed (bounded: a program's call sites are few, a hostile stream's are cut off). */
+  private readonly callTokens = new Map<string, { readonly line: number; readonly depth: number; readonly name: string }>();
   /** Locals of a pending call/line frame whose scope is unknown (a corrupted stream): kept, never shared. */
   private readonly strayLocals = new LocalsBuilder();
   private readonly sourceLines: readonly string[];
@@ -147,19 +149,28 @@ export class TracerStreamParser {
       return;
     }
     const kind = text[0];
+    if (kind === 'c') {
+      // A call token repeats exactly for every call of a function from the same place: parsed once.
+      let call = this.callTokens.get(text);
+      if (call === undefined) {
+        const fields = text.slice(1).split(',');
+        call = { line: Number.parseInt(fields[0] ?? '', 10), depth: Number.parseInt(fields[1] ?? '', 10), name: fields.slice(2).join(',') };
+        if (Number.isNaN(call.line) || Number.isNaN(call.depth)) return this.handlers.onProtocolError(`unreadable tracer token "${text.slice(0, 40)}"`);
+        if (this.callTokens.size >= MAX_CACHED_CALL_TOKENS) this.callTokens.clear();
+        this.callTokens.set(text, call);
+      }
+      // A new scope: c LINE,DEPTH,NAME; scopes are numbered in the order of their calls.
+      const scope = ++this.scopeCounter;
+      this.scopes.set(scope, { depth: call.depth, functionName: call.name, locals: new LocalsBuilder() });
+      this.startFrame('call', call.line, scope, true);
+      this.stack.push(scope);
+      return;
+    }
     const fields = text.slice(1).split(',');
     const line = Number.parseInt(fields[0] ?? '', 10);
     const second = Number.parseInt(fields[1] ?? '', 10);
     if (Number.isNaN(line) || Number.isNaN(second)) return this.handlers.onProtocolError(`unreadable tracer token "${text.slice(0, 40)}"`);
     switch (kind) {
-      case 'c': {
-        // A new scope: c LINE,DEPTH,NAME; scopes are numbered in the order of their calls.
-        const scope = ++this.scopeCounter;
-        this.scopes.set(scope, { depth: second, functionName: fields.slice(2).join(','), locals: new LocalsBuilder() });
-        this.startFrame('call', line, scope, true);
-        this.stack.push(scope);
-        return;
-      }
       case 'C': {
         // A new scope in another traced file: C LINE,DEPTH,FILE,NAME (the file's record came before).
         const scope = ++this.scopeCounter;
@@ -284,6 +295,8 @@ export class TracerStreamParser {
     this.handlers.onFrame(pending);
   }
 }
+
+const MAX_CACHED_CALL_TOKENS = 1024;
 
 /** Locals of return and exception frames. */
 const EMPTY_LOCALS: Locals = new WholeLocals(LocalsLayout.empty, []);
