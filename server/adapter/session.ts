@@ -1,6 +1,7 @@
 // The CWM debug adapter: maps Debug Adapter Protocol requests onto a TraceNavigator (real trace, prediction, or both
 // compared) through the StepController; holds no prediction logic. Runs standalone over stdio (main.ts) or inline.
 
+import { answerQuery, isQueryCommand, QueryError, type QueryAnswer, type QueryCommand } from './queries';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
@@ -48,6 +49,11 @@ interface Cancellable {
 
 /** A request the adapter cannot carry out; the message is shown to the user as is. */
 class UserError extends Error {}
+
+/** Goto target ids from here on name a position (one target per time a line ran); below, a line to run to. */
+const RUN_TARGET_BASE = 1_000_000_000;
+/** Runs of a line offered as goto targets. */
+const MAX_RUN_TARGETS = 200;
 
 const GoToStepArgs = z.object({ step: z.number().int().nonnegative(), side: z.enum(['actual', 'predicted']).optional() });
 const SampleArgs = z.object({ n: z.number().int().min(1).max(64).optional() });
@@ -370,15 +376,33 @@ export class CwmDebugSession extends DebugSession {
     const line = this.convertClientLineToDebugger(args.line);
     const onProgram = this.isProgramSource(args.source);
     const text = this.source.split(/\r\n|\r|\n/)[line - 1];
-    response.body = {
-      targets: onProgram && isExecutableLine(text)
-        ? [{ id: line, label: `Run ${this.nav?.kind === 'actual' ? 'the real run' : 'the prediction'} to line ${line}`, line: args.line }]
-        : [],
-    };
+    const targets: DebugProtocol.GotoTarget[] = onProgram && isExecutableLine(text)
+      ? [{ id: line, label: `Run ${this.nav?.kind === 'actual' ? 'the real run' : 'the prediction'} to line ${line}`, line: args.line }]
+      : [];
+    // Then one target per time the line already ran (every execution of a line, in the order they ran).
+    if (targets.length > 0 && this.nav) {
+      try {
+        const runs = answerQuery('cwm/lineRuns', { line, limit: MAX_RUN_TARGETS }, this.nav, this.config?.program).body as { total: number; runs: { step: number; position?: number; changed: { name: string; value: string }[] }[] };
+        for (const [k, run] of runs.runs.entries()) {
+          if (run.position === undefined) continue;
+          const changed = run.changed.map((c) => `${c.name} = ${c.value}`).join(', ');
+          const label = `Run ${k + 1} of ${runs.total} · step ${run.step}${changed ? ` · ${changed}` : ''}`;
+          targets.push({ id: RUN_TARGET_BASE + run.position, label: label.length > 200 ? `${label.slice(0, 199)}…` : label, line: args.line });
+        }
+      } catch {
+        // No recording to ask (the session is starting): only the run-to-line target.
+      }
+    }
+    response.body = { targets };
     this.sendResponse(response);
   }
 
   protected override gotoRequest(response: DebugProtocol.GotoResponse, args: DebugProtocol.GotoArguments, request?: DebugProtocol.Request): void {
+    if (args.targetId >= RUN_TARGET_BASE) {
+      const position = args.targetId - RUN_TARGET_BASE;
+      this.enqueueRequest(response, request, () => this.controller!.goToPosition(position));
+      return;
+    }
     this.enqueueRequest(response, request, (signal) => this.controller!.gotoLine(args.targetId, signal));
   }
 
@@ -733,6 +757,7 @@ export class CwmDebugSession extends DebugSession {
         return;
       }
       default:
+        if (isQueryCommand(command)) return this.queryRequest(command, response, args, request);
         this.sendError(response, new UserError(`Unknown request ${command}.`));
     }
   }
@@ -799,6 +824,20 @@ export class CwmDebugSession extends DebugSession {
       outsideOutput: [],
     };
     return note !== undefined ? { trace, note } : { trace };
+  }
+
+  /** A question to the recording (server/adapter/queries.ts); one that names a step to go to moves there. */
+  private queryRequest(command: QueryCommand, response: DebugProtocol.Response, args: unknown, request?: DebugProtocol.Request): void {
+    let answer: QueryAnswer;
+    try {
+      answer = answerQuery(command, args, this.nav, this.config?.program);
+    } catch (error) {
+      return this.sendError(response, error instanceof QueryError ? new UserError(error.message) : error);
+    }
+    response.body = answer.body;
+    if (answer.moveTo === undefined) return this.sendResponse(response);
+    const position = answer.moveTo;
+    this.enqueueRequest(response, request, () => this.controller!.goToPosition(position));
   }
 
   private positionOfStep(step: number, side?: Side): number {

@@ -331,7 +331,10 @@ describe('actual mode: the real run of a program', { timeout: 300_000 }, () => {
   test('gotoTargets and goto jump to the next time a line runs; run to cursor works with a temporary breakpoint', async () => {
     await launchFresh(config);
     const targets = (await session.dc.gotoTargetsRequest({ source: { path: LOOP }, line: L.print })).body.targets;
-    assert.equal(targets.length, 1);
+    // First "run to line"; then one target per time the recording ran the line (print runs for i = 0, 3, 6).
+    assert.match(targets[0]!.label, /^Run the real run to line/);
+    assert.equal(targets.length, 1 + 3);
+    assert.match(targets[1]!.label, /^Run 1 of 3 · step \d+/);
     assert.deepEqual((await session.dc.gotoTargetsRequest({ source: { path: LOOP }, line: 2 })).body.targets, []);
     const stop = await session.move('goto', { threadId: 1, targetId: targets[0]!.id });
     assert.equal(stop.body.reason, 'goto');

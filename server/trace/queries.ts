@@ -1,0 +1,369 @@
+// Questions a recording answers directly (omniscient time travel): where a value was set, every value a variable held,
+// every time a line ran, every call with its outcome. Indexes built once per frame list and extended as frames arrive.
+
+import type { Locals, TraceFrame } from './model';
+import { DeltaLocals } from './compact-locals';
+
+/** Where a variable got the value it holds at some step. */
+export interface ValueChange {
+  /** First step whose locals show the value. */
+  readonly shownAt: number;
+  /**
+   * The step that set it: the line that ran just before `shownAt` in the same call (its locals still show the value
+   * before), or `shownAt` itself when the value came with the call (an argument).
+   */
+  readonly setBy: number;
+  readonly name: string;
+  readonly value: string;
+  /** The value before the change; undefined when the variable was new. */
+  readonly before?: string;
+}
+
+/** One value a variable held. */
+export interface HistoryEntry extends ValueChange {
+  /** The call (index of its call frame) the change belongs to. */
+  readonly call: number;
+}
+
+/** One time a line ran, with the locals that changed since the step before in its call. */
+export interface LineRun {
+  readonly step: number;
+  readonly changed: readonly { readonly name: string; readonly value: string; readonly before?: string }[];
+}
+
+export type CallOutcome = 'returned' | 'raised' | 'running';
+
+/** One call in the recording. */
+export interface CallRecord {
+  /** Index of the call frame. */
+  readonly step: number;
+  readonly functionName: string;
+  /** The file of the function when not the main one. */
+  readonly file?: string;
+  /** Line of the call event (the `def` line, or the decorator's). */
+  readonly line: number;
+  readonly depth: number;
+  readonly scope: number;
+  /** The arguments: the call frame's locals. */
+  readonly args: Locals;
+  /** Index of the return frame, when the call ended in the recording. */
+  end?: number;
+  outcome: CallOutcome;
+  /** `repr` of the returned value, or of the exception that left the call. */
+  value?: string;
+  /** Index into `calls` of the caller, or -1 for the outermost calls. */
+  readonly parent: number;
+  readonly children: number[];
+}
+
+/** Calls of one function, for a code lens ("3 calls · 1 raised"). */
+export interface FunctionCalls {
+  readonly functionName: string;
+  readonly file?: string;
+  readonly line: number;
+  readonly calls: number;
+  readonly raised: number;
+  /** Indices into `calls`. */
+  readonly callIds: readonly number[];
+}
+
+const NONE = -1;
+
+/** A growable array of small integers (frame indices): 4 bytes each instead of a JS array's 8. */
+class IntList {
+  private data = new Int32Array(4);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Int32Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+
+  at(i: number): number {
+    return this.data[i]!;
+  }
+
+  /** Position of the last element ≤ value (the list is sorted ascending), or -1. */
+  lastAtMost(value: number): number {
+    let low = 0;
+    let high = this.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (this.data[mid]! <= value) {
+        found = mid;
+        low = mid + 1;
+      } else high = mid - 1;
+    }
+    return found;
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data.subarray(0, this.length));
+  }
+}
+
+/**
+ * The indexes over one frame list. `update()` reads the frames added since the last call (a prediction grows); a list
+ * that changed otherwise (a what-if edit, a restart) needs a new TraceIndex.
+ */
+export class TraceIndex {
+  /** Frames indexed so far. */
+  private indexed = 0;
+  /** Per frame: the previous call/line frame of the same scope (or -1); only for call/line frames. */
+  private previousInScope = new Int32Array(1024);
+  /** Per frame: the index of its call's call frame (or -1 when the recording starts inside a call). */
+  private callStepOf = new Int32Array(1024);
+  /** Per scope: its latest call/line frame. */
+  private readonly lastOfScope = new Map<number, number>();
+  /** Per scope and name: the steps whose locals show a new value (`shownAt`). */
+  private readonly changes = new Map<number, Map<string, IntList>>();
+  /** Per file (`''` for the main one) and line: the line events there. */
+  private readonly lineRuns = new Map<string, Map<number, IntList>>();
+  /** Every call in order of its call frame. */
+  readonly calls: CallRecord[] = [];
+  /** Per scope: the index into `calls` of its live call. */
+  private readonly openCall = new Map<number, number>();
+  /** Per scope: the call-record stack position, to find callers. */
+  private callStack: number[] = [];
+  /** Exception frames, in order. */
+  private readonly exceptionSteps = new IntList();
+
+  constructor(private readonly frames: readonly TraceFrame[]) {
+    this.update();
+  }
+
+  /** Indexes frames added since the last call; cheap when nothing was added. */
+  update(): void {
+    const frames = this.frames;
+    if (this.previousInScope.length < frames.length) {
+      const size = Math.max(frames.length, this.previousInScope.length * 2);
+      const previous = new Int32Array(size);
+      previous.set(this.previousInScope);
+      this.previousInScope = previous;
+      const calls = new Int32Array(size);
+      calls.set(this.callStepOf);
+      this.callStepOf = calls;
+    }
+    for (let i = this.indexed; i < frames.length; i++) this.add(frames[i]!, i);
+    this.indexed = frames.length;
+  }
+
+  get length(): number {
+    return this.indexed;
+  }
+
+  private add(frame: TraceFrame, i: number): void {
+    const scope = frame.scope;
+    const openBefore = this.openCall.get(scope);
+    this.callStepOf[i] = frame.event === 'call' ? i : openBefore === undefined ? NONE : this.calls[openBefore]!.step;
+    if (frame.event === 'call' || frame.event === 'line') {
+      const previous = frame.event === 'call' ? NONE : this.lastOfScope.get(scope) ?? NONE;
+      this.previousInScope[i] = previous;
+      this.lastOfScope.set(scope, i);
+      this.recordChanges(frame, i, previous === NONE ? undefined : this.frames[previous]!.locals);
+      if (frame.event === 'line') {
+        let byLine = this.lineRuns.get(frame.file ?? '');
+        if (!byLine) this.lineRuns.set(frame.file ?? '', (byLine = new Map()));
+        let runs = byLine.get(frame.line);
+        if (!runs) byLine.set(frame.line, (runs = new IntList()));
+        runs.push(i);
+      } else this.openCallRecord(frame, i);
+      return;
+    }
+    this.previousInScope[i] = NONE;
+    if (frame.event === 'exception') {
+      this.exceptionSteps.push(i);
+      const open = this.openCall.get(scope);
+      // An exception frame that the scope's return follows directly is the exception leaving the call.
+      if (open !== undefined) this.calls[open]!.value = frame.value;
+      this.lastEvent.set(scope, 'exception');
+      return;
+    }
+    // return
+    const open = this.openCall.get(scope);
+    if (open !== undefined) {
+      const call = this.calls[open]!;
+      call.end = i;
+      if (this.lastEvent.get(scope) === 'exception') call.outcome = 'raised';
+      else {
+        call.outcome = 'returned';
+        call.value = frame.value;
+      }
+      this.openCall.delete(scope);
+      const at = this.callStack.lastIndexOf(open);
+      if (at >= 0) this.callStack.length = at;
+    }
+    this.lastOfScope.delete(scope);
+    this.lastEvent.delete(scope);
+  }
+
+  /** The last event kind seen per scope, to tell a call that raised from one that handled its exception. */
+  private readonly lastEvent = new Map<number, 'exception' | 'other'>();
+
+  private openCallRecord(frame: TraceFrame, i: number): void {
+    // A generator's resume is a call frame of a scope that is not open: a call of its own, as settrace sees it.
+    const parent = this.callStack.length > 0 ? this.callStack[this.callStack.length - 1]! : NONE;
+    const record: CallRecord = {
+      step: i, functionName: frame.functionName, line: frame.line, depth: frame.depth, scope: frame.scope, args: frame.locals,
+      outcome: 'running', parent, children: [],
+      ...(frame.file !== undefined ? { file: frame.file } : {}),
+    };
+    const id = this.calls.length;
+    this.calls.push(record);
+    if (parent !== NONE) this.calls[parent]!.children.push(id);
+    this.openCall.set(frame.scope, id);
+    this.callStack.push(id);
+    this.lastEvent.set(frame.scope, 'other');
+  }
+
+  private recordChanges(frame: TraceFrame, i: number, before: Locals | undefined): void {
+    if (frame.event === 'line') this.lastEvent.set(frame.scope, 'other');
+    const locals = frame.locals;
+    if (before === locals) return;
+    let byName = this.changes.get(frame.scope);
+    if (!byName) this.changes.set(frame.scope, (byName = new Map()));
+    const note = (name: string): void => {
+      let list = byName!.get(name);
+      if (!list) byName!.set(name, (list = new IntList()));
+      list.push(i);
+    };
+    // A recording's frame that changed one value says which (no comparison of the others needed).
+    if (before !== undefined && locals instanceof DeltaLocals && locals.base === before) {
+      note(locals.layout.names[locals.at]!);
+      return;
+    }
+    for (const [name, value] of locals) {
+      if (before === undefined || before.get(name) !== value) note(name);
+    }
+  }
+
+  private changeAt(name: string, shownAt: number): ValueChange {
+    const frame = this.frames[shownAt]!;
+    const previous = this.previousInScope[shownAt]!;
+    const value = frame.locals.get(name) ?? '';
+    if (frame.event === 'call' || previous === NONE) return { shownAt, setBy: shownAt, name, value };
+    const before = this.frames[previous]!.locals.get(name);
+    return { shownAt, setBy: previous, name, value, ...(before !== undefined ? { before } : {}) };
+  }
+
+  /**
+   * Where the value `name` holds at `step` (in that step's call) was set; `forward`: the next change after `step`.
+   * undefined when the step's call has no such variable, or there is no change that way.
+   */
+  lastChange(step: number, name: string, direction: 'back' | 'forward' = 'back'): ValueChange | undefined {
+    this.update();
+    const frame = this.frames[step];
+    if (!frame) return undefined;
+    const list = this.changes.get(frame.scope)?.get(name);
+    if (!list) return undefined;
+    // For return/exception frames (no locals), the scope's last locals are the ones in question.
+    const at = list.lastAtMost(step);
+    if (direction === 'back') return at < 0 ? undefined : this.changeAt(name, list.at(at));
+    const next = at + 1;
+    if (next >= list.length) return undefined;
+    return this.changeAt(name, list.at(next));
+  }
+
+  /** Every value `name` held in the call of `step` (or, with `allCalls`, in every call of that function), in order. */
+  valueHistory(step: number, name: string, allCalls = false): HistoryEntry[] {
+    this.update();
+    const frame = this.frames[step];
+    if (!frame) return [];
+    const scopes = allCalls
+      ? [...new Set(this.calls.filter((c) => c.functionName === frame.functionName && c.file === frame.file).map((c) => c.scope))]
+      : [frame.scope];
+    const entries: HistoryEntry[] = [];
+    for (const scope of scopes) {
+      const list = this.changes.get(scope)?.get(name);
+      if (!list) continue;
+      for (let k = 0; k < list.length; k++) {
+        const shownAt = list.at(k);
+        entries.push({ ...this.changeAt(name, shownAt), call: this.callOf(shownAt) });
+      }
+    }
+    return entries.sort((a, b) => a.shownAt - b.shownAt);
+  }
+
+  /** The call frame's index of the call a step belongs to (the step itself for a call frame); -1 when unknown. */
+  callOf(step: number): number {
+    this.update();
+    return step >= 0 && step < this.indexed ? this.callStepOf[step]! : NONE;
+  }
+
+  /** Every time `line` (of `file`, the main file when undefined) ran, with what changed at that moment. */
+  runsOfLine(line: number, file?: string): LineRun[] {
+    this.update();
+    const list = this.lineRuns.get(file ?? '')?.get(line);
+    if (!list) return [];
+    const runs: LineRun[] = [];
+    for (let k = 0; k < list.length; k++) {
+      const step = list.at(k);
+      const locals = this.frames[step]!.locals;
+      const previous = this.previousInScope[step]!;
+      const before = previous === NONE ? undefined : this.frames[previous]!.locals;
+      const changed: { name: string; value: string; before?: string }[] = [];
+      if (before !== locals) {
+        for (const [name, value] of locals) {
+          const old = before?.get(name);
+          if (old !== value) changed.push({ name, value, ...(old !== undefined ? { before: old } : {}) });
+        }
+      }
+      runs.push({ step, changed });
+    }
+    return runs;
+  }
+
+  /** Steps of every run of a line, without the changes (cheap). */
+  stepsOfLine(line: number, file?: string): number[] {
+    this.update();
+    return this.lineRuns.get(file ?? '')?.get(line)?.toArray() ?? [];
+  }
+
+  /** Calls of a function (every call when no name), in order. */
+  callsOf(functionName?: string, file?: string): CallRecord[] {
+    this.update();
+    return functionName === undefined ? this.calls : this.calls.filter((c) => c.functionName === functionName && (file === undefined || c.file === file));
+  }
+
+  /** Per function (by file and call line): how many calls, how many raised. */
+  functionSummaries(): FunctionCalls[] {
+    this.update();
+    const byKey = new Map<string, { functionName: string; file?: string; line: number; calls: number; raised: number; callIds: number[] }>();
+    for (const [id, call] of this.calls.entries()) {
+      const key = `${call.file ?? ''}\u0000${call.line}\u0000${call.functionName}`;
+      let summary = byKey.get(key);
+      if (!summary) byKey.set(key, (summary = { functionName: call.functionName, line: call.line, calls: 0, raised: 0, callIds: [], ...(call.file !== undefined ? { file: call.file } : {}) }));
+      summary.calls++;
+      if (call.outcome === 'raised') summary.raised++;
+      summary.callIds.push(id);
+    }
+    return [...byKey.values()];
+  }
+
+  /** Steps of exception frames, in order. */
+  exceptions(): number[] {
+    this.update();
+    return this.exceptionSteps.toArray();
+  }
+}
+
+/** The same answers by walking the frames, with no index: the baseline `npm run bench` measures the index against. */
+export function lastChangeByScan(frames: readonly TraceFrame[], step: number, name: string): number | undefined {
+  const frame = frames[step];
+  if (!frame) return undefined;
+  const value = frame.locals.get(name);
+  let shownAt: number | undefined;
+  for (let i = step; i >= 0; i--) {
+    const candidate = frames[i]!;
+    if (candidate.scope !== frame.scope || (candidate.event !== 'call' && candidate.event !== 'line')) continue;
+    if (candidate.locals.get(name) !== value) break;
+    shownAt = i;
+    if (candidate.event === 'call') break;
+  }
+  return shownAt;
+}
