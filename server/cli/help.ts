@@ -77,6 +77,7 @@ Commands:
   compare  the real trace and the predicted one side by side, with the
            first divergence
   eval     score a model on a corpus of programs; writes a report
+  query    ask a recording: where a value was set, when a line ran, calls
 
 Run \`cwm-debug COMMAND --help\` for a command's options.
   -h, --help     this help

@@ -17,6 +17,7 @@ import { ModelOptionError } from './model-options';
 import { closestName, parseCommandLine } from './options';
 import { compareCommand, predictCommand } from './predict';
 import { EVAL_USAGE, evalCommand } from './eval';
+import { queryCommand } from './query';
 import { TraceTable } from './table';
 import { visible } from './terminal';
 import { CwmTraceWriter, JsonTraceWriter, TableTraceWriter, type TraceWriter } from './trace-output';
@@ -131,7 +132,7 @@ function version(): string {
   return 'unknown';
 }
 
-const COMMANDS = ['trace', 'predict', 'compare', 'eval'];
+const COMMANDS = ['trace', 'predict', 'compare', 'eval', 'query'];
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -145,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
         return await compareCommand(rest);
       case 'eval':
         return await evalCommand(rest, EVAL_USAGE);
+      case 'query':
+        return await queryCommand(rest);
       case '--version':
       case '-V':
         process.stdout.write(`cwm-debug ${version()}\n`);

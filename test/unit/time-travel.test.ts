@@ -4,7 +4,7 @@
 // Every answer is checked against a brute-force walk of the same frames, written here independently of the index.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { TraceIndex } from '../../server/trace/queries';
+import { runCli } from '../helpers/cli-run';
 import { Debuggee } from '../helpers/debuggee';
 import { fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
@@ -217,5 +218,35 @@ describe('time-travel questions through DAP', { timeout: 300_000 }, () => {
       const calls = await ask('cwm/calls', { function: 'parse', side });
       assert.deepEqual((calls.calls as { outcome: string }[]).map((c) => c.outcome), ['returned', 'raised'], side);
     }
+  });
+});
+
+describe('cwm-debug query', { timeout: 120_000 }, () => {
+  test('answers over a fresh real run: last change, history, runs of a line, calls with outcomes', async () => {
+    const result = await runCli(['query', PROGRAM, '--entry', 'main', '--args', ARGS, '--last', 'total@end', '--runs', String(P.loopBody), '--calls', 'parse']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split('\n');
+    assert.match(lines[0]!, /^--last total@end: total = 42 was set at step \d+, line 35: total \+= safe_parse\("7"\) \+ safe_parse\("x"\) \(before: 36\)$/);
+    assert.ok(lines.includes(`--runs ${P.loopBody}: line ${P.loopBody} ran 4 times`));
+    assert.ok(lines.includes('--calls parse: 2 calls · 1 raised'));
+    assert.ok(lines.some((l) => /parse\(text='x'\) raised .*ValueError/.test(l)));
+  });
+
+  test('answers over a saved trace as JSON; a saved trace without program text asks for --program', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cwm-query-'));
+    const saved = join(dir, 'run.json');
+    const traced = await runCli(['trace', PROGRAM, '--entry', 'main', '--args', ARGS, '--format', 'json']);
+    writeFileSync(saved, traced.stdout);
+    const missing = await runCli(['query', saved, '--calls', '*']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pass --program FILE\.py/);
+    const result = await runCli(['query', saved, '--program', PROGRAM, '--history', 'total@end', '--format', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    const answer = JSON.parse(result.stdout) as { steps: number; answers: { entries: { value: string }[] }[] };
+    assert.equal(answer.steps, real.frames.length);
+    assert.deepEqual(answer.answers[0]!.entries.map((e) => e.value), ['0', '1', '3', '6', '8', '12', '36', '42']);
+    const bad = await runCli(['query', saved, '--program', PROGRAM, '--last', 'total@999']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /the step must be a number from 0 to \d+/);
   });
 });
