@@ -19,7 +19,7 @@ const SideArg = z.enum(['actual', 'predicted']).optional();
 const StepArg = z.number().int().nonnegative().optional();
 const Schemas = {
   'cwm/lastChange': z.object({ name: z.string().min(1).max(1000), side: SideArg, step: StepArg, direction: z.enum(['back', 'forward']).optional(), move: z.boolean().optional() }),
-  'cwm/valueHistory': z.object({ name: z.string().min(1).max(1000), side: SideArg, step: StepArg, allCalls: z.boolean().optional() }),
+  'cwm/valueHistory': z.object({ name: z.string().min(1).max(1000), side: SideArg, step: StepArg, allCalls: z.boolean().optional(), limit: z.number().int().positive().optional() }),
   'cwm/lineRuns': z.object({ line: z.number().int().positive(), path: z.string().max(4096).optional(), side: SideArg, limit: z.number().int().positive().optional() }),
   'cwm/calls': z.object({ function: z.string().max(1000).optional(), side: SideArg, limit: z.number().int().positive().optional() }),
   'cwm/functionCalls': z.object({ side: SideArg }),
@@ -134,21 +134,28 @@ export function answerQuery(command: QueryCommand, rawArgs: unknown, nav: TraceN
       return { body: { side, change: body }, ...(moveTo !== undefined ? { moveTo } : {}) };
     }
     case 'cwm/valueHistory': {
-      const { name, allCalls = false } = parsed.data as z.infer<(typeof Schemas)['cwm/valueHistory']>;
+      const { name, allCalls = false, limit = DEFAULT_LIMIT } = parsed.data as z.infer<(typeof Schemas)['cwm/valueHistory']>;
       if (step === undefined || frames[step] === undefined) throw new QueryError(`The ${sideName} has no step to ask about yet.`);
-      const entries = index.valueHistory(step, name, allCalls).map((entry) => ({ ...describeChange(entry, frames, nav, side), call: entry.call }));
-      return { body: { side, name, function: frames[step]!.functionName, entries } };
+      const page = index.valueHistoryPage(step, name, allCalls, limit);
+      const entries = page.entries.map((entry) => ({ ...describeChange(entry, frames, nav, side), call: entry.call }));
+      return {
+        body: {
+          side, name, function: frames[step]!.functionName, total: page.total, entries,
+          ...(page.total > limit ? { note: `The first ${limit} of ${page.total} values are listed.` } : {}),
+        },
+      };
     }
     case 'cwm/lineRuns': {
       const { line, path, limit = DEFAULT_LIMIT } = parsed.data as z.infer<(typeof Schemas)['cwm/lineRuns']>;
       // Frames of the main program carry no file; other files' frames carry their absolute path.
       const file = path !== undefined && (mainPath === undefined || resolve(path) !== resolve(mainPath)) ? resolve(path) : undefined;
-      const runs = index.runsOfLine(line, file);
+      const total = index.countRunsOfLine(line, file);
+      const runs = index.runsOfLine(line, file, limit);
       return {
         body: {
-          side, line, total: runs.length,
-          runs: runs.slice(0, limit).map((run) => ({ ...run, position: positionOf(nav, side, run.step) })),
-          ...(runs.length > limit ? { note: `The first ${limit} of ${runs.length} runs are listed.` } : {}),
+          side, line, total,
+          runs: runs.map((run) => ({ ...run, position: positionOf(nav, side, run.step) })),
+          ...(total > limit ? { note: `The first ${limit} of ${total} runs are listed.` } : {}),
         },
       };
     }

@@ -129,21 +129,22 @@ export async function queryCommand(argv: string[]): Promise<number> {
   }
   for (const question of values.history ?? []) {
     const { name, step } = nameAtStep(question, '--history', trace);
-    const entries = index.valueHistory(step, name);
-    answers.push({ question: `--history ${question}`, total: entries.length, entries: entries.slice(0, limit).map((e) => ({ ...e, line: trace.frames[e.setBy]!.line })) });
-    say(`--history ${question}: ${entries.length} value${entries.length === 1 ? '' : 's'} in this call of ${trace.frames[step]!.functionName}`);
-    for (const e of entries.slice(0, limit)) say(`  step ${String(e.setBy).padStart(6)}  line ${String(trace.frames[e.setBy]!.line).padStart(4)}  ${name} = ${e.value}`);
-    if (entries.length > limit) say(`  … ${entries.length - limit} more (--limit)`);
+    const { total, entries } = index.valueHistoryPage(step, name, false, limit);
+    answers.push({ question: `--history ${question}`, total, entries: entries.map((e) => ({ ...e, line: trace.frames[e.setBy]!.line })) });
+    say(`--history ${question}: ${total} value${total === 1 ? '' : 's'} in this call of ${trace.frames[step]!.functionName}`);
+    for (const e of entries) say(`  step ${String(e.setBy).padStart(6)}  line ${String(trace.frames[e.setBy]!.line).padStart(4)}  ${name} = ${e.value}`);
+    if (total > limit) say(`  … ${total - limit} more (--limit)`);
   }
   for (const question of values.runs ?? []) {
     const line = Number(question);
-    const runs = index.runsOfLine(line);
-    answers.push({ question: `--runs ${question}`, total: runs.length, runs: runs.slice(0, limit) });
-    say(`--runs ${line}: line ${line} ran ${runs.length} time${runs.length === 1 ? '' : 's'}`);
-    for (const run of runs.slice(0, limit)) {
+    const total = index.countRunsOfLine(line);
+    const runs = index.runsOfLine(line, undefined, limit);
+    answers.push({ question: `--runs ${question}`, total, runs });
+    say(`--runs ${line}: line ${line} ran ${total} time${total === 1 ? '' : 's'}`);
+    for (const run of runs) {
       say(`  step ${String(run.step).padStart(6)}  ${run.changed.map((c) => `${c.name} = ${c.value}`).join(', ') || '(nothing changed)'}`);
     }
-    if (runs.length > limit) say(`  … ${runs.length - limit} more (--limit)`);
+    if (total > limit) say(`  … ${total - limit} more (--limit)`);
   }
   for (const question of values.calls ?? []) {
     const calls = index.callsOf(question === '*' ? undefined : question);

@@ -68,6 +68,21 @@ export interface FunctionCalls {
 }
 
 const NONE = -1;
+/** Lines past this get no per-line list (a predicted frame may name any number). */
+const MAX_INDEXED_LINE = 1_000_000;
+
+/** The index's state of one scope (one live Python frame). */
+interface ScopeState {
+  readonly scope: number;
+  /** Its latest call/line frame, -1 after it returned. */
+  lastFrame: number;
+  /** Index into `calls` of its live call, -1 when none. */
+  openCall: number;
+  /** Its last event was an exception: a return now means the exception left the call. */
+  afterException: boolean;
+  /** Per name: the steps whose locals show a new value (`shownAt`). */
+  readonly changes: Map<string, IntList>;
+}
 
 /** A growable array of small integers (frame indices): 4 bytes each instead of a JS array's 8. */
 class IntList {
@@ -118,17 +133,14 @@ export class TraceIndex {
   private previousInScope = new Int32Array(1024);
   /** Per frame: the index of its call's call frame (or -1 when the recording starts inside a call). */
   private callStepOf = new Int32Array(1024);
-  /** Per scope: its latest call/line frame. */
-  private readonly lastOfScope = new Map<number, number>();
-  /** Per scope and name: the steps whose locals show a new value (`shownAt`). */
-  private readonly changes = new Map<number, Map<string, IntList>>();
-  /** Per file (`''` for the main one) and line: the line events there. */
-  private readonly lineRuns = new Map<string, Map<number, IntList>>();
+  /** What the index keeps per scope (one lookup per frame; consecutive frames of one scope need none). */
+  private readonly scopes = new Map<number, ScopeState>();
+  private lastScope: ScopeState | undefined;
+  /** Per file (`''` for the main one), per line: the line events there. */
+  private readonly lineRuns = new Map<string, IntList[]>();
   /** Every call in order of its call frame. */
   readonly calls: CallRecord[] = [];
-  /** Per scope: the index into `calls` of its live call. */
-  private readonly openCall = new Map<number, number>();
-  /** Per scope: the call-record stack position, to find callers. */
+  /** Indices into `calls` of the live calls, innermost last, to find callers. */
   private callStack: number[] = [];
   /** Exception frames, in order. */
   private readonly exceptionSteps = new IntList();
@@ -157,55 +169,60 @@ export class TraceIndex {
     return this.indexed;
   }
 
+  private scopeState(scope: number): ScopeState {
+    const last = this.lastScope;
+    if (last !== undefined && last.scope === scope) return last;
+    let state = this.scopes.get(scope);
+    if (!state) this.scopes.set(scope, (state = { scope, lastFrame: NONE, openCall: NONE, afterException: false, changes: new Map() }));
+    this.lastScope = state;
+    return state;
+  }
+
   private add(frame: TraceFrame, i: number): void {
-    const scope = frame.scope;
-    const openBefore = this.openCall.get(scope);
-    this.callStepOf[i] = frame.event === 'call' ? i : openBefore === undefined ? NONE : this.calls[openBefore]!.step;
+    const state = this.scopeState(frame.scope);
+    this.callStepOf[i] = frame.event === 'call' ? i : state.openCall === NONE ? NONE : this.calls[state.openCall]!.step;
     if (frame.event === 'call' || frame.event === 'line') {
-      const previous = frame.event === 'call' ? NONE : this.lastOfScope.get(scope) ?? NONE;
+      const previous = frame.event === 'call' ? NONE : state.lastFrame;
       this.previousInScope[i] = previous;
-      this.lastOfScope.set(scope, i);
-      this.recordChanges(frame, i, previous === NONE ? undefined : this.frames[previous]!.locals);
+      state.lastFrame = i;
+      state.afterException = false;
+      this.recordChanges(state, frame, i, previous === NONE ? undefined : this.frames[previous]!.locals);
       if (frame.event === 'line') {
-        let byLine = this.lineRuns.get(frame.file ?? '');
-        if (!byLine) this.lineRuns.set(frame.file ?? '', (byLine = new Map()));
-        let runs = byLine.get(frame.line);
-        if (!runs) byLine.set(frame.line, (runs = new IntList()));
-        runs.push(i);
-      } else this.openCallRecord(frame, i);
+        const file = frame.file ?? '';
+        let byLine = this.lineRuns.get(file);
+        if (!byLine) this.lineRuns.set(file, (byLine = []));
+        // Line numbers index an array; a hostile predicted line number far out gets no slot (it ran, but is not listed).
+        if (frame.line >= 0 && frame.line <= MAX_INDEXED_LINE) (byLine[frame.line] ??= new IntList()).push(i);
+      } else this.openCallRecord(state, frame, i);
       return;
     }
     this.previousInScope[i] = NONE;
     if (frame.event === 'exception') {
       this.exceptionSteps.push(i);
-      const open = this.openCall.get(scope);
       // An exception frame that the scope's return follows directly is the exception leaving the call.
-      if (open !== undefined) this.calls[open]!.value = frame.value;
-      this.lastEvent.set(scope, 'exception');
+      if (state.openCall !== NONE) this.calls[state.openCall]!.value = frame.value;
+      state.afterException = true;
       return;
     }
     // return
-    const open = this.openCall.get(scope);
-    if (open !== undefined) {
+    if (state.openCall !== NONE) {
+      const open = state.openCall;
       const call = this.calls[open]!;
       call.end = i;
-      if (this.lastEvent.get(scope) === 'exception') call.outcome = 'raised';
+      if (state.afterException) call.outcome = 'raised';
       else {
         call.outcome = 'returned';
         call.value = frame.value;
       }
-      this.openCall.delete(scope);
+      state.openCall = NONE;
       const at = this.callStack.lastIndexOf(open);
       if (at >= 0) this.callStack.length = at;
     }
-    this.lastOfScope.delete(scope);
-    this.lastEvent.delete(scope);
+    state.lastFrame = NONE;
+    state.afterException = false;
   }
 
-  /** The last event kind seen per scope, to tell a call that raised from one that handled its exception. */
-  private readonly lastEvent = new Map<number, 'exception' | 'other'>();
-
-  private openCallRecord(frame: TraceFrame, i: number): void {
+  private openCallRecord(state: ScopeState, frame: TraceFrame, i: number): void {
     // A generator's resume is a call frame of a scope that is not open: a call of its own, as settrace sees it.
     const parent = this.callStack.length > 0 ? this.callStack[this.callStack.length - 1]! : NONE;
     const record: CallRecord = {
@@ -216,20 +233,17 @@ export class TraceIndex {
     const id = this.calls.length;
     this.calls.push(record);
     if (parent !== NONE) this.calls[parent]!.children.push(id);
-    this.openCall.set(frame.scope, id);
+    state.openCall = id;
     this.callStack.push(id);
-    this.lastEvent.set(frame.scope, 'other');
   }
 
-  private recordChanges(frame: TraceFrame, i: number, before: Locals | undefined): void {
-    if (frame.event === 'line') this.lastEvent.set(frame.scope, 'other');
+  private recordChanges(state: ScopeState, frame: TraceFrame, i: number, before: Locals | undefined): void {
     const locals = frame.locals;
     if (before === locals) return;
-    let byName = this.changes.get(frame.scope);
-    if (!byName) this.changes.set(frame.scope, (byName = new Map()));
+    const byName = state.changes;
     const note = (name: string): void => {
-      let list = byName!.get(name);
-      if (!list) byName!.set(name, (list = new IntList()));
+      let list = byName.get(name);
+      if (!list) byName.set(name, (list = new IntList()));
       list.push(i);
     };
     // A recording's frame that changed one value says which (no comparison of the others needed).
@@ -259,7 +273,7 @@ export class TraceIndex {
     this.update();
     const frame = this.frames[step];
     if (!frame) return undefined;
-    const list = this.changes.get(frame.scope)?.get(name);
+    const list = this.scopes.get(frame.scope)?.changes.get(name);
     if (!list) return undefined;
     // For return/exception frames (no locals), the scope's last locals are the ones in question.
     const at = list.lastAtMost(step);
@@ -270,23 +284,33 @@ export class TraceIndex {
   }
 
   /** Every value `name` held in the call of `step` (or, with `allCalls`, in every call of that function), in order. */
-  valueHistory(step: number, name: string, allCalls = false): HistoryEntry[] {
+  valueHistory(step: number, name: string, allCalls = false, limit = Infinity): HistoryEntry[] {
+    return this.valueHistoryPage(step, name, allCalls, limit).entries;
+  }
+
+  /** The first `limit` values of valueHistory and how many there are in all (a loop's counter has one per run). */
+  valueHistoryPage(step: number, name: string, allCalls = false, limit = Infinity): { total: number; entries: HistoryEntry[] } {
     this.update();
     const frame = this.frames[step];
-    if (!frame) return [];
+    if (!frame) return { total: 0, entries: [] };
     const scopes = allCalls
       ? [...new Set(this.calls.filter((c) => c.functionName === frame.functionName && c.file === frame.file).map((c) => c.scope))]
       : [frame.scope];
-    const entries: HistoryEntry[] = [];
-    for (const scope of scopes) {
-      const list = this.changes.get(scope)?.get(name);
-      if (!list) continue;
-      for (let k = 0; k < list.length; k++) {
-        const shownAt = list.at(k);
-        entries.push({ ...this.changeAt(name, shownAt), call: this.callOf(shownAt) });
+    const lists = scopes.map((scope) => this.scopes.get(scope)?.changes.get(name)).filter((list): list is IntList => list !== undefined);
+    let total = 0;
+    for (const list of lists) total += list.length;
+    // Steps in order across the calls (each list is in order): merge the heads, stop at the limit.
+    const steps: number[] = [];
+    const heads = lists.map(() => 0);
+    while (steps.length < Math.min(limit, total)) {
+      let best = -1;
+      for (let k = 0; k < lists.length; k++) {
+        if (heads[k]! < lists[k]!.length && (best < 0 || lists[k]!.at(heads[k]!) < lists[best]!.at(heads[best]!))) best = k;
       }
+      if (best < 0) break;
+      steps.push(lists[best]!.at(heads[best]!++));
     }
-    return entries.sort((a, b) => a.shownAt - b.shownAt);
+    return { total, entries: steps.map((shownAt) => ({ ...this.changeAt(name, shownAt), call: this.callStepOf[shownAt]! })) };
   }
 
   /** The call frame's index of the call a step belongs to (the step itself for a call frame); -1 when unknown. */
@@ -296,12 +320,12 @@ export class TraceIndex {
   }
 
   /** Every time `line` (of `file`, the main file when undefined) ran, with what changed at that moment. */
-  runsOfLine(line: number, file?: string): LineRun[] {
+  runsOfLine(line: number, file?: string, limit = Infinity): LineRun[] {
     this.update();
-    const list = this.lineRuns.get(file ?? '')?.get(line);
+    const list = this.lineRuns.get(file ?? '')?.[line];
     if (!list) return [];
     const runs: LineRun[] = [];
-    for (let k = 0; k < list.length; k++) {
+    for (let k = 0; k < Math.min(list.length, limit); k++) {
       const step = list.at(k);
       const locals = this.frames[step]!.locals;
       const previous = this.previousInScope[step]!;
@@ -318,10 +342,16 @@ export class TraceIndex {
     return runs;
   }
 
+  /** How many times a line ran. */
+  countRunsOfLine(line: number, file?: string): number {
+    this.update();
+    return this.lineRuns.get(file ?? '')?.[line]?.length ?? 0;
+  }
+
   /** Steps of every run of a line, without the changes (cheap). */
   stepsOfLine(line: number, file?: string): number[] {
     this.update();
-    return this.lineRuns.get(file ?? '')?.get(line)?.toArray() ?? [];
+    return this.lineRuns.get(file ?? '')?.[line]?.toArray() ?? [];
   }
 
   /** Calls of a function (every call when no name), in order. */

@@ -20,6 +20,7 @@ import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
 import { benchEval } from './eval-bench';
 import { benchTracer } from './tracer-bench';
+import { benchQueries } from './queries-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
 
@@ -157,6 +158,10 @@ async function main(): Promise<void> {
   const codec = await loadTokenizer(await writeTestTokenizer(mkdtempSync(join(tmpdir(), 'cwm-bench-'))));
   try {
     if (wants('tracer')) await benchTracer(print);
+    if (wants('queries')) {
+      print();
+      await benchQueries(print);
+    }
     if (wants('rollout')) await benchRollouts(codec);
     if (wants('client')) await benchClientCosts(codec);
     if (wants('adapter')) {
