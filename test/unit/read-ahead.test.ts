@@ -202,6 +202,28 @@ describe('read-ahead in predict mode', { timeout: 300_000 }, () => {
     assert.ok(bodies.slice(1).every((b) => (b.max_tokens ?? 0) <= 300), 'a read-ahead request asked for more than its token bound');
   });
 
+  test('a vLLM that refuses priority (V0 engine, fcfs): the read-ahead is asked again without it, and never sent it again', async () => {
+    const v0 = await startProtocolServer({ protocol: 'vllm', codec, model: replay.model, vllmV0Engine: true });
+    try {
+      session = await Debuggee.open();
+      await session.launch({
+        program: LOOP, mode: 'predict', entry: 'main', args: N, endpoints: [v0.url], tokenizer: tokenizerPath, readAhead: { frames: 4 },
+      });
+      const s = session;
+      await until(async () => (await lead(s)) >= 4, 'four frames are read ahead');
+      for (let i = 0; i < 3; i++) await s.move('stepIn');
+      await until(async () => (await lead(s)) >= 4, 'the read-ahead filled up again');
+      const bodies = v0.requests.filter((r) => r.path === '/v1/completions').map((r) => r.body as { priority?: number });
+      assert.equal(bodies[0]!.priority, 10, 'the first read-ahead request was not sent at a priority');
+      assert.ok(bodies.length >= 3 && bodies.slice(1).every((b) => b.priority === undefined), JSON.stringify(bodies));
+      assert.equal((await s.state()).frame?.line, real.frames[3]!.line);
+    } finally {
+      await session?.close();
+      session = undefined;
+      await v0.close();
+    }
+  });
+
   test('disabled, every step past the recording asks the model (the behaviour before read-ahead)', async () => {
     const s = await launch({ enabled: false });
     await new Promise((resolve) => setTimeout(resolve, 300));
