@@ -27,6 +27,8 @@ export interface Faults {
   tokenLatencyMs?: number;
   /** Prefill delay per prompt token not found in the prefix cache. */
   prefillMsPerToken?: number;
+  /** Fixed delay before the first token of every completion (a real model's time to first token, cache or not). */
+  prefillMs?: number;
   /** Longest common prefix with earlier prompts (and their outputs) counts as cached; default true. */
   prefixCache?: boolean;
   /** Destroy every connection as soon as it is accepted. */
@@ -347,6 +349,7 @@ async function prefill(ex: Exchange, promptIds: number[], reportCached: (lcp: nu
   ex.rec.promptIds = promptIds;
   ex.rec.cachedTokens = cached;
   const uncached = promptIds.length - cached;
+  if ((faults.prefillMs ?? 0) > 0) await sleep(faults.prefillMs!);
   const perToken = faults.prefillMsPerToken ?? 0;
   onProgress?.(0, uncached);
   if (perToken > 0 && uncached > 0) {
