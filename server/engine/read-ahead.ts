@@ -188,8 +188,10 @@ export class ReadAhead {
   private startReading(): void {
     const generation = this.generationCount;
     const abort = new AbortController();
+    let recorded = 0;
     const accept = (frame: TraceFrame): StreamVerdict => {
       if (generation !== this.generationCount || abort.signal.aborted) return 'stale';
+      recorded++;
       const waiter = this.waiter;
       let satisfied = false;
       if (waiter !== undefined) {
@@ -211,6 +213,8 @@ export class ReadAhead {
       (result) => {
         if (generation !== this.generationCount) return;
         this.host.finished(result);
+        // Output that is no frame at all (malformed, cut) would be asked for again and again: wait for the user's next request.
+        if (recorded === 0 && !result.ended && !abort.signal.aborted) this.suspended = true;
         this.finishReading(generation, result.ended);
       },
       (error: unknown) => {

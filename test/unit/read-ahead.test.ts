@@ -171,6 +171,15 @@ describe('read-ahead in predict mode', { timeout: 300_000 }, () => {
     assert.equal(inFlight(), undefined, 'a read-ahead runs although the frames ahead cover the bound');
   });
 
+  test('the end of the debug session cancels the running read-ahead', async () => {
+    const s = await launch({ enabled: true, frames: 64 }, { tokenLatencyMs: 6 });
+    await until(() => inFlight() !== undefined, 'the read-ahead request streams');
+    const reading = inFlight()!;
+    await s.close();
+    session = undefined;
+    await until(() => reading.clientClosed, 'the read-ahead request is closed');
+  });
+
   test('bounded: never more than the configured frames ahead; reading resumes once half are stepped through', async () => {
     const s = await launch({ enabled: true, frames: 6 });
     await until(async () => (await lead(s)) >= 6 && inFlight() === undefined, 'six frames are read ahead and reading stopped');
