@@ -7,11 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
+import { Tok } from '../../server/cwm/tokens';
+import type { CompletionRequest, CompletionResult, CompletionStream, TokenChunk } from '../../server/endpoint/types';
+import type { CompletionBackend } from '../../server/engine/rollout';
+import { PredictionSession } from '../../server/engine/session';
 import type { Trace } from '../../server/trace/model';
 import { ADAPTER, Debuggee } from '../helpers/debuggee';
 import { fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
-import { startProtocolServer, type ProtocolServer, type RecordedRequest } from '../servers/protocol-server';
+import { startProtocolServer, type ProtocolServer, type RecordedRequest, type TestModel } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
 
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
@@ -240,5 +244,69 @@ describe('read-ahead in predict mode', { timeout: 300_000 }, () => {
     const asked = completions().length;
     await s.move('stepIn');
     assert.equal(completions().length, asked + 1);
+  });
+});
+
+/**
+ * A backend that streams the replay model's tokens a few milliseconds apart and goes on streaming after its request was
+ * cancelled, as a server may while the cancellation travels: what it sends then must never reach the recording.
+ */
+function heedlessBackend(model: TestModel): { backend: CompletionBackend; prompts: string[]; cancelled: number; closed: boolean[] } {
+  const frameSep = codec.specialTokenId(Tok.frameSep)!;
+  const endOfText = codec.specialTokenId(Tok.endOfText)!;
+  const log = { prompts: [] as string[], cancelled: 0, closed: [] as boolean[] };
+  const backend: CompletionBackend = {
+    streams: true,
+    complete(request: CompletionRequest): CompletionStream {
+      const index = log.prompts.push(codec.decode([...request.promptIds])) - 1;
+      log.closed[index] = false;
+      request.signal?.addEventListener('abort', () => log.cancelled++, { once: true });
+      let finish: (result: CompletionResult) => void = () => undefined;
+      const result = new Promise<CompletionResult>((resolve) => (finish = resolve));
+      async function* tokens(): AsyncGenerator<TokenChunk> {
+        let count = 0;
+        try {
+          for (const id of model([...request.promptIds], { maxTokens: request.maxTokens, temperature: 0, stopIds: [], sampleIndex: 0 })) {
+            if (count++ >= request.maxTokens) break;
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            yield { choice: 0, ids: [id] };
+            if (id === endOfText || (request.stopAtFrameEnd && id === frameSep)) break;
+          }
+          finish({ finishReason: 'stop' });
+        } finally {
+          log.closed[index] = true;
+        }
+      }
+      return { result, [Symbol.asyncIterator]: () => tokens() };
+    },
+  };
+  return { backend, get prompts() { return log.prompts; }, get cancelled() { return log.cancelled; }, get closed() { return log.closed; } };
+}
+
+describe('read-ahead in the prediction engine', { timeout: 120_000 }, () => {
+  test('frames a cancelled stream still sends after an edit never join the recording', async () => {
+    const fake = heedlessBackend(replay.model);
+    const engine = new PredictionSession({
+      source: real.source, entry: real.entry, backend: fake.backend, codec, initialFrames: [real.frames[0]!], readAhead: { frames: 32 },
+    });
+    try {
+      await engine.start();
+      await until(() => engine.trace.length >= 4, 'the read-ahead recorded frames');
+      assert.equal(engine.goTo(2).kind, 'frame');
+      assert.match(engine.current!.sourceLine, /for i in range/);
+      engine.setVariable('total', '1001');
+      // The old stream goes on sending frames of the old state; the new one reads from the edited state.
+      await until(() => engine.trace.length >= 12, 'the read-ahead recorded frames from the edited state');
+      // Until the old stream is read no more: whatever it sent meanwhile had its chance to be recorded.
+      await until(() => fake.closed[0] === true, 'the old stream is no longer read');
+      assert.equal(fake.cancelled, 1, 'the stale stream was not cancelled');
+      assert.ok(fake.prompts.length >= 2 && fake.prompts.at(-1)!.includes('1001'), 'no read-ahead from the edited state');
+      const totals = engine.trace.slice(3).map((frame) => frame.locals.get('total')).filter((t): t is string => t !== undefined);
+      assert.ok(totals.length > 0 && totals.every((t) => Number(t) >= 1001), `a frame of the old state was recorded: totals ${totals.join(', ')}`);
+      for (let i = 0; i < 3; i++) assert.equal((await engine.stepIn()).kind, 'frame');
+      assert.ok(Number(engine.current!.locals.get('total') ?? '1001') >= 1001);
+    } finally {
+      await engine.dispose();
+    }
   });
 });
