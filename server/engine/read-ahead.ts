@@ -76,7 +76,6 @@ interface Waiter {
   readonly request: ServeRequest;
   readonly frames: TraceFrame[];
   readonly resolve: (served: Served) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 interface Reading {
@@ -132,7 +131,6 @@ export class ReadAhead {
   serve(request: ServeRequest): Promise<Served> | undefined {
     if (this.reading === undefined || this.waiter !== undefined) return undefined;
     return new Promise<Served>((resolve, reject) => {
-      const waiter: Waiter = { request, frames: [], resolve, reject };
       const signal = request.signal;
       if (signal?.aborted) return reject(cancelledError());
       const onAbort = () => {
@@ -143,12 +141,16 @@ export class ReadAhead {
         this.stopReading();
         reject(cancelledError());
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const settle = <T>(fn: (value: T) => void) => (value: T) => {
-        signal?.removeEventListener('abort', onAbort);
-        fn(value);
+      const waiter: Waiter = {
+        request,
+        frames: [],
+        resolve: (served) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(served);
+        },
       };
-      this.waiter = { ...waiter, resolve: settle(resolve), reject: settle(reject) };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiter = waiter;
     });
   }
 

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { Tok } from '../../server/cwm/tokens';
 import type { CompletionRequest, CompletionResult, CompletionStream, TokenChunk } from '../../server/endpoint/types';
@@ -173,6 +174,29 @@ describe('read-ahead in predict mode', { timeout: 300_000 }, () => {
     assert.equal((await s.move('cwm/goToStep', { step: 0 })).body.reason, 'goto');
     await until(() => reading.clientClosed, 'the read-ahead request is closed');
     assert.equal(inFlight(), undefined, 'a read-ahead runs although the frames ahead cover the bound');
+  });
+
+  test('cancelling a continue that waits on the read-ahead stops the stream; the position stays', async () => {
+    server.faults = { tokenLatencyMs: 6 };
+    firstOfTest = server.requests.length;
+    session = await Debuggee.open();
+    const s = session;
+    await s.launch({
+      program: LOOP, mode: 'predict', entry: 'main', args: N, endpoints: [server.url], tokenizer: tokenizerPath, readAhead: { frames: 64 },
+    }, { progress: true });
+    await until(() => inFlight() !== undefined, 'the read-ahead request streams');
+    const reading = inFlight()!;
+    const started = s.dc.waitForEvent('progressStart');
+    const continued = s.dc.continueRequest({ threadId: 1 });
+    const progress = (await started) as DebugProtocol.ProgressStartEvent;
+    await s.dc.customRequest('cancel', { progressId: progress.body.progressId });
+    await assert.rejects(continued, /cancelled/);
+    await until(() => reading.clientClosed, 'the read-ahead request is closed');
+    assert.equal((await s.state()).position, 0);
+    assert.equal(completions().length, 1, 'the continue sent a request of its own');
+    // The next step asks the model again (the read-ahead waits for it), and stepping goes on.
+    assert.equal((await s.move('stepIn')).body.reason, 'step');
+    assert.equal((await s.state()).frame?.line, real.frames[1]!.line);
   });
 
   test('the end of the debug session cancels the running read-ahead', async () => {
