@@ -92,8 +92,6 @@ export class ReadAhead {
   /** A read-ahead request failed: none is sent again until the session's own request succeeds (no hammering a failing server). */
   private suspended = false;
   private disposed = false;
-  /** Read-ahead requests sent (tests and the bench read it). */
-  requests = 0;
 
   constructor(private readonly host: ReadAheadHost, readonly settings: ReadAheadSettings) {}
 
@@ -210,7 +208,6 @@ export class ReadAhead {
       }
       return this.waiter === undefined && this.host.lead() >= this.settings.frames ? 'stop' : 'continue';
     };
-    this.requests++;
     const done = this.host.stream({ maxTokens: this.settings.tokens, signal: abort.signal, accept }).then(
       (result) => {
         if (generation !== this.generationCount) return;

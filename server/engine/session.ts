@@ -112,7 +112,7 @@ export class PredictionSession {
     this.resetFrames();
   }
 
-  /** The read-ahead, when this session has one (tests and the adapter read its settings and request count). */
+  /** The read-ahead, when this session has one: its settings, and whether it is reading now. */
   get readAhead(): ReadAhead | undefined {
     return this.readAheadStream;
   }
