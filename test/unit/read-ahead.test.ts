@@ -261,6 +261,33 @@ describe('read-ahead in predict mode', { timeout: 300_000 }, () => {
     }
   });
 
+  test('a model that answers no frame gets one read-ahead request, not a retry loop; the step then says why', async () => {
+    const word = codec.encodeOrdinary(' noise');
+    const babbler = await startProtocolServer({
+      protocol: 'vllm', codec, model: function* () {
+        for (;;) yield* word;
+      },
+    });
+    try {
+      session = await Debuggee.open();
+      const s = session;
+      await s.launch({
+        program: LOOP, mode: 'predict', entry: 'main', args: N, endpoints: [babbler.url], tokenizer: tokenizerPath, readAhead: { tokens: 200 },
+      });
+      const asked = () => babbler.requests.filter((r) => r.path === '/v1/completions');
+      await until(() => asked().length === 1 && asked()[0]!.finished, 'the read-ahead request ran to its token bound');
+      assert.equal((asked()[0]!.body as { max_tokens?: number }).max_tokens, 200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(asked().length, 1, 'the read-ahead asked again for output that is no frame');
+      await assert.rejects(s.dc.stepInRequest({ threadId: 1 }), /could not be read as a frame/);
+      assert.equal((await s.state()).position, 0);
+    } finally {
+      await session?.close();
+      session = undefined;
+      await babbler.close();
+    }
+  });
+
   test('disabled, every step past the recording asks the model (the behaviour before read-ahead)', async () => {
     const s = await launch({ enabled: false });
     await new Promise((resolve) => setTimeout(resolve, 300));
