@@ -214,19 +214,22 @@ export class ReadAhead {
         this.host.finished(result);
         // Output that is no frame at all (malformed, cut) would be asked for again and again: wait for the user's next request.
         if (recorded === 0 && !result.ended && !abort.signal.aborted) this.suspended = true;
-        this.finishReading(generation, result.ended);
+        this.finishReading(reading, result.ended);
       },
       (error: unknown) => {
         if (generation !== this.generationCount) return;
         if (!abort.signal.aborted && !(error instanceof EndpointError && error.kind === 'cancelled')) this.suspended = true;
-        this.finishReading(generation, false);
+        this.finishReading(reading, false);
       },
     );
-    this.reading = { generation, abort, done };
+    const reading: Reading = { generation, abort, done };
+    this.reading = reading;
   }
 
-  private finishReading(generation: number, ended: boolean): void {
-    if (this.reading?.generation === generation) this.reading = undefined;
+  private finishReading(reading: Reading, ended: boolean): void {
+    // A stream stopped on purpose may settle after a newer one started: the newer one and its waiter are left alone.
+    if (this.reading !== reading && this.reading !== undefined) return;
+    this.reading = undefined;
     this.releaseWaiter(false, ended);
     // The stream stopped at its token bound with the cursor still close: read on.
     this.schedule();
