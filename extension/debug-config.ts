@@ -124,6 +124,7 @@ export class CwmConfigurationProvider implements vscode.DebugConfigurationProvid
       if (resolved.samples === undefined) resolved.samples = settings.samples;
       if (resolved.contextTokens === undefined && settings.contextTokens !== undefined) resolved.contextTokens = settings.contextTokens;
       if (resolved.requestTimeoutMs === undefined) resolved.requestTimeoutMs = settings.requestTimeoutMs;
+      if (resolved.readAhead === undefined && mode === 'predict') resolved.readAhead = { ...settings.readAhead };
       const endpoints: unknown[] = Array.isArray(resolved.endpoints) ? resolved.endpoints : (process.env.CWM_ENDPOINT ?? '').split(',').filter(Boolean);
       if (endpoints.length === 0) {
         const choice = await vscode.window.showErrorMessage(

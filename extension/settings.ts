@@ -26,6 +26,11 @@ const SettingsSchema = z.object({
     /** null: the tracer's default (half of the machine's memory). */
     maxMemoryMb: z.number().int().min(0).nullable().default(null),
   }).default({ maxEvents: 100_000, timeoutSeconds: 30, maxReprLength: 2000, maxOutputBytes: 1_000_000, maxMemoryMb: null }),
+  readAhead: z.object({
+    enabled: z.boolean().default(true),
+    frames: z.number().int().min(1).max(4096).default(64),
+    tokens: z.number().int().min(1).max(131072).default(4096),
+  }).default({ enabled: true, frames: 64, tokens: 4096 }),
 });
 
 export interface ExtensionSettings {
@@ -42,6 +47,8 @@ export interface ExtensionSettings {
   readonly requestTimeoutMs: number;
   readonly allowInsecureHttp: boolean;
   readonly tracerLimits: { maxEvents: number; timeoutMs: number; maxReprLength: number; maxOutputBytes: number; maxMemoryMb?: number };
+  /** Predict mode's read-ahead (cwmDebug.readAhead.*). */
+  readonly readAhead: { enabled: boolean; frames: number; tokens: number };
 }
 
 const KEYS = Object.keys(SettingsSchema.shape) as (keyof typeof SettingsSchema.shape)[];
@@ -90,5 +97,6 @@ export function readSettings(scope?: vscode.ConfigurationScope): ExtensionSettin
       maxOutputBytes: value.tracer.maxOutputBytes,
       ...(value.tracer.maxMemoryMb !== null ? { maxMemoryMb: value.tracer.maxMemoryMb } : {}),
     },
+    readAhead: { ...value.readAhead },
   };
 }

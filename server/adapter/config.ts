@@ -35,6 +35,14 @@ export interface LaunchConfig {
   readonly cwd?: string;
   /** A saved trace (.cwmtrace or .json) to replay instead of running the program (actual mode). */
   readonly trace?: string;
+  /** Predict mode: one streamed rollout kept running ahead of the current step (absent: none). */
+  readonly readAhead?: ReadAheadConfig;
+}
+
+export interface ReadAheadConfig {
+  readonly enabled: boolean;
+  readonly frames?: number;
+  readonly tokens?: number;
 }
 
 /** The configuration cannot be used; the message names the field and says what it must be. */
@@ -54,6 +62,17 @@ const TracerLimitsSchema = z.object(
       .min(0, { error: 'must be a whole number of MB, 0 for no limit' }).optional(),
   },
   { error: 'must be an object such as { "maxEvents": 100000, "timeoutMs": 30000 }' },
+);
+
+const ReadAheadSchema = z.object(
+  {
+    enabled: z.boolean({ error: 'must be true or false' }).default(true),
+    frames: z.number({ error: 'must be a whole number of frames from 1 to 4096' }).int({ error: 'must be a whole number of frames from 1 to 4096' })
+      .min(1, { error: 'must be a whole number of frames from 1 to 4096' }).max(4096, { error: 'must be a whole number of frames from 1 to 4096' }).optional(),
+    tokens: z.number({ error: 'must be a whole number of tokens from 1 to 131072' }).int({ error: 'must be a whole number of tokens from 1 to 131072' })
+      .min(1, { error: 'must be a whole number of tokens from 1 to 131072' }).max(131072, { error: 'must be a whole number of tokens from 1 to 131072' }).optional(),
+  },
+  { error: 'must be an object such as { "enabled": true, "frames": 64, "tokens": 4096 }' },
 );
 
 const PROGRAM_REQUIRED = 'is required: the path of the Python file to debug';
@@ -86,6 +105,7 @@ const LaunchSchema = z.object({
   tracerLimits: TracerLimitsSchema.default({}),
   cwd: nonEmpty('the path of a folder').optional(),
   trace: nonEmpty('the path of a saved trace (.cwmtrace or .json)').optional(),
+  readAhead: ReadAheadSchema.optional(),
 });
 
 /** `"field.sub" must be …` for the first problem zod found. */
@@ -157,5 +177,6 @@ export function parseLaunchConfig(raw: unknown, env: NodeJS.ProcessEnv = process
     tracerLimits: value.tracerLimits,
     cwd,
     trace,
+    ...(value.readAhead !== undefined ? { readAhead: value.readAhead } : {}),
   };
 }

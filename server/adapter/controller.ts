@@ -225,6 +225,8 @@ export class StepController {
         // A condition pending on a known frame may stop the movement before anything needs predicting.
         await scanner.drain();
         if (scanner.found) break;
+        // The read-ahead may have recorded frames meanwhile: they are scanned before anything is asked for.
+        if (next < nav.length) continue;
       }
       const streamed = nav.kind === 'predicted' && !options.single ? this.streamFeeder(scanner) : undefined;
       const result = await nav.extend({ single: options.single, until: streamed, signal: options.signal, onFrame: this.hooks.predicted });

@@ -173,6 +173,8 @@ export class PredictionNavigator implements TraceNavigator {
   moveTo(position: number): void {
     checkPosition(position, this.length);
     this.cursor = position;
+    // The engine's cursor follows: the read-ahead reads ahead of what the user looks at.
+    this.session.goTo(position);
   }
 
   async extend(request: ExtendRequest): Promise<ExtendResult> {
@@ -216,6 +218,7 @@ export class PredictionNavigator implements TraceNavigator {
   }
 
   async dispose(): Promise<void> {
+    await this.session.dispose();
     await this.onDispose();
   }
 }

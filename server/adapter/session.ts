@@ -230,7 +230,8 @@ export class CwmDebugSession extends DebugSession {
     if (real) {
       const initialFrames = comparisonStartFrames(real);
       this.predictionEntry = real.entry;
-      const session = this.predictionSession(config, real.entry, initialFrames, real.files);
+      // Compare mode predicts the whole trace in one background stream already: no read-ahead on top of it.
+      const session = this.predictionSession(config, real.entry, initialFrames, real.files, false);
       const navigator = new CompareNavigator(real, session);
       this.watchComparePrediction(navigator);
       navigator.startPrediction();
@@ -249,7 +250,13 @@ export class CwmDebugSession extends DebugSession {
     return new PredictionNavigator(this.predictionSession(config, entry, initialFrames, files));
   }
 
-  private predictionSession(config: LaunchConfig, entry: Trace['entry'], initialFrames: readonly TraceFrame[], files?: Trace['files']): PredictionSession {
+  private predictionSession(
+    config: LaunchConfig,
+    entry: Trace['entry'],
+    initialFrames: readonly TraceFrame[],
+    files?: Trace['files'],
+    readAhead = true,
+  ): PredictionSession {
     this.predictionFiles = files;
     const session = new PredictionSession({
       source: this.source,
@@ -263,6 +270,7 @@ export class CwmDebugSession extends DebugSession {
       sampleTemperature: config.sampleTemperature,
       seed: config.seed,
       contextTokens: config.contextTokens,
+      ...(readAhead && config.readAhead !== undefined ? { readAhead: config.readAhead } : {}),
     });
     session.onNotice = (message) => this.output(`${message}\n`, 'important');
     return session;

@@ -38,6 +38,7 @@ const requestSchema = z.object({
   topP: z.number().finite().gt(0).max(1).optional(),
   seed: z.number().int().optional(),
   n: z.number().int().min(1).optional(),
+  priority: z.number().int().optional(),
   stopAtFrameEnd: z.boolean(),
   maxTokensPerFrame: z.number().int().min(1).optional(),
 });

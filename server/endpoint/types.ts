@@ -66,6 +66,11 @@ export interface CompletionRequest {
   maxTokensPerFrame?: number;
   /** Aborting closes the HTTP request and ends the stream with EndpointError 'cancelled'. */
   signal?: AbortSignal;
+  /**
+   * Scheduling priority, sent to vLLM only (lower is served sooner; 0 is its default). A vLLM that refuses it (the V0
+   * engine without `--scheduling-policy priority`) is asked again without it, and never sent it again.
+   */
+  priority?: number;
 }
 
 /** New token ids of one sample (`choice` is 0..n-1), in generation order. */

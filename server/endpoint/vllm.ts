@@ -2,7 +2,7 @@
 // (vLLM 0.10.2+ with return_token_ids), stop tokens kept in the output, prefix-cache hits from usage.
 import { z } from 'zod';
 import { BaseClient, endpointInfo, parseJson, requireModelList, streamError } from './base';
-import { endpointErrors } from './errors';
+import { EndpointError, endpointErrors } from './errors';
 import type { RequestGuard } from './http';
 import { readSseUntilDone } from './sse';
 import { TextToIds } from './text-ids';
@@ -30,9 +30,17 @@ const chunkSchema = z.object({
     .optional(),
 });
 
+/**
+ * How vLLM refuses a priority it does not schedule by: the V0 engine without `--scheduling-policy priority` raises
+ * "Got priority N but Priority scheduling is not enabled." (vllm/engine/async_llm_engine.py, add_request_async).
+ */
+const PRIORITY_REFUSED = /priority scheduling is not enabled/i;
+
 export class VllmClient extends BaseClient {
   readonly kind = 'vllm' as const;
   readonly streams = true;
+  /** The server refused a priority once: requests go without it from then on. */
+  private priorityRefused = false;
 
   async probe(): Promise<EndpointInfo> {
     const models = await requireModelList(this.transport, 'vllm');
@@ -40,6 +48,29 @@ export class VllmClient extends BaseClient {
   }
 
   protected async *run(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
+    const withPriority = request.priority !== undefined && request.priority !== 0 && !this.priorityRefused;
+    if (!withPriority) return yield* this.runSampled({ ...request, priority: undefined }, guard);
+    let yielded = false;
+    const inner = this.runSampled(request, guard);
+    let step: IteratorResult<TokenChunk, CompletionResult> | undefined;
+    try {
+      for (step = await inner.next(); step.done !== true; step = await inner.next()) {
+        yielded = true;
+        yield step.value;
+      }
+      return step.value;
+    } catch (error) {
+      if (yielded || !(error instanceof EndpointError) || !PRIORITY_REFUSED.test(error.serverMessage ?? '')) throw error;
+      this.priorityRefused = true;
+      this.warnOnce('This vLLM server does not schedule by priority (start it with --scheduling-policy priority): read-ahead requests are served as soon as the steps you wait for.');
+      return yield* this.runSampled({ ...request, priority: undefined }, guard);
+    } finally {
+      // The consumer stopped early (a stop condition held): the request underneath is closed too.
+      if (step !== undefined && step.done !== true) await inner.return({});
+    }
+  }
+
+  private async *runSampled(request: CompletionRequest, guard: RequestGuard): AsyncGenerator<TokenChunk, CompletionResult, undefined> {
     // vLLM answers 400 "n must be 1 when using greedy sampling" (SamplingParams._verify_greedy_sampling): greedy samples
     // are all the same, so one is asked for and given as each of them.
     const asked = request.n ?? 1;
@@ -67,6 +98,7 @@ export class VllmClient extends BaseClient {
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
       n: request.n ?? 1,
+      ...(request.priority !== undefined ? { priority: request.priority } : {}),
       stream: true,
       stream_options: { include_usage: true },
       // The end tokens are listed in the frame case too: vLLM's own EOS list depends on the checkpoint's config.

@@ -52,6 +52,8 @@ export interface RolloutRequest {
   readonly n?: number;
   /** A frame cut off by maxTokens is dropped silently: the caller asked for a chunk and will continue after it. */
   readonly chunked?: boolean;
+  /** Scheduling priority where the server has one (vLLM: lower is served sooner; absent: the server's default, 0). */
+  readonly priority?: number;
 }
 
 export interface RolloutResult {
@@ -171,6 +173,7 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
     n: n > 1 ? n : undefined,
     stopAtFrameEnd: request.singleFrame,
     ...(request.maxTokensPerFrame !== undefined ? { maxTokensPerFrame: request.maxTokensPerFrame } : {}),
+    ...(request.priority !== undefined ? { priority: request.priority } : {}),
     signal: request.signal,
   });
   let stoppedEarly = false;

@@ -6,6 +6,7 @@ import { buildContext, type ContextLayout } from '../cwm/context';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
+import { ReadAhead, READ_AHEAD_PRIORITY, readAheadSettings, type ReadAheadSettings, type StreamVerdict } from './read-ahead';
 import { appendAll, maxOf, minOf } from '../trace/arrays';
 
 export interface PredictionSessionOptions {
@@ -29,6 +30,11 @@ export interface PredictionSessionOptions {
   readonly maxTokensPerFrame?: number;
   /** Most frames one streamed rollout may add. */
   readonly maxFramesPerRollout?: number;
+  /**
+   * Keep one streamed rollout running ahead of the current frame while nothing else is asked (predict mode in the debug
+   * adapter); absent: no read-ahead (the CLI, evaluations and compare mode, which stream on their own).
+   */
+  readonly readAhead?: Partial<ReadAheadSettings>;
 }
 
 export const DEFAULT_CONTEXT_TOKENS = 131072;
@@ -88,6 +94,9 @@ export class PredictionSession {
   private promptCutNoticed = false;
   /** Call frames whose body a step over skipped by forcing their return right after them. */
   private readonly skippedBodies = new Set<number>();
+  /** Requests of the session's own running (a step the user waits for, samples): no read-ahead starts meanwhile. */
+  private ownRequests = 0;
+  private readonly readAheadStream?: ReadAhead;
   onNotice: SessionNotice = () => undefined;
 
   constructor(private readonly options: PredictionSessionOptions) {
@@ -98,7 +107,19 @@ export class PredictionSession {
     this.contextTokens = effectiveContextTokens(options.contextTokens, options.backend);
     this.maxTokensPerFrame = options.maxTokensPerFrame ?? DEFAULT_MAX_TOKENS_PER_FRAME;
     this.maxFramesPerRollout = options.maxFramesPerRollout ?? DEFAULT_MAX_FRAMES_PER_ROLLOUT;
+    const readAhead = options.readAhead === undefined ? undefined : readAheadSettings(options.readAhead);
+    if (readAhead?.enabled) this.readAheadStream = this.createReadAhead(readAhead);
     this.resetFrames();
+  }
+
+  /** The read-ahead, when this session has one: its settings, and whether it is reading now. */
+  get readAhead(): ReadAhead | undefined {
+    return this.readAheadStream;
+  }
+
+  /** Stops the read-ahead for good (the debug session ends). */
+  async dispose(): Promise<void> {
+    await this.readAheadStream?.dispose();
   }
 
   /** Every frame predicted so far (the recording), in order. */
@@ -163,18 +184,20 @@ export class PredictionSession {
     const here = this.current;
     if (here === undefined) return this.stepIn(signal);
     const depth = here.depth;
-    for (let i = this.cursorIndex + 1; i < this.frames.length; i++) {
-      if (this.frames[i]!.depth <= depth) return this.moveTo(i);
-    }
-    if (this.endReached) return this.moveTo(this.frames.length - 1, true);
-    for (let predicted = 0; predicted < this.maxFramesPerRollout; predicted++) {
+    // The recording is searched again after every prediction: a read-ahead may have recorded more than the one frame asked for.
+    let searched = this.cursorIndex + 1;
+    for (let predicted = 0; predicted <= this.maxFramesPerRollout; predicted++) {
+      for (; searched < this.frames.length; searched++) {
+        if (this.frames[searched]!.depth <= depth) return this.moveTo(searched);
+      }
+      if (this.endReached) return this.moveTo(this.frames.length - 1, true);
+      if (predicted === this.maxFramesPerRollout) break;
       const last = this.frames[this.frames.length - 1];
       const forced = last !== undefined && last.event === 'call' && last.depth > depth ? 'return' : undefined;
       const callIndex = this.frames.length - 1;
       const result = await this.predict({ singleFrame: true, signal, forced });
-      const frame = result.frames[0];
-      if (forced === 'return' && frame !== undefined) this.skippedBodies.add(callIndex);
-      if (frame === undefined || frame.depth <= depth) return this.outcomeOf(result);
+      if (forced === 'return' && result.frames[0] !== undefined) this.skippedBodies.add(callIndex);
+      if (result.frames.length === 0) return this.outcomeOf(result);
     }
     return this.moveTo(this.frames.length - 1);
   }
@@ -231,11 +254,14 @@ export class PredictionSession {
     const locals = new Map(here.locals);
     locals.set(name, valueRepr);
     const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined };
+    // Frames read ahead from the old state are dropped with the rest, and a stream still reading them is stale.
+    this.readAheadStream?.invalidate();
     this.frames = [...this.frames.slice(0, this.cursorIndex), edited];
     this.forgetSkippedBodiesFrom(this.cursorIndex);
     this.prompt.truncate(this.frames, this.cursorIndex);
     this.prompt.append(edited);
     this.endReached = false;
+    this.readAheadStream?.schedule();
     return edited;
   }
 
@@ -255,6 +281,18 @@ export class PredictionSession {
    * Several endpoints: parallel requests spread by the backend; one endpoint: server-side n.
    */
   async sample(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal; temperature?: number } = {}): Promise<SampleResult> {
+    this.ownRequests++;
+    try {
+      // Samples are what the user waits for now: the read-ahead steps aside until they are done.
+      await this.readAheadStream?.cancel();
+      return await this.sampleFromCursor(n, options);
+    } finally {
+      this.ownRequests--;
+      this.readAheadStream?.schedule();
+    }
+  }
+
+  private async sampleFromCursor(n: number, options: { parallelRequests?: boolean; signal?: AbortSignal; temperature?: number }): Promise<SampleResult> {
     const count = Math.max(1, Math.floor(n));
     const prefix = this.frames.slice(0, this.cursorIndex + 1);
     const forced: TraceEventKind | undefined = prefix.length === 0 ? 'call' : undefined;
@@ -288,6 +326,7 @@ export class PredictionSession {
   }
 
   private resetFrames(): void {
+    this.readAheadStream?.invalidate();
     this.frames = [...(this.options.initialFrames ?? [])];
     this.prompt = new PromptBuilder(this.context, this.options.codec);
     for (const frame of this.frames) this.prompt.append(frame);
@@ -304,6 +343,7 @@ export class PredictionSession {
 
   /** Keeps the frames up to `index` (the cursor stays there); what came after is predicted again when needed. */
   private dropAfter(index: number): void {
+    this.readAheadStream?.invalidate();
     this.frames = this.frames.slice(0, index + 1);
     this.forgetSkippedBodiesFrom(index);
     this.prompt.truncate(this.frames, this.frames.length);
@@ -316,13 +356,19 @@ export class PredictionSession {
 
   private moveTo(index: number, atEnd = false): StepOutcome {
     this.cursorIndex = index;
+    this.readAheadStream?.schedule();
     const frame = this.frames[index]!;
     return atEnd ? { kind: 'end', frame } : { kind: 'frame', frame };
   }
 
   /** Where a prediction leaves the cursor: on its last new frame, else at the end, else on a malformed frame. */
   private outcomeOf(result: RolloutResult): StepOutcome {
-    if (result.frames.length > 0) return this.moveTo(this.frames.length - 1, result.ended && !result.stoppedByCondition);
+    const last = result.frames[result.frames.length - 1];
+    if (last !== undefined) {
+      // A read-ahead may have recorded frames after the ones this movement needed: the cursor goes to the movement's last.
+      const index = this.frames.lastIndexOf(last);
+      return this.moveTo(index >= 0 ? index : this.frames.length - 1, result.ended && !result.stoppedByCondition);
+    }
     if (result.ended) return { kind: 'end', frame: this.current };
     const malformed = result.malformed[0] ?? { index: this.frames.length, raw: '', reason: 'the model returned no frame' };
     return { kind: 'malformed', malformed, frame: this.current };
@@ -371,7 +417,73 @@ export class PredictionSession {
     };
   }
 
+  private createReadAhead(settings: ReadAheadSettings): ReadAhead {
+    return new ReadAhead({
+      lead: () => this.frames.length - 1 - this.cursorIndex,
+      mayRead: () => !this.endReached && this.ownRequests === 0,
+      stream: (options) => this.readAheadRollout(options),
+      record: (frame) => {
+        this.frames.push(frame);
+        this.prompt.append(frame);
+      },
+      finished: (result) => {
+        appendAll(this.malformedFrames, result.malformed);
+        if (result.ended) this.endReached = true;
+      },
+    }, settings);
+  }
+
+  /** The read-ahead's one streamed rollout from the end of the recording, at the priority that lets the user's requests go first. */
+  private async readAheadRollout(options: {
+    readonly maxTokens: number;
+    readonly signal: AbortSignal;
+    readonly accept: (frame: TraceFrame) => StreamVerdict;
+  }): Promise<RolloutResult> {
+    const last = this.frames[this.frames.length - 1];
+    // Forced as stepping in forces it: the first frame of an empty trace is a call, and a call's next frame enters its body.
+    const forced: TraceEventKind | undefined = last === undefined ? 'call' : last.event === 'call' ? 'line' : undefined;
+    // The reader numbers frames from its prefix, and the recording grows while this stream runs: it gets a copy.
+    const prefix = [...this.frames];
+    const built = await this.buildPrompt(this.frames, forced);
+    options.signal.throwIfAborted();
+    // A backend that answers whole cannot be stopped at the bound: it is asked for small chunks instead.
+    const chunk = this.options.backend.streams === false ? FIRST_CHUNK_TOKENS : options.maxTokens;
+    return runRollout({
+      ...this.rolloutBase(prefix, built.ids),
+      forced,
+      singleFrame: false,
+      maxTokens: Math.min(options.maxTokens, chunk, this.rolloutTokenBudget(built.ids.length)),
+      // Cut at its token bound, the last frame is left for the next read-ahead, not reported as malformed.
+      chunked: true,
+      until: (frame) => options.accept(frame) !== 'continue',
+      signal: options.signal,
+      priority: READ_AHEAD_PRIORITY,
+    });
+  }
+
+  /**
+   * The frames a movement needs past the recording: from the running read-ahead stream when there is one (the movement
+   * waits on it instead of sending a request that would compete with it), else from a request of the movement's own.
+   */
   private async predict(request: PredictRequest): Promise<RolloutResult> {
+    const ahead = this.readAheadStream;
+    // A forced return (step over a call) is not what a free-running stream predicts: that one asks on its own.
+    const served = ahead !== undefined && request.forced !== 'return' ? await ahead.serve(request) : undefined;
+    if (served?.satisfied) return served.result;
+    const rest = served !== undefined && served.result.frames.length > 0 ? { ...request, forced: undefined } : request;
+    this.ownRequests++;
+    try {
+      await ahead?.cancel();
+      const result = await this.predictUnshared(rest);
+      ahead?.resume();
+      return served === undefined ? result : joinResults(served.result, result);
+    } finally {
+      this.ownRequests--;
+      ahead?.schedule();
+    }
+  }
+
+  private async predictUnshared(request: PredictRequest): Promise<RolloutResult> {
     if (request.singleFrame || this.options.backend.streams !== false) return this.predictOnce(request);
     // A backend that answers whole (fgserve) cannot be stopped when the condition holds: ask for geometrically growing
     // chunks instead, so reaching a frame costs at most about twice the tokens it needs and a few extra requests.
@@ -415,6 +527,18 @@ export class PredictionSession {
   }
 }
 
+/** Frames a movement got from the read-ahead, then from its own request. */
+function joinResults(first: RolloutResult, second: RolloutResult): RolloutResult {
+  return {
+    frames: [...first.frames, ...second.frames],
+    malformed: [...first.malformed, ...second.malformed],
+    ended: second.ended,
+    stoppedByCondition: second.stoppedByCondition,
+    completionTokens: first.completionTokens + second.completionTokens,
+    alternatives: second.alternatives,
+  };
+}
+
 interface PredictRequest {
   readonly singleFrame: boolean;
   readonly forced?: TraceFrame['event'];
@@ -423,7 +547,7 @@ interface PredictRequest {
   readonly onFrame?: (frame: TraceFrame) => void;
 }
 
-/** First chunk of a rollout from a non-streaming backend: about a dozen frames. */
+/** First chunk of a rollout from a non-streaming backend: about a dozen frames. Also a read-ahead request's size there. */
 const FIRST_CHUNK_TOKENS = 512;
 const MAX_CHUNK_TOKENS = 16384;
 

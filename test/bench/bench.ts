@@ -19,6 +19,7 @@ import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
 import { benchEval } from './eval-bench';
+import { benchReadAhead } from './read-ahead-bench';
 import { benchTracer } from './tracer-bench';
 import { benchQueries } from './queries-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
@@ -155,7 +156,8 @@ async function benchClientCosts(codec: CwmTokenizer): Promise<void> {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const wants = (name: string) => only.length === 0 || only.includes(name);
-  const codec = await loadTokenizer(await writeTestTokenizer(mkdtempSync(join(tmpdir(), 'cwm-bench-'))));
+  const tokenizerPath = await writeTestTokenizer(mkdtempSync(join(tmpdir(), 'cwm-bench-')));
+  const codec = await loadTokenizer(tokenizerPath);
   try {
     if (wants('tracer')) await benchTracer(print);
     if (wants('queries')) {
@@ -171,6 +173,10 @@ async function main(): Promise<void> {
     if (wants('eval')) {
       print();
       for (const line of await benchEval(codec, python)) print(line);
+    }
+    if (wants('read-ahead')) {
+      print();
+      for (const line of await benchReadAhead(codec, tokenizerPath, python)) print(line);
     }
     if (wants('activation')) {
       print();

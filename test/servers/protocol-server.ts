@@ -27,6 +27,8 @@ export interface Faults {
   tokenLatencyMs?: number;
   /** Prefill delay per prompt token not found in the prefix cache. */
   prefillMsPerToken?: number;
+  /** Fixed delay before the first token of every completion (a real model's time to first token, cache or not). */
+  prefillMs?: number;
   /** Longest common prefix with earlier prompts (and their outputs) counts as cached; default true. */
   prefixCache?: boolean;
   /** Destroy every connection as soon as it is accepted. */
@@ -87,6 +89,14 @@ export interface ProtocolServerOptions {
   maxModelLen?: number;
   /** vLLM: started with `--enable-prompt-tokens-details`, so usage reports cached_tokens (default false). */
   promptTokensDetails?: boolean;
+  /**
+   * vLLM: run as the V0 engine (VLLM_USE_V1=0, vLLM before 0.11), which refuses a request's `priority` other than 0
+   * unless started with `--scheduling-policy priority` (default: the V1 engine, which takes it and, under the default
+   * fcfs policy, ignores it).
+   */
+  vllmV0Engine?: boolean;
+  /** vLLM: `--scheduling-policy` (default 'fcfs'). The order of waiting requests is not emulated, only what is accepted. */
+  schedulingPolicy?: 'fcfs' | 'priority';
   /** fgserve: FastGen's max_seq; a prompt at or past it trips an assert in the generation thread (default 131072). */
   maxSeq?: number;
   /** fgserve: how long the server stays stuck after a request at temperature 0 (default 2000 ms). */
@@ -339,6 +349,7 @@ async function prefill(ex: Exchange, promptIds: number[], reportCached: (lcp: nu
   ex.rec.promptIds = promptIds;
   ex.rec.cachedTokens = cached;
   const uncached = promptIds.length - cached;
+  if ((faults.prefillMs ?? 0) > 0) await sleep(faults.prefillMs!);
   const perToken = faults.prefillMsPerToken ?? 0;
   onProgress?.(0, uncached);
   if (perToken > 0 && uncached > 0) {
@@ -544,6 +555,8 @@ const vllmRequest = z.object({
   skip_special_tokens: z.boolean().default(true),
   spaces_between_special_tokens: z.boolean().default(true),
   return_token_ids: z.boolean().nullable().optional(),
+  // CompletionRequest.priority (vllm/entrypoints/openai/protocol.py): "lower means earlier handling; default: 0".
+  priority: z.number().int().default(0),
 });
 
 function servedNames(ex: Exchange, fallback: string): string[] {
@@ -615,6 +628,14 @@ async function routeVllm(ex: Exchange): Promise<void> {
       );
     }
   }
+  // The V0 engine checks the priority when the request reaches it (vllm/engine/async_llm_engine.py, add_request_async:
+  // "Got priority N but Priority scheduling is not enabled."): a ValueError, which create_completion answers with 400,
+  // and which a stream, already answering, reports as an error event (serving_completion.py, completion_stream_generator,
+  // create_streaming_error_response) before its [DONE]. The V1 engine takes any priority.
+  const priorityRefused = ex.ctx.strict && ex.ctx.options.vllmV0Engine === true && rq.priority !== 0 &&
+    (ex.ctx.options.schedulingPolicy ?? 'fcfs') !== 'priority';
+  const priorityMessage = `Got priority ${rq.priority} but Priority scheduling is not enabled.`;
+  if (priorityRefused && rq.stream !== true) return vllmError(ex, 400, priorityMessage, 'BadRequestError');
   const stopIds = rq.stop_token_ids ?? [];
   // CompletionResponseChoice/CompletionResponseStreamChoice carry token_ids and prompt_token_ids only when the request
   // asked with return_token_ids (vllm/entrypoints/openai/serving_completion.py, vLLM 0.10.2+).
@@ -705,6 +726,13 @@ async function routeVllm(ex: Exchange): Promise<void> {
   }
 
   ex.startStream({ 'content-type': 'text/event-stream; charset=utf-8' });
+  if (priorityRefused) {
+    const error = { error: { object: 'error', message: priorityMessage, type: 'BadRequestError', param: null, code: 400 } };
+    ex.write(`data: ${JSON.stringify(error)}\n\n`);
+    ex.write('data: [DONE]\n\n');
+    ex.res.end();
+    return;
+  }
   const pre = await prefill(ex, promptIds, vllmCached);
   const sentPrompt = new Set<number>();
   while (choices.some((c) => c.finish === undefined)) {
