@@ -53,7 +53,8 @@ export interface CallRecord {
   value?: string;
   /** Index into `calls` of the caller, or -1 for the outermost calls. */
   readonly parent: number;
-  readonly children: number[];
+  /** Indices into `calls` of the calls it made, in order. */
+  children: readonly number[];
 }
 
 /** Calls of one function, for a code lens ("3 calls · 1 raised"). */
@@ -68,6 +69,7 @@ export interface FunctionCalls {
 }
 
 const NONE = -1;
+const NO_CHILDREN: readonly number[] = Object.freeze([]);
 /** Lines past this get no per-line list (a predicted frame may name any number). */
 const MAX_INDEXED_LINE = 1_000_000;
 
@@ -80,22 +82,34 @@ interface ScopeState {
   openCall: number;
   /** Its last event was an exception: a return now means the exception left the call. */
   afterException: boolean;
-  /** Per name: the steps whose locals show a new value (`shownAt`). */
-  readonly changes: Map<string, IntList>;
+  /**
+   * The names that changed in it and, at the same position, the steps whose locals show a new value (`shownAt`).
+   * Arrays, not a Map: most calls have a few names, and a Map per call costs more to make than a short search.
+   */
+  readonly names: string[];
+  readonly changes: IntList[];
 }
 
-/** A growable array of small integers (frame indices): 4 bytes each instead of a JS array's 8. */
+/** The steps at which `name` changed in a scope, if it ever did. */
+function changesOf(state: ScopeState | undefined, name: string): IntList | undefined {
+  if (!state) return undefined;
+  const at = state.names.indexOf(name);
+  return at < 0 ? undefined : state.changes[at];
+}
+
+/**
+ * A sorted list of frame indices. A plain array of small integers: most lists are short (a call's few changes), and a
+ * typed array's separate buffer would cost more to allocate than it saves.
+ */
 class IntList {
-  private data = new Int32Array(4);
-  length = 0;
+  private readonly data: number[] = [];
+
+  get length(): number {
+    return this.data.length;
+  }
 
   push(value: number): void {
-    if (this.length === this.data.length) {
-      const bigger = new Int32Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = value;
+    this.data.push(value);
   }
 
   at(i: number): number {
@@ -105,7 +119,7 @@ class IntList {
   /** Position of the last element ≤ value (the list is sorted ascending), or -1. */
   lastAtMost(value: number): number {
     let low = 0;
-    let high = this.length - 1;
+    let high = this.data.length - 1;
     let found = -1;
     while (low <= high) {
       const mid = (low + high) >> 1;
@@ -118,7 +132,7 @@ class IntList {
   }
 
   toArray(): number[] {
-    return Array.from(this.data.subarray(0, this.length));
+    return this.data.slice();
   }
 }
 
@@ -173,7 +187,7 @@ export class TraceIndex {
     const last = this.lastScope;
     if (last !== undefined && last.scope === scope) return last;
     let state = this.scopes.get(scope);
-    if (!state) this.scopes.set(scope, (state = { scope, lastFrame: NONE, openCall: NONE, afterException: false, changes: new Map() }));
+    if (!state) this.scopes.set(scope, (state = { scope, lastFrame: NONE, openCall: NONE, afterException: false, names: [], changes: [] }));
     this.lastScope = state;
     return state;
   }
@@ -227,12 +241,17 @@ export class TraceIndex {
     const parent = this.callStack.length > 0 ? this.callStack[this.callStack.length - 1]! : NONE;
     const record: CallRecord = {
       step: i, functionName: frame.functionName, line: frame.line, depth: frame.depth, scope: frame.scope, args: frame.locals,
-      outcome: 'running', parent, children: [],
-      ...(frame.file !== undefined ? { file: frame.file } : {}),
+      outcome: 'running', parent, children: NO_CHILDREN,
     };
+    if (frame.file !== undefined) (record as { file?: string }).file = frame.file;
     const id = this.calls.length;
     this.calls.push(record);
-    if (parent !== NONE) this.calls[parent]!.children.push(id);
+    if (parent !== NONE) {
+      const caller = this.calls[parent]!;
+      // Most calls make none: they share one empty list until their first.
+      if (caller.children === NO_CHILDREN) caller.children = [id];
+      else (caller.children as number[]).push(id);
+    }
     state.openCall = id;
     this.callStack.push(id);
   }
@@ -240,19 +259,24 @@ export class TraceIndex {
   private recordChanges(state: ScopeState, frame: TraceFrame, i: number, before: Locals | undefined): void {
     const locals = frame.locals;
     if (before === locals) return;
-    const byName = state.changes;
-    const note = (name: string): void => {
-      let list = byName.get(name);
-      if (!list) byName.set(name, (list = new IntList()));
-      list.push(i);
-    };
     // A recording's frame that changed one value says which (no comparison of the others needed).
     if (before !== undefined && locals instanceof DeltaLocals && locals.base === before) {
-      note(locals.layout.names[locals.at]!);
+      this.noteChange(state, locals.layout.names[locals.at]!, i);
       return;
     }
     for (const [name, value] of locals) {
-      if (before === undefined || before.get(name) !== value) note(name);
+      if (before === undefined || before.get(name) !== value) this.noteChange(state, name, i);
+    }
+  }
+
+  private noteChange(state: ScopeState, name: string, i: number): void {
+    const at = state.names.indexOf(name);
+    if (at >= 0) state.changes[at]!.push(i);
+    else {
+      const list = new IntList();
+      list.push(i);
+      state.names.push(name);
+      state.changes.push(list);
     }
   }
 
@@ -273,7 +297,7 @@ export class TraceIndex {
     this.update();
     const frame = this.frames[step];
     if (!frame) return undefined;
-    const list = this.scopes.get(frame.scope)?.changes.get(name);
+    const list = changesOf(this.scopes.get(frame.scope), name);
     if (!list) return undefined;
     // For return/exception frames (no locals), the scope's last locals are the ones in question.
     const at = list.lastAtMost(step);
@@ -296,7 +320,7 @@ export class TraceIndex {
     const scopes = allCalls
       ? [...new Set(this.calls.filter((c) => c.functionName === frame.functionName && c.file === frame.file).map((c) => c.scope))]
       : [frame.scope];
-    const lists = scopes.map((scope) => this.scopes.get(scope)?.changes.get(name)).filter((list): list is IntList => list !== undefined);
+    const lists = scopes.map((scope) => changesOf(this.scopes.get(scope), name)).filter((list): list is IntList => list !== undefined);
     let total = 0;
     for (const list of lists) total += list.length;
     // Steps in order across the calls (each list is in order): merge the heads, stop at the limit.
