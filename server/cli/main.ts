@@ -17,6 +17,7 @@ import { ModelOptionError } from './model-options';
 import { closestName, parseCommandLine } from './options';
 import { compareCommand, predictCommand } from './predict';
 import { EVAL_USAGE, evalCommand } from './eval';
+import { inputsCommand } from './inputs';
 import { TraceTable } from './table';
 import { visible } from './terminal';
 import { CwmTraceWriter, JsonTraceWriter, TableTraceWriter, type TraceWriter } from './trace-output';
@@ -119,7 +120,7 @@ function version(): string {
   return 'unknown';
 }
 
-const COMMANDS = ['trace', 'predict', 'compare', 'eval'];
+const COMMANDS = ['trace', 'predict', 'compare', 'eval', 'inputs'];
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -133,6 +134,8 @@ export async function main(argv: string[]): Promise<number> {
         return await compareCommand(rest);
       case 'eval':
         return await evalCommand(rest, EVAL_USAGE);
+      case 'inputs':
+        return await inputsCommand(rest);
       case '--version':
       case '-V':
         process.stdout.write(`cwm-debug ${version()}\n`);
@@ -147,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
       default: {
         const suggestion = closestName(command.replace(/^-+/, ''), COMMANDS);
         if (command.startsWith('-')) throw new UsageError(`Give a command before the options (${COMMANDS.join(', ')}), e.g. \`cwm-debug trace FILE.py ${command}\`.`);
-        throw new UsageError(`Unknown command "${command}".${suggestion ? ` Did you mean ${suggestion}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and eval; run \`cwm-debug --help\`.`);
+        throw new UsageError(`Unknown command "${command}".${suggestion ? ` Did you mean ${suggestion}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}; run \`cwm-debug --help\`.`);
       }
     }
   } catch (error) {

@@ -1,0 +1,136 @@
+// `cwm-debug inputs` (inverse execution) against a loopback endpoint whose model proposes call frames from a scripted
+// mix: only truly reaching inputs come out verified, false claims refuted with where the real run went, duplicates
+// merged, malformed ones counted; a proposal that loops forever costs its time limit and leaves no process; with
+// verification off nothing runs at all.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
+import { runCli } from '../helpers/cli-run';
+import { fixturesDir } from '../helpers/paths';
+import { pidsIn, running } from '../helpers/processes';
+import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
+import { createInverseModel, type InverseModel, type ScriptedProposal } from '../servers/inverse-model';
+import { startProtocolServer, type ProtocolServer } from '../servers/protocol-server';
+
+const GATE = join(fixturesDir, 'inverse', 'gate.py');
+const TARGET = readFileSync(GATE, 'utf8').split('\n').findIndex((line) => line.includes('return total')) + 1;
+
+/** The scripted mix, answered in this order: two truly reaching (one twice), two near misses, two false claims (one
+ * loops forever for real), two malformed call frames. */
+const SCRIPT: ScriptedProposal[] = [
+  { kind: 'real', args: "12, 'abc'" },
+  { kind: 'claim', args: "5, 'abc'", line: TARGET },
+  { kind: 'real', args: "3, 'ab'" },
+  { kind: 'malformed' },
+  { kind: 'real', args: "12, 'abc'" },
+  { kind: 'claim', args: "13, 'zz'", line: TARGET },
+  { kind: 'real', args: "20, 'abz'" },
+  { kind: 'real', args: "12, 'xy'" },
+  { kind: 'missing-parameter', args: "12, 'abc'", drop: 'word' },
+];
+
+interface JsonProposal { args: string; count: number; status: string; predictedStep: number | null; realStep: number | null; realOutcome: string | null }
+interface JsonResult {
+  verified: JsonProposal[]; refuted: JsonProposal[]; unverified: JsonProposal[]; verifiedRuns: boolean; summary: string;
+  counts: { samples: number; hits: number; proposals: number; duplicates: number; malformed: number; verifications: number; verified: number; refuted: number };
+}
+
+describe('cwm-debug inputs against the scripted inverse endpoint', { timeout: 300_000 }, () => {
+  let codec: CwmTokenizer;
+  let tokenizerPath: string;
+  let inverse: InverseModel;
+  let server: ProtocolServer;
+  let work: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cwm-inverse-test-'));
+    tokenizerPath = await writeTestTokenizer(work);
+    codec = await loadTokenizer(tokenizerPath);
+    inverse = createInverseModel(codec);
+    await inverse.prepare({ file: GATE, script: SCRIPT });
+    server = await startProtocolServer({ protocol: 'vllm', codec, model: inverse.model });
+  });
+  after(async () => {
+    await server?.close();
+    codec?.dispose();
+  });
+
+  const inputs = (extra: string[], env: NodeJS.ProcessEnv = {}, target = ['--reach', String(TARGET)]) =>
+    runCli(['inputs', GATE, ...target, '--endpoint', server.url, '--tokenizer', tokenizerPath, '--samples', String(SCRIPT.length),
+      '--rounds', '1', '--concurrency', '1', '--timeout', '2', '--max-events', '100000000', ...extra], env);
+
+  test('only the truly reaching inputs are verified; false claims are refuted with where the real run went; the loop costs its time limit and leaves no process', async () => {
+    const pidLog = join(work, 'pids-verify');
+    const result = await inputs(['--format', 'json'], { GATE_MARK: pidLog });
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as JsonResult;
+    assert.deepEqual(json.verified.map((p) => p.args).sort(), ["12, 'abc'", "20, 'abz'"]);
+    const twice = json.verified.find((p) => p.args === "12, 'abc'")!;
+    assert.equal(twice.count, 2, 'the duplicate proposal is merged into one');
+    for (const p of json.verified) assert.ok(p.realStep !== null && p.realStep > 0);
+    assert.deepEqual(json.refuted.map((p) => p.args).sort(), ["13, 'zz'", "5, 'abc'"]);
+    const small = json.refuted.find((p) => p.args === "5, 'abc'")!;
+    assert.match(small.realOutcome!, new RegExp(`^returned 0 at step \\d+ without reaching line ${TARGET}$`));
+    const loop = json.refuted.find((p) => p.args === "13, 'zz'")!;
+    assert.match(loop.realOutcome!, new RegExp(`^stopped by the time limit at step \\d+ \\(line \\d+\\) without reaching line ${TARGET}$`));
+    assert.deepEqual(json.counts, {
+      ...json.counts, samples: 9, hits: 5, proposals: 6, duplicates: 1, malformed: 2, verifications: 6, verified: 2, refuted: 2,
+    });
+    const pids = pidsIn(pidLog);
+    assert.equal(pids.length, 6, 'each distinct well-formed proposal ran once');
+    assert.deepEqual(pids.filter(running), [], 'no program is left running, the endless loop included');
+  });
+
+  test('the table lists verified inputs first, then the refuted claims, then a one-line summary', async () => {
+    const result = await inputs([]);
+    assert.equal(result.code, 0, result.stderr);
+    const out = result.stdout;
+    const verified = out.indexOf('Verified inputs');
+    const refuted = out.indexOf('Refuted');
+    assert.ok(verified >= 0 && refuted > verified, out);
+    assert.ok(out.indexOf("12, 'abc'") > verified && out.indexOf("12, 'abc'") < refuted, out);
+    assert.match(out, /\(proposed 2 times\)/);
+    assert.match(out, /malformed proposal: .*no value for the parameter word/);
+    assert.match(out.trimEnd().split('\n').at(-1)!, /^2 verified inputs reach line \d+: 9 samples in 1 round, 5 predicted hits, 6 real runs, 2 refuted, 1 duplicate merged, 2 malformed\.$/);
+  });
+
+  test('--no-verify runs nothing: the proposals are shown as unverified and the program never starts', async () => {
+    const marks = join(work, 'marks-untrusted');
+    const result = await inputs(['--no-verify', '--format', 'json'], { GATE_MARK: marks });
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as JsonResult;
+    assert.equal(json.verifiedRuns, false);
+    assert.deepEqual(json.verified, []);
+    assert.deepEqual(json.unverified.map((p) => p.args).sort(), ["12, 'abc'", "13, 'zz'", "20, 'abz'", "5, 'abc'"]);
+    assert.ok(json.unverified.every((p) => p.status === 'unverified'));
+    assert.equal(json.counts.verifications, 0);
+    assert.equal(existsSync(marks), false, 'the program never ran');
+    assert.match(json.summary, /unverified proposals \(nothing was run\)/);
+  });
+
+  test('a target no proposal reaches is an honest "not found" (exit 5); flags are checked in their own terms', async () => {
+    const unreachable = await inputs(['--where', 'total > 1000']);
+    assert.equal(unreachable.code, 5, unreachable.stderr);
+    assert.match(unreachable.stdout, /^0 verified inputs reach line \d+ where total > 1000:/m);
+    const noTarget = await runCli(['inputs', GATE]);
+    assert.equal(noTarget.code, 2);
+    assert.match(noTarget.stderr, /inputs needs a target: --reach LINE/);
+    const blank = await runCli(['inputs', GATE, '--reach', '4']);
+    assert.equal(blank.code, 2);
+    assert.match(blank.stderr, /--reach 4: line 4 of .* is blank/);
+    const both = await runCli(['inputs', GATE, '--reach', String(TARGET), '--returns', '3']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /Give one target/);
+  });
+
+  test('--returns finds the input whose real run returns the value', async () => {
+    const result = await inputs(['--format', 'json'], {}, ['--returns', '40']);
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as JsonResult;
+    assert.deepEqual(json.verified.map((p) => p.args), ["20, 'abz'"]);
+  });
+});
