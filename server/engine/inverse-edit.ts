@@ -38,9 +38,16 @@ function alternativesFor(value: PyValue, literals: ProgramLiterals): string[] {
   const out: string[] = [];
   switch (value.t) {
     case 'int': {
+      // Small moves (a local search) interleaved with the literals the program compares against (boundaries), then
+      // the literals' neighbours (off-by-one bounds).
       const v = value.v;
-      for (const k of literals.ints) out.push(String(k), String(k + 1n), String(k - 1n), String(-k));
-      out.push(String(v + 1n), String(v - 1n), '0', String(-v), String(v * 2n));
+      const moves = [v + 1n, v - 1n, v * 2n, v / 2n, -v, 0n].map(String);
+      const ks = literals.ints.map(String);
+      for (let k = 0; k < Math.max(moves.length, ks.length); k++) {
+        if (k < moves.length) out.push(moves[k]!);
+        if (k < ks.length) out.push(ks[k]!);
+      }
+      for (const k of literals.ints) out.push(String(k + 1n), String(k - 1n), String(-k));
       break;
     }
     case 'bool':

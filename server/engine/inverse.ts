@@ -333,7 +333,10 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
     }));
     // Near misses are run too: a real run may get there where the model thought not, and steering needs real distances.
     const unrun = [...proposals.values()].filter((p) => p.status === 'unverified' && p.round === round).sort((a, b) => b.closeness - a.closeness);
-    for (const proposal of unrun) await verify(proposal);
+    let nextRun = 0;
+    await Promise.all(Array.from({ length: Math.min(concurrency, unrun.length) }, async () => {
+      while (nextRun < unrun.length && !abort.signal.aborted) await verify(unrun[nextRun++]!);
+    }));
   }
 
   /** Steering: the closest misses' call frames, edited one argument at a time, for the model to continue from. */
@@ -348,8 +351,11 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
       }
     };
     const taken = new Set<string>();
-    for (const miss of misses.slice(0, 4)) {
-      const room = Math.ceil(count / 2) - plans.length;
+    // Three quarters of the round edit the closest misses (shared among the best four); the rest keeps sampling afresh.
+    const editBudget = count - Math.floor(count / 4);
+    const closest = misses.slice(0, 4);
+    for (const miss of closest) {
+      const room = Math.min(Math.ceil(editBudget / closest.length), editBudget - plans.length);
       if (room <= 0) break;
       for (const locals of editedCallFrames(miss.locals, literals, room, (edited) => seen(edited) || taken.has(JSON.stringify([...edited])))) {
         taken.add(JSON.stringify([...locals]));

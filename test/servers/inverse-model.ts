@@ -19,7 +19,7 @@ export type ScriptedProposal =
   /** The real trace of a call with these arguments (a truthful prediction: reaching, or a near miss). */
   | { readonly kind: 'real'; readonly args: string }
   /** The call frame, then a made-up step at `line` (the target), then a return: a claim the real run need not bear out. */
-  | { readonly kind: 'claim'; readonly args: string; readonly line: number }
+  | { readonly kind: 'claim'; readonly args: string; readonly line: number; readonly returns?: string }
   /** A call frame whose values cannot be read (its JSON is cut), then the end. */
   | { readonly kind: 'malformed' }
   /** A call frame that lacks a parameter, then the end. */
@@ -102,9 +102,9 @@ export function createInverseModel(codec: TokenCodec): InverseModel {
       case 'claim': {
         const call = callFrame(prepared, proposal.args);
         const lines = prepared.source.split('\n');
-        // The claim: the target line right after the call, with the call's values, then a return of None.
+        // The claim: the target line right after the call, with the call's values, then a return (of None unless told).
         const step: TraceFrame = { ...call, index: 1, event: 'line', line: proposal.line, sourceLine: lines[proposal.line - 1] ?? '' };
-        const ret: TraceFrame = { ...call, index: 2, event: 'return', line: proposal.line, sourceLine: lines[proposal.line - 1] ?? '', locals: new Map(), value: 'None' };
+        const ret: TraceFrame = { ...call, index: 2, event: 'return', line: proposal.line, sourceLine: lines[proposal.line - 1] ?? '', locals: new Map(), value: proposal.returns ?? 'None' };
         yield* emit(prepared, [], [call, step, ret], forced, true);
         return;
       }

@@ -4,11 +4,12 @@
 // verification off nothing runs at all.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
+import { loadCorpus, selectItems } from '../../server/eval/corpus';
 import { runCli } from '../helpers/cli-run';
 import { fixturesDir } from '../helpers/paths';
 import { pidsIn, running } from '../helpers/processes';
@@ -132,5 +133,65 @@ describe('cwm-debug inputs against the scripted inverse endpoint', { timeout: 30
     assert.equal(result.code, 0, result.stderr);
     const json = JSON.parse(result.stdout) as JsonResult;
     assert.deepEqual(json.verified.map((p) => p.args), ["20, 'abz'"]);
+  });
+});
+
+interface CaseSpec { file: string; reach: number; scripted: string[]; claims?: string[] }
+
+describe('cwm-debug eval --inverse against the scripted inverse endpoint', { timeout: 300_000 }, () => {
+  const REACHABILITY = join(fixturesDir, 'reachability');
+  const CRUXEVAL = join(fixturesDir, 'corpus', 'cruxeval.jsonl');
+  const SLICE = 2;
+  let codec: CwmTokenizer;
+  let tokenizerPath: string;
+  let server: ProtocolServer;
+  let work: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cwm-inverse-eval-test-'));
+    tokenizerPath = await writeTestTokenizer(work);
+    codec = await loadTokenizer(tokenizerPath);
+    const inverse = createInverseModel(codec);
+    const cases = (JSON.parse(readFileSync(join(REACHABILITY, 'cases.json'), 'utf8')) as { cases: CaseSpec[] }).cases;
+    for (const c of cases) {
+      const script: ScriptedProposal[] = [
+        ...c.scripted.map((args): ScriptedProposal => ({ kind: 'real', args })),
+        ...(c.claims ?? []).map((args): ScriptedProposal => ({ kind: 'claim', args, line: c.reach })),
+      ];
+      await inverse.prepare({ file: join(REACHABILITY, c.file), script });
+    }
+    // CRUXEval-I: the model proposes the true input for even items, only malformed call frames for odd ones.
+    const items = selectItems(loadCorpus(CRUXEVAL).items, SLICE);
+    for (const [k, item] of items.entries()) {
+      const file = join(work, `${item.id}.py`);
+      writeFileSync(file, `${item.code}\n`);
+      await inverse.prepare({ file, entry: 'f', script: k % 2 === 0 ? [{ kind: 'real', args: item.args! }] : [{ kind: 'malformed' }] });
+    }
+    server = await startProtocolServer({ protocol: 'vllm', codec, model: inverse.model });
+  });
+  after(async () => {
+    await server?.close();
+    codec?.dispose();
+  });
+
+  test('scores the reachability set and a CRUXEval-I slice with both strategies, into a Markdown report', async () => {
+    const out = join(work, 'eval');
+    const result = await runCli(['eval', '--inverse', REACHABILITY, CRUXEVAL, '--limit', String(SLICE), '--samples', '4', '--rounds', '3',
+      '--concurrency', '4', '--endpoint', server.url, '--tokenizer', tokenizerPath, '--out', out]);
+    assert.equal(result.code, 0, result.stderr);
+    const rows = (JSON.parse(readFileSync(join(out, 'inverse-results.json'), 'utf8')) as { rows: { set: string; id: string; strategy: string; reached: boolean; knownInputsReach?: boolean; input?: string }[] }).rows;
+    const reached = (set: string, strategy: string) => rows.filter((r) => r.set === set && r.strategy === strategy && r.reached).map((r) => r.id).sort();
+    assert.ok(rows.filter((r) => r.set === 'reachability').every((r) => r.knownInputsReach === true), 'every known input really reaches its target');
+    assert.deepEqual(reached('reachability', 'none'), ['ends_match', 'palindrome', 'password']);
+    const steered = reached('reachability', 'edit');
+    // Steering finds what sampling found, and more: the scripted model never proposes a running total that hits 13 at
+    // line 4, but an edit of its closest miss ([10, 3]: an item appended) does.
+    for (const id of ['ends_match', 'palindrome', 'password', 'running_total']) assert.ok(steered.includes(id), `${id} reached with steering: ${steered.join(', ')}`);
+    const slice = selectItems(loadCorpus(CRUXEVAL).items, SLICE);
+    assert.deepEqual(reached('cruxeval-i', 'none'), slice.filter((_, k) => k % 2 === 0).map((i) => i.id).sort());
+    const summary = readFileSync(join(out, 'inverse-summary.md'), 'utf8');
+    assert.match(summary, /\| reachability \| sampling only \| 3\/11 \|/);
+    assert.match(summary, new RegExp(`\\| CRUXEval-I \\| sampling only \\| ${Math.ceil(SLICE / 2)}/${SLICE} \\|`));
+    assert.match(result.stdout, /reachability +sampling only +3\/11 reached with verified inputs/);
   });
 });
