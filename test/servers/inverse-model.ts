@@ -51,6 +51,8 @@ interface Prepared {
 
 export interface InverseModel {
   readonly model: TestModel;
+  /** Whether a prompt is about a program this model was prepared for (a shared endpoint sends the rest elsewhere). */
+  knows(promptIds: readonly number[]): boolean;
   /** Records the real traces the script needs; call before serving requests about the program. */
   prepare(program: InverseProgram): Promise<void>;
   /** Requests answered from the bare entry and from a given call frame. */
@@ -142,19 +144,29 @@ export function createInverseModel(codec: TokenCodec): InverseModel {
       yield* bare(prepared, forced);
       return;
     }
-    // A steered prompt: the call frame is given. A known argument list continues with its real trace; an unknown one
-    // gets the end at once (this model only knows what it was told).
+    // A steered prompt (the call frame given) or a debug session's: a known argument list continues its real trace
+    // after the prompt's frames; an unknown one gets the end at once (this model only knows what it was told).
     answered.steered++;
     const trace = prepared.byLocals.get(localsKey(promptFrames[0]!));
-    if (trace === undefined || promptFrames.length !== 1) {
+    if (trace === undefined || promptFrames.length >= trace.frames.length) {
       yield endOfText;
       return;
     }
-    yield* emit(prepared, promptFrames, trace.frames.slice(1), forced, trace.end.kind === 'returned' || trace.end.kind === 'raised');
+    yield* emit(prepared, promptFrames, trace.frames.slice(promptFrames.length), forced, trace.end.kind === 'returned' || trace.end.kind === 'raised');
+  }
+
+  function contextOf(promptIds: readonly number[]): string | undefined {
+    const start = promptIds.indexOf(contextStart);
+    const sep = start < 0 ? -1 : promptIds.indexOf(frameSep, start + 1);
+    return sep < 0 ? undefined : codec.decode(promptIds.slice(start + 1, sep));
   }
 
   return {
     model: (promptIds) => generate(promptIds),
+    knows: (promptIds) => {
+      const context = contextOf(promptIds);
+      return context !== undefined && byContext.has(context);
+    },
     answered,
     async prepare(program) {
       const source = readFileSync(program.file, 'utf8');
