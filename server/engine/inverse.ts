@@ -206,6 +206,8 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
     stoppedBy ??= why;
     abort.abort();
   };
+  /** The token budget is spent: no new rollout starts, but the proposals in hand are still verified. */
+  let tokensSpent = false;
   const onCancel = () => stop('cancelled');
   if (options.signal?.aborted) stop('cancelled');
   options.signal?.addEventListener('abort', onCancel, { once: true });
@@ -283,13 +285,16 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
 
   /** One rollout: its call frame read back into arguments, merged with an earlier equal proposal, a hit verified at once. */
   async function runOne(plan: RolloutPlan): Promise<void> {
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted || tokensSpent) return;
     const result = await rollout(plan);
     if (result === undefined) return;
     counts.samples++;
     counts.byStrategy[plan.strategy].samples++;
     counts.completionTokens += result.completionTokens;
-    if (options.maxTokens !== undefined && counts.completionTokens >= options.maxTokens) stop('tokens');
+    if (options.maxTokens !== undefined && counts.completionTokens >= options.maxTokens && !tokensSpent) {
+      tokensSpent = true;
+      stoppedBy ??= 'tokens';
+    }
     const frames = plan.callFrame === undefined ? result.frames : [plan.callFrame, ...result.frames];
     const call = frames[0];
     if (call === undefined || call.event !== 'call' || call.depth !== 0) {
@@ -329,7 +334,7 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
   async function runRound(plans: readonly RolloutPlan[]): Promise<void> {
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, async () => {
-      while (next < plans.length && !abort.signal.aborted) await runOne(plans[next++]!);
+      while (next < plans.length && !abort.signal.aborted && !tokensSpent) await runOne(plans[next++]!);
     }));
     // Near misses are run too: a real run may get there where the model thought not, and steering needs real distances.
     const unrun = [...proposals.values()].filter((p) => p.status === 'unverified' && p.round === round).sort((a, b) => b.closeness - a.closeness);
@@ -373,7 +378,7 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
   });
 
   try {
-    for (round = 1; round <= rounds && !abort.signal.aborted; round++) {
+    for (round = 1; round <= rounds && !abort.signal.aborted && !tokensSpent; round++) {
       counts.rounds = round;
       const steer = round > 1 && (options.steering ?? 'edit') === 'edit';
       const plans = steer ? steeringPlans(samplesPerRound) : Array.from({ length: samplesPerRound }, () => ({ strategy: 'sample' as const }));

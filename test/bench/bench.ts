@@ -19,6 +19,7 @@ import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
 import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
 import { benchEval } from './eval-bench';
+import { benchInverse } from './inverse-bench';
 import { benchTracer } from './tracer-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
@@ -166,6 +167,10 @@ async function main(): Promise<void> {
     if (wants('eval')) {
       print();
       for (const line of await benchEval(codec, python)) print(line);
+    }
+    if (wants('inverse')) {
+      print();
+      for (const line of await benchInverse(codec, python)) print(line);
     }
     if (wants('activation')) {
       print();

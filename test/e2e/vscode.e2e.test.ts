@@ -304,8 +304,9 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     await step('find-inputs', async () => {
       await vscode.quickOpen(GATE_PROGRAM);
       await vscode.goToLine(GATE_TARGET);
-      await vscode.runCommand('CWM: Find Inputs That Reach This Line');
-      await vscode.answerInputBox(/Find inputs of gate\(\) that reach line/, '');
+      const condition = /Find inputs of gate\(\) that reach line/;
+      await vscode.runCommandWithInput('CWM: Find Inputs That Reach This Line', condition);
+      await vscode.answerInputBox(condition, '');
       // The quick pick: the verified input, then the refuted claim with where its real run went.
       await vscode.waitVisible(vscode.page.locator('.quick-input-list .monaco-list-row', { hasText: /returned 0 at step \d+ without reaching line/ }).first(),
         'the refuted claim with where the real run went');

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { loadCorpus, selectItems } from '../../server/eval/corpus';
+import { connectEndpoint } from '../../server/endpoint/connect';
+import { argumentsOf, searchInputs, summarizeSearch } from '../../server/engine/inverse';
+import { entryParameters } from '../../server/tracer/entry-frame';
 import { runCli } from '../helpers/cli-run';
 import { fixturesDir } from '../helpers/paths';
 import { pidsIn, running } from '../helpers/processes';
@@ -126,6 +129,41 @@ describe('cwm-debug inputs against the scripted inverse endpoint', { timeout: 30
     const both = await runCli(['inputs', GATE, '--reach', String(TARGET), '--returns', '3']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /Give one target/);
+  });
+
+  test('budgets: the token budget and a cancel stop the search and say so; progress reports the hits so far', async () => {
+    const client = await connectEndpoint({ url: server.url, timeouts: { totalMs: 60_000 } }, codec);
+    try {
+      const source = readFileSync(GATE, 'utf8');
+      const entry = { kind: 'function' as const, name: 'gate', line: source.split('\n').findIndex((l) => l.startsWith('def gate(')) + 1 };
+      const base = { source, path: GATE, entry, backend: client, codec, target: { kind: 'line' as const, line: TARGET }, verify: false as const, concurrency: 1 };
+      const tokens = await searchInputs({ ...base, samples: SCRIPT.length, rounds: 3, maxTokens: 1 });
+      assert.equal(tokens.stoppedBy, 'tokens');
+      assert.equal(tokens.counts.samples, 1, 'no rollout starts once the token budget is spent');
+      assert.match(summarizeSearch(tokens), /stopped at the token budget\.$/);
+      const abort = new AbortController();
+      const seen: number[] = [];
+      const cancelled = await searchInputs({
+        ...base, samples: 50, rounds: 3, signal: abort.signal,
+        onProgress: (p) => {
+          seen.push(p.hits);
+          if (p.samples === 3) abort.abort();
+        },
+      });
+      assert.equal(cancelled.stoppedBy, 'cancelled');
+      assert.ok(cancelled.counts.samples >= 3 && cancelled.counts.samples < 50, `samples ${cancelled.counts.samples}`);
+      assert.ok(seen.length >= 3 && seen.at(-1)! >= 1, `progress hits ${seen.join(',')}`);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a call frame becomes the argument list the def takes: positional, *args, keyword-only, **kwargs', () => {
+    const params = entryParameters('def f(a, /, b, *rest, key, **more):\n    pass\n', 'f');
+    const locals = new Map([['a', '1'], ['b', "'x'"], ['rest', '(2, 3)'], ['key', 'None'], ['more', "{'z': 1}"]]);
+    assert.equal(argumentsOf(locals, params), "1, 'x', *(2, 3), key=None, **{'z': 1}");
+    assert.throws(() => argumentsOf(new Map([['a', '1']]), params), /no value for the parameter b/);
+    assert.throws(() => argumentsOf(new Map([...locals, ['b', '<object at 0x1>']]), params), /not a Python literal/);
   });
 
   test('--returns finds the input whose real run returns the value', async () => {
