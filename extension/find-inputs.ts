@@ -135,7 +135,7 @@ async function findInputs(apiKeys: ApiKeyStore, uriArgument?: unknown, lineArgum
   const { summarizeSearch } = heavy();
   const items = resultItems(result);
   if (items.every((item) => item.proposal === undefined)) {
-    void vscode.window.showInformationMessage(`CWM: no input found. ${summarizeSearch(result)}`);
+    void vscode.window.showInformationMessage(`CWM: no input found. ${summarizeSearch(result)}${result.notes.map((note) => ` ${note}`).join('')}`);
     return;
   }
   const picked = await vscode.window.showQuickPick(items, {

@@ -6,7 +6,7 @@ import { splitSourceLines } from '../cwm/lines';
 import { searchInputs, summarizeSearch, type InverseProposal, type InverseResult, type InverseTarget } from '../engine/inverse';
 import { connectModel } from '../engine/connect-model';
 import { importedProjectFiles } from '../trace/project-files';
-import { TRACER_OPTION_SPECS, UsageError, checkFormat, checkProgramFile, checkPython, limitsFrom, terminalStyle } from './common';
+import { CannotRunError, TRACER_OPTION_SPECS, UsageError, checkFormat, checkProgramFile, checkPython, limitsFrom, terminalStyle } from './common';
 import { INPUTS_HELP } from './help';
 import { inCliTerms } from './messages';
 import { MODEL_OPTION_SPECS, modelSettingsFrom } from './model-options';
@@ -15,7 +15,7 @@ import { painter, wrap } from './table';
 import { fitWidth, visible } from './terminal';
 import { terminalSafeJson } from './trace-output';
 import { findEntry, refuseTwoMarkedFunctions } from './predict';
-import { CannotRunError } from './common';
+import { parseExpression, PySyntaxError } from '../values/py-parse';
 
 export const INPUTS_OPTIONS = {
   entry: TRACER_OPTION_SPECS.entry, python: TRACER_OPTION_SPECS.python, include: TRACER_OPTION_SPECS.include,
@@ -49,14 +49,25 @@ function targetFrom(values: { reach?: string; where?: string; returns?: string; 
     const text = lines[line! - 1]!.trim();
     if (text === '' || text.startsWith('#')) throw new UsageError(`--reach ${line}: line ${line} of ${file} is ${text === '' ? 'blank' : 'a comment'}; give a line with code.`);
     if (values.where !== undefined && values.where.trim() === '') throw new UsageError('--where needs a Python expression, e.g. --where "total > 100".');
+    if (values.where !== undefined) checkExpression(values.where, '--where');
     return { kind: 'line', line: line!, ...(values.where !== undefined ? { where: values.where } : {}) };
   }
   if (values.returns !== undefined) {
     if (values.returns.trim() === '') throw new UsageError('--returns needs a Python value, e.g. --returns "\'abc\'".');
+    checkExpression(values.returns, '--returns');
     return { kind: 'returns', value: values.returns.trim() };
   }
   if (!/^[A-Za-z_][\w.]*$/.test(values.raises!.trim())) throw new UsageError(`--raises needs an exception class name, e.g. --raises ValueError, got "${values.raises}".`);
   return { kind: 'raises', exception: values.raises!.trim() };
+}
+
+function checkExpression(text: string, flag: string): void {
+  try {
+    parseExpression(text.trim());
+  } catch (error) {
+    if (!(error instanceof PySyntaxError)) throw error;
+    throw new UsageError(`${flag} is not a Python expression (${error.message}): ${text}`);
+  }
 }
 
 export async function inputsCommand(argv: string[]): Promise<number> {

@@ -4,6 +4,7 @@
 
 import type { TokenCodec } from '../cwm/codec';
 import { buildContext } from '../cwm/context';
+import { splitSourceLines } from '../cwm/lines';
 import type { EntryPoint, Locals, Trace, TraceFrame, TraceSourceFile } from '../trace/model';
 import { entryParameters, type ParamKind } from '../tracer/entry-frame';
 import { recordTrace, TracerError, type TracerLimits } from '../tracer/runner';
@@ -371,7 +372,7 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
     return plans;
   }
 
-  const lines = options.source.split('\n');
+  const lines = splitSourceLines(options.source);
   const callFrameOf = (locals: Locals): TraceFrame => ({
     index: 0, event: 'call', line: options.entry.line, sourceLine: lines[options.entry.line - 1] ?? '', scope: 1,
     functionName: options.entry.name.split('.').pop() ?? options.entry.name, depth: 0, locals,

@@ -129,6 +129,9 @@ describe('cwm-debug inputs against the scripted inverse endpoint', { timeout: 30
     const both = await runCli(['inputs', GATE, '--reach', String(TARGET), '--returns', '3']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /Give one target/);
+    const badCondition = await runCli(['inputs', GATE, '--reach', String(TARGET), '--where', 'total >']);
+    assert.equal(badCondition.code, 2);
+    assert.match(badCondition.stderr, /--where is not a Python expression/);
   });
 
   test('budgets: the token budget and a cancel stop the search and say so; progress reports the hits so far', async () => {
