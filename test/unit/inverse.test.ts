@@ -217,7 +217,7 @@ describe('cwm-debug eval --inverse against the scripted inverse endpoint', { tim
 
   test('scores the reachability set and a CRUXEval-I slice with both strategies, into a Markdown report', async () => {
     const out = join(work, 'eval');
-    const result = await runCli(['eval', '--inverse', REACHABILITY, CRUXEVAL, '--limit', String(SLICE), '--samples', '4', '--rounds', '3',
+    const result = await runCli(['eval', '--inverse', REACHABILITY, CRUXEVAL, '--limit', String(SLICE), '--samples', '4', '--rounds', '2',
       '--concurrency', '4', '--endpoint', server.url, '--tokenizer', tokenizerPath, '--out', out]);
     assert.equal(result.code, 0, result.stderr);
     const rows = (JSON.parse(readFileSync(join(out, 'inverse-results.json'), 'utf8')) as { rows: { set: string; id: string; strategy: string; reached: boolean; knownInputsReach?: boolean; input?: string }[] }).rows;
