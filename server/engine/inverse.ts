@@ -265,9 +265,16 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
       });
     } catch (error) {
       if (error instanceof TracerError && error.kind === 'cancelled') return;
-      proposal.status = 'error';
-      proposal.realOutcome = error instanceof Error ? error.message : String(error);
-      return;
+      if (error instanceof TracerError && error.kind === 'bad-args') {
+        // Arguments the program cannot be called with (a name it does not define, a value Python rejects): malformed.
+        proposal.status = 'error';
+        proposal.realOutcome = error.message;
+        malformed(`the program cannot be called with ${proposal.args}: ${error.message}`);
+        return;
+      }
+      // No run can work (no Python, a syntax error, an import that fails): the search stops and says why.
+      abort.abort();
+      throw error;
     }
     const step = matcher.realMatch(trace);
     proposal.closeness = closeness(trace.frames, options.target, guards);
