@@ -97,6 +97,8 @@ export interface InverseProposal {
   count: number;
   readonly round: number;
   readonly strategy: 'sample' | 'edit';
+  /** The sampled proposal this one descends from by edits (its own arguments for a sampled one). */
+  readonly origin: string;
   /** The model's prediction reached the target, at this step of the predicted trace. */
   readonly predictedStep?: number;
   status: ProposalStatus;
@@ -181,6 +183,8 @@ interface RolloutPlan {
   readonly strategy: 'sample' | 'edit';
   /** Steering: the edited call frame the model continues from. */
   readonly callFrame?: TraceFrame;
+  /** Steering: the sampled proposal the edited one descends from. */
+  readonly origin?: string;
 }
 
 export async function searchInputs(options: InverseSearchOptions): Promise<InverseResult> {
@@ -329,7 +333,7 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
       return;
     }
     const proposal: InverseProposal = {
-      args, locals: call.locals, count: 1, round, strategy: plan.strategy, status: 'unverified',
+      args, locals: call.locals, count: 1, round, strategy: plan.strategy, origin: plan.origin ?? args, status: 'unverified',
       ...(hitIndex >= 0 ? { predictedStep: hitIndex } : {}),
       closeness: closeness(frames, options.target, guards),
     };
@@ -364,15 +368,23 @@ export async function searchInputs(options: InverseSearchOptions): Promise<Inver
       }
     };
     const taken = new Set<string>();
-    // Three quarters of the round edit the closest misses (shared among the best four); the rest keeps sampling afresh.
+    // Three quarters of the round edit the closest misses; the rest keeps sampling afresh. The misses are taken from
+    // the four most promising lineages (a sampled proposal and its edits), so that one family's many close variants do
+    // not crowd out another family one edit away from the target.
     const editBudget = count - Math.floor(count / 4);
-    const closest = misses.slice(0, 4);
-    for (const miss of closest) {
-      const room = Math.min(Math.ceil(editBudget / closest.length), editBudget - plans.length);
-      if (room <= 0) break;
-      for (const locals of editedCallFrames(miss.locals, literals, room, (edited) => seen(edited) || taken.has(JSON.stringify([...edited])))) {
-        taken.add(JSON.stringify([...locals]));
-        plans.push({ strategy: 'edit', callFrame: callFrameOf(locals) });
+    const lineages = new Map<string, InverseProposal[]>();
+    for (const miss of misses) lineages.set(miss.origin, [...(lineages.get(miss.origin) ?? []), miss]);
+    const best = [...lineages.values()].slice(0, 4);
+    const fresh = (edited: Locals) => !seen(edited) && !taken.has(JSON.stringify([...edited]));
+    for (const family of best) {
+      let room = Math.min(Math.ceil(editBudget / best.length), editBudget - plans.length);
+      for (const miss of family) {
+        if (room <= 0) break;
+        for (const locals of editedCallFrames(miss.locals, literals, room, (edited) => !fresh(edited))) {
+          taken.add(JSON.stringify([...locals]));
+          plans.push({ strategy: 'edit', callFrame: callFrameOf(locals), origin: miss.origin });
+          room--;
+        }
       }
     }
     while (plans.length < count) plans.push({ strategy: 'sample' });
