@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { CwmAdapterFactory, CwmConfigurationProvider, INITIAL_CONFIGURATIONS } from './debug-config';
 import { registerEvaluateCommand } from './evaluate';
+import { registerFindInputs } from './find-inputs';
 import { CwmInlineValuesProvider } from './inline-values';
 import { PredictionClient } from './language-client';
 import { ApiKeyStore } from './secrets';
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerTraceFiles(context);
   registerSideBySideView(context);
   registerEvaluateCommand(context, keys);
+  registerFindInputs(context, keys);
   context.subscriptions.push(
     status,
     predictions,

@@ -5,3 +5,4 @@ export { CwmDebugSession } from '../server/adapter/session';
 export { checkEndpoints } from '../server/endpoint/health';
 export { connectModel } from '../server/engine/connect-model';
 export { evaluationModelOf, runEvaluation } from '../server/eval/run';
+export { searchInputs, summarizeSearch } from '../server/engine/inverse';

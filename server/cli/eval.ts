@@ -17,6 +17,7 @@ import { MODEL_OPTIONS } from './help';
 import { MODEL_OPTION_SPECS, modelSettingsFrom } from './model-options';
 import { parseCommandLine } from './options';
 import { visible } from './terminal';
+import { EVAL_INVERSE_USAGE, inverseEvalCommand } from './eval-inverse';
 
 export const EVAL_USAGE = `Usage: cwm-debug eval CORPUS [options]
        cwm-debug eval --report DIR
@@ -44,7 +45,7 @@ teacher-forced next frames; writes results.jsonl, summary.md, report.html.
                        DIR/results.jsonl
   --compare-runs A B   two runs side by side (Markdown on stdout; with --out
                        also comparison.md and comparison.html)
-Ctrl-C stops cleanly (exit code 130): finished programs are kept, and the
+${EVAL_INVERSE_USAGE}Ctrl-C stops cleanly (exit code 130): finished programs are kept, and the
 same command continues the run.
 
 ${MODEL_OPTIONS}`;
@@ -65,6 +66,9 @@ const OPTIONS = {
   'no-teacher-forcing': { type: 'boolean' },
   report: { type: 'string' },
   'compare-runs': { type: 'boolean' },
+  inverse: { type: 'boolean' },
+  rounds: { type: 'string' },
+  steering: { type: 'string' },
 } as const;
 
 function wholeNumber(value: string | undefined, flag: string, minimum: number): number | undefined {
@@ -93,6 +97,8 @@ export async function evalCommand(argv: string[], usage: string): Promise<number
       process.stdout.write(`Report written: ${written.summaryPath} and ${written.htmlPath}\n`);
       return 0;
     }
+    if (values.inverse) return await inverseEvalCommand(positionals, values);
+    if (values.rounds !== undefined || values.steering !== undefined) throw new UsageError('--rounds and --steering belong to eval --inverse; add --inverse or leave them out.');
     if (positionals.length !== 1) {
       throw new UsageError('eval needs exactly one corpus, e.g. `cwm-debug eval test/fixtures/corpus/cruxeval.jsonl --endpoint URL`.');
     }

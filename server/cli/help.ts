@@ -10,6 +10,7 @@ export const EXIT_CODES = `Exit codes:
   3  stopped by a limit (--max-events, --timeout, --max-output,
      --max-memory), or the traced process ended abnormally
   4  compare found a divergence
+  5  inputs found no input that reaches the target
   130  interrupted (Ctrl-C)
 `;
 
@@ -78,6 +79,8 @@ Commands:
            first divergence
   eval     score a model on a corpus of programs; writes a report
   query    ask a recording: where a value was set, when a line ran, calls
+  inputs   find arguments that reach a line (or a return value), each
+           proposed by the model and checked by a real run
 
 Run \`cwm-debug COMMAND --help\` for a command's options.
   -h, --help     this help
@@ -119,4 +122,38 @@ ${ENTRY_OPTIONS}
 ${TRACER_OPTIONS}
 ${MODEL_OPTIONS}
 ${OUTPUT_OPTIONS('table (default) or json (both traces, the alignment\n                     and the scores)')}
+${EXIT_CODES}`;
+
+export const INPUTS_HELP = `Usage: cwm-debug inputs FILE.py --reach LINE [--where EXPR] [options]
+       cwm-debug inputs FILE.py --returns VALUE | --raises EXCEPTION
+
+Finds arguments of the entry function that reach a target: the model
+invents the call in many rollouts, each stopped at the target; every
+proposal whose prediction gets there is run for real (with the tracer's
+limits), and only a real run that reaches the target counts as found.
+
+Target (one of):
+  --reach LINE       a line of FILE.py
+  --where EXPR       ... where this Python expression on the locals there
+                     is true, e.g. --where "total > 100"
+  --returns VALUE    the entry returns this value, e.g. --returns "'abc'"
+  --raises NAME      the entry raises this exception, e.g. ValueError
+
+Search:
+  --entry NAME       the function whose arguments are searched (default:
+                     the def marked "# << START_OF_TRACE")
+  --samples N        rollouts per round (1 to 1000; default 16)
+  --rounds R         rounds at most (1 to 20; default 3); rounds after the
+                     first steer: near misses' arguments edited toward
+                     the target, continued by the model
+  --steering KIND    edit (default) or none (plain sampling every round)
+  --concurrency N    rollouts in flight (default: 4, or 2 per endpoint)
+  --time-budget S    stop the search after S seconds
+  --max-tokens N     stop after the model generated N tokens in all
+  --no-verify        run nothing: print the model's proposals, unverified
+
+${TRACER_OPTIONS.replace('Tracer options:', 'Tracer options (for each real run):')
+    .replace(`(default ${DEFAULT_TRACER_LIMITS.maxEvents})`, '(default 20000)').replace(`(default ${DEFAULT_TRACER_LIMITS.timeoutMs / 1000})`, '(default 10)')}
+${MODEL_OPTIONS.replace(/  --temperature T[\s\S]*?(?=  --seed)/, '  --sample-temperature T\n                       temperature of the rollouts (default 0.8;\n                       --temperature above 0 is taken too)\n')}
+${OUTPUT_OPTIONS('table (default) or json (every proposal and the counts)')}
 ${EXIT_CODES}`;

@@ -18,6 +18,7 @@ import { closestName, parseCommandLine } from './options';
 import { compareCommand, predictCommand } from './predict';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { queryCommand } from './query';
+import { inputsCommand } from './inputs';
 import { TraceTable } from './table';
 import { visible } from './terminal';
 import { CwmTraceWriter, JsonTraceWriter, TableTraceWriter, type TraceWriter } from './trace-output';
@@ -132,7 +133,7 @@ function version(): string {
   return 'unknown';
 }
 
-const COMMANDS = ['trace', 'predict', 'compare', 'eval', 'query'];
+const COMMANDS = ['trace', 'predict', 'compare', 'eval', 'inputs', 'query'];
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -148,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest, EVAL_USAGE);
       case 'query':
         return await queryCommand(rest);
+      case 'inputs':
+        return await inputsCommand(rest);
       case '--version':
       case '-V':
         process.stdout.write(`cwm-debug ${version()}\n`);
@@ -162,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       default: {
         const suggestion = closestName(command.replace(/^-+/, ''), COMMANDS);
         if (command.startsWith('-')) throw new UsageError(`Give a command before the options (${COMMANDS.join(', ')}), e.g. \`cwm-debug trace FILE.py ${command}\`.`);
-        throw new UsageError(`Unknown command "${command}".${suggestion ? ` Did you mean ${suggestion}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and eval; run \`cwm-debug --help\`.`);
+        throw new UsageError(`Unknown command "${command}".${suggestion ? ` Did you mean ${suggestion}?` : ''} The commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}; run \`cwm-debug --help\`.`);
       }
     }
   } catch (error) {

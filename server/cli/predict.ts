@@ -86,7 +86,7 @@ function noticePrinter(paint: Paint, width: number): (message: string) => void {
   return (message) => process.stderr.write(paint('yellow', wrap(`note: ${inCliTerms(message)}`, width, '  ').join('\n')) + '\n');
 }
 
-function findEntry(source: string, file: string, values: { entry?: string; script?: boolean; args?: string }): EntryPoint {
+export function findEntry(source: string, file: string, values: { entry?: string; script?: boolean; args?: string }): EntryPoint {
   if (values.entry === undefined && !values.script) refuseTwoMarkedFunctions(source, file);
   try {
     const entry = findEntryPoint(source, values);

@@ -36,6 +36,14 @@ export function entryCallFrame(options: { source: string; functionName: string; 
   };
 }
 
+/** The entry's parameters in order, names and kinds, read from its def (inverse execution turns a call frame back into arguments). */
+export function entryParameters(source: string, functionName: string): { readonly name: string; readonly kind: ParamKind }[] {
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  const found = findFunction(logicalLines(text), functionName);
+  if (!found) throw new EntryFrameError(`No function named ${functionName} in the program.`);
+  return parametersOf(text, found.def).map((param) => ({ name: param.name, kind: param.kind }));
+}
+
 // ---- logical lines of the program ---------------------------------------------------------------------------------
 
 interface Token {
@@ -206,7 +214,7 @@ function findFunction(lines: readonly LogicalLine[], dotted: string): { def: Log
 
 // ---- the parameter list --------------------------------------------------------------------------------------------
 
-type ParamKind = 'positional-only' | 'positional-or-keyword' | 'var-positional' | 'keyword-only' | 'var-keyword';
+export type ParamKind = 'positional-only' | 'positional-or-keyword' | 'var-positional' | 'keyword-only' | 'var-keyword';
 
 interface Parameter {
   readonly name: string;

@@ -20,6 +20,7 @@ import { benchActivation } from './activation-bench';
 import { benchAdapter } from './adapter-bench';
 import { benchEval } from './eval-bench';
 import { benchReadAhead } from './read-ahead-bench';
+import { benchInverse } from './inverse-bench';
 import { benchTracer } from './tracer-bench';
 import { benchQueries } from './queries-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
@@ -177,6 +178,10 @@ async function main(): Promise<void> {
     if (wants('read-ahead')) {
       print();
       for (const line of await benchReadAhead(codec, tokenizerPath, python)) print(line);
+    }
+    if (wants('inverse')) {
+      print();
+      for (const line of await benchInverse(codec, python)) print(line);
     }
     if (wants('activation')) {
       print();

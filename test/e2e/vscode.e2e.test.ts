@@ -7,7 +7,7 @@
 // failing window, code-server's and VS Code's logs and the browser console.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
@@ -33,6 +33,11 @@ const DIVERGENCE_STEP = 8;
 const WRONG_TOTAL = '99';
 /** A watch expression (a generator expression) the adapter's TypeScript evaluator computes from the frame's values. */
 const WATCH = 'sum(k * k for k in range(i + 1))';
+
+/** "Find Inputs That Reach This Line": a gate whose inner branch few inputs reach (no marker: the command needs none). */
+const GATE_PROGRAM = 'gate.py';
+const GATE_SOURCE = readFileSync(join(repoRoot, 'test', 'fixtures', 'inverse', 'gate.py'), 'utf8').replace('  # << START_OF_TRACE', '');
+const GATE_TARGET = GATE_SOURCE.split('\n').findIndex((line) => line.includes('return total')) + 1;
 
 const Manifest = z.object({ name: z.string(), publisher: z.string(), displayName: z.string() });
 const manifest = Manifest.parse(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')));
@@ -84,9 +89,15 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     const vsix = ensureVsix((line) => console.log(line));
     const packaged = Date.now();
     workspace = createWorkspace();
+    writeFileSync(workspace.path(GATE_PROGRAM), GATE_SOURCE);
     endpoint = await startReplayEndpoint({
       programs: [{ file: workspace.path(PROGRAM), entry: ENTRY, args: ARGS }, { file: workspace.path(EVAL_PROGRAM) }],
       corruptions: [{ kind: 'wrong-value', step: DIVERGENCE_STEP, variable: 'total', value: WRONG_TOTAL }],
+      // The inverse model's scripted mix: one truly reaching input, a false claim, a near miss, a malformed call frame.
+      inverse: [{
+        file: workspace.path(GATE_PROGRAM), entry: 'gate',
+        script: [{ kind: 'real', args: "12, 'abc'" }, { kind: 'claim', args: "5, 'abc'", line: GATE_TARGET }, { kind: 'real', args: "3, 'ab'" }, { kind: 'malformed' }],
+      }],
     });
     realFrames = endpoint.traces[0]!.frames;
     workspace.writeLaunch([{
@@ -289,7 +300,29 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     });
   });
 
-  test('8. code-server stops with its whole process group', async () => {
+  test('8. "Find Inputs That Reach This Line" lists the verified input first and debugs it stopped on the line', async () => {
+    await step('find-inputs', async () => {
+      await vscode.quickOpen(GATE_PROGRAM);
+      await vscode.goToLine(GATE_TARGET);
+      const condition = /Find inputs of gate\(\) that reach line/;
+      await vscode.runCommandWithInput('CWM: Find Inputs That Reach This Line', condition);
+      await vscode.answerInputBox(condition, '');
+      // The quick pick: the verified input, then the refuted claim with where its real run went.
+      await vscode.waitVisible(vscode.page.locator('.quick-input-list .monaco-list-row', { hasText: /returned 0 at step \d+ without reaching line/ }).first(),
+        'the refuted claim with where the real run went');
+      await vscode.screenshot('11-find-inputs-results');
+      await vscode.pickQuickInputRow("12, 'abc'");
+      const stack = await vscode.waitForStopped(30_000);
+      assert.equal(stack[0]!.name, 'gate');
+      assert.equal(stack[0]!.file, GATE_PROGRAM);
+      assert.equal(stack[0]!.line, GATE_TARGET);
+      await vscode.waitForScope('Actual', (values) => values.get('n') === '12' && values.get('total') === '24', 'to hold n = 12, total = 24 at the line');
+      await vscode.screenshot('12-find-inputs-compare-at-line');
+      await vscode.stopDebugging();
+    });
+  });
+
+  test('9. code-server stops with its whole process group', async () => {
     await step('stop-server', async () => {
       const server = session!.server;
       const members = server.members();

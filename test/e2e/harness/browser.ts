@@ -234,6 +234,16 @@ export class VsCodePage {
     await this.waitHidden(this.page.locator(SELECTORS.quickInput), 'the command palette to close');
   }
 
+  /** Runs a command by its palette label when the command opens an input of its own (it replaces the palette). */
+  async runCommandWithInput(label: string, inputTitle: string | RegExp): Promise<void> {
+    await this.openQuickInput('F1');
+    await this.page.locator(SELECTORS.quickInputBox).fill(`>${label}`);
+    const row = this.page.locator(SELECTORS.quickInputRow, { has: this.page.locator('.label-name', { hasText: exactText(label) }) });
+    await this.waitVisible(row, `the command "${label}" in the command palette`);
+    await row.first().click();
+    await this.waitVisible(this.page.locator(SELECTORS.quickInput, { hasText: inputTitle }), `the input "${String(inputTitle)}" of "${label}"`);
+  }
+
   /** Opens a workspace file by name through quick open. */
   async quickOpen(fileName: string): Promise<void> {
     await this.openQuickInput('F1');

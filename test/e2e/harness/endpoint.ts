@@ -10,11 +10,14 @@ import type { TraceRequest } from '../../../server/tracer/runner';
 import { writeTestTokenizer } from '../../helpers/tokenizer-fixture';
 import { startProtocolServer, type ProtocolServer } from '../../servers/protocol-server';
 import { createReplayModel, type Corruption, type ReplayModel } from '../../servers/replay-model';
+import { createInverseModel, type InverseProgram } from '../../servers/inverse-model';
 
 export interface ReplayEndpointOptions {
   /** Programs the model can answer about (the same file, entry and args the launch configuration names). */
   readonly programs: readonly TraceRequest[];
   readonly corruptions?: readonly Corruption[];
+  /** Programs for "Find Inputs That Reach This Line": their prompts go to the scripted inverse model instead. */
+  readonly inverse?: readonly InverseProgram[];
 }
 
 export interface ReplayEndpoint {
@@ -40,7 +43,11 @@ export async function startReplayEndpoint(options: ReplayEndpointOptions): Promi
     const replay = createReplayModel({ codec, corruptions: options.corruptions });
     const traces: Trace[] = [];
     for (const program of options.programs) traces.push(await replay.prepare(program));
-    const server = await startProtocolServer({ protocol: 'vllm', codec, model: replay.model });
+    const inverse = createInverseModel(codec);
+    for (const program of options.inverse ?? []) await inverse.prepare(program);
+    const server = await startProtocolServer({
+      protocol: 'vllm', codec, model: (ids, params) => (inverse.knows(ids) ? inverse.model(ids, params) : replay.model(ids, params)),
+    });
     const opened = codec;
     return {
       url: server.url,
