@@ -3,7 +3,8 @@
 
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { localsToObject, type TraceFrame } from '../trace/model';
+import { localsToObject, type Trace, type TraceFrame } from '../trace/model';
+import { recordTrace, type TraceRequest } from '../tracer/runner';
 import { TraceIndex, type ValueChange } from '../trace/queries';
 import { CompareNavigator } from './compare';
 import { PredictionNavigator, RecordedNavigator, type Side, type TraceNavigator } from './navigator';
@@ -62,6 +63,26 @@ export function indexOf(frames: readonly TraceFrame[]): TraceIndex {
   const index = new TraceIndex(frames);
   indexes.set(frames, { index, last: frames[frames.length - 1], length: frames.length });
   return index;
+}
+
+/**
+ * Records a real run with its time-travel index built as the frames arrive (the tracer is the slow side: the index
+ * costs almost nothing on top of the recording), ready for the first question.
+ */
+export async function recordIndexedTrace(request: TraceRequest): Promise<Trace> {
+  const frames: TraceFrame[] = [];
+  const index = new TraceIndex(frames);
+  const trace = await recordTrace({
+    ...request,
+    keepFrames: false,
+    onFrame: (frame) => {
+      frames.push(frame);
+      index.update();
+      request.onFrame?.(frame);
+    },
+  });
+  indexes.set(frames, { index, last: frames[frames.length - 1], length: frames.length });
+  return { ...trace, frames };
 }
 
 /** One side's frames in a session: the recording, the prediction, or either side of a comparison. */

@@ -1,7 +1,7 @@
 // The CWM debug adapter: maps Debug Adapter Protocol requests onto a TraceNavigator (real trace, prediction, or both
 // compared) through the StepController; holds no prediction logic. Runs standalone over stdio (main.ts) or inline.
 
-import { answerQuery, isQueryCommand, QueryError, type QueryAnswer, type QueryCommand } from './queries';
+import { answerQuery, isQueryCommand, recordIndexedTrace, QueryError, type QueryAnswer, type QueryCommand } from './queries';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
@@ -20,7 +20,6 @@ import { importedProjectFiles } from '../trace/project-files';
 import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
 import { frameToJson, traceToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
-import { recordTrace } from '../tracer/runner';
 import { FrameEvaluator } from '../values/evaluator';
 import { CompareNavigator } from './compare';
 import { ConfigError, parseLaunchConfig, type LaunchConfig } from './config';
@@ -190,7 +189,7 @@ export class CwmDebugSession extends DebugSession {
   private async buildNavigator(config: LaunchConfig, progress: (message: string) => void, signal: AbortSignal): Promise<TraceNavigator> {
     const record = async (abort?: AbortSignal): Promise<Trace> => {
       if (abort === undefined) progress(`Running ${basename(programOf(config))} under the tracer…`);
-      const trace = await recordTrace({
+      const trace = await recordIndexedTrace({
         file: programOf(config),
         python: config.python,
         entry: config.entry,
