@@ -10,6 +10,7 @@ import { PredictionClient } from './language-client';
 import { ApiKeyStore } from './secrets';
 import { EndpointStatus } from './status';
 import { registerSideBySideView } from './side-by-side';
+import { registerTimeTravel } from './time-travel';
 import { registerTraceFiles } from './trace-files';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerSideBySideView(context);
   registerEvaluateCommand(context, keys);
   registerFindInputs(context, keys);
+  registerTimeTravel(context);
   context.subscriptions.push(
     status,
     predictions,
