@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { z } from 'zod';
+import { maxOf, minOf } from '../server/trace/arrays';
 
 type Side = 'actual' | 'predicted';
 
@@ -75,8 +76,8 @@ export function sparkline(values: readonly string[]): string | undefined {
   const numbers = values.map(Number);
   if (numbers.length < 3 || numbers.some((n) => !Number.isFinite(n))) return undefined;
   const blocks = '▁▂▃▄▅▆▇█';
-  const low = Math.min(...numbers.slice(0, 2000));
-  const high = Math.max(...numbers.slice(0, 2000));
+  const low = minOf(numbers);
+  const high = maxOf(numbers);
   // At most 60 marks: a long history is sampled evenly.
   const stride = Math.max(1, Math.ceil(numbers.length / 60));
   let line = '';

@@ -1,6 +1,7 @@
 // `cwm-debug inputs`: inverse execution from the command line. The model proposes the entry's arguments that reach a
 // line (optionally where a condition holds), a return value or an exception; each proposal is checked by a real run.
 
+import { appendAll } from '../trace/arrays';
 import { readFileSync } from 'node:fs';
 import { splitSourceLines } from '../cwm/lines';
 import { searchInputs, summarizeSearch, type InverseProposal, type InverseResult, type InverseTarget } from '../engine/inverse';
@@ -162,7 +163,7 @@ function printTable(result: InverseResult, width: number, paint: ReturnType<type
     }
   }
   for (const reason of result.malformedReasons) out.push(paint('yellow', `  malformed proposal: ${visible(reason)}`));
-  for (const note of result.notes) out.push(...wrap(`note: ${visible(note)}`, width, '  '));
+  for (const note of result.notes) appendAll(out, wrap(`note: ${visible(note)}`, width, '  '));
   out.push(summarizeSearch(result));
   process.stdout.write(out.join('\n') + '\n');
 }
