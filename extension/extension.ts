@@ -10,6 +10,7 @@ import { PredictionClient } from './language-client';
 import { ApiKeyStore } from './secrets';
 import { EndpointStatus } from './status';
 import { registerSideBySideView } from './side-by-side';
+import { registerTimeline } from './timeline';
 import { registerTimeTravel } from './time-travel';
 import { registerTraceFiles } from './trace-files';
 
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerEvaluateCommand(context, keys);
   registerFindInputs(context, keys);
   registerTimeTravel(context);
+  registerTimeline(context);
   context.subscriptions.push(
     status,
     predictions,

@@ -129,7 +129,17 @@ function describeChange(change: ValueChange, frames: readonly TraceFrame[], nav:
 }
 
 /** Answers one query; throws QueryError (arguments or question wrong) with a sentence for the user. */
-export function answerQuery(command: QueryCommand, rawArgs: unknown, nav: TraceNavigator | undefined, mainPath?: string): QueryAnswer {
+/** What the session knows that the trace does not: the program's path, where the breakpoints are. */
+export interface QueryContext {
+  readonly mainPath?: string;
+  readonly breakpointLines?: readonly { readonly line: number; readonly file?: string }[];
+}
+
+/** Marks of one kind the timeline sends at most (a breakpoint in a hot loop runs 200,000 times). */
+const MAX_TIMELINE_MARKS = 5000;
+
+export function answerQuery(command: QueryCommand, rawArgs: unknown, nav: TraceNavigator | undefined, context: QueryContext = {}): QueryAnswer {
+  const mainPath = context.mainPath;
   if (!nav) throw new QueryError('The debug session has not started yet.');
   const parsed = Schemas[command].safeParse(rawArgs ?? {});
   if (!parsed.success) throw new QueryError(USAGE[command]);
@@ -201,9 +211,29 @@ export function answerQuery(command: QueryCommand, rawArgs: unknown, nav: TraceN
     case 'cwm/functionCalls':
       return { body: { side, functions: index.functionSummaries().map(({ callIds: _ids, ...summary }) => summary) } };
     case 'cwm/timeline': {
-      const exceptions = index.exceptions().map((s) => positionOf(nav, side, s)).filter((p): p is number => p !== undefined);
+      const positions = (steps: readonly number[]): number[] => {
+        const out: number[] = [];
+        for (const s of steps) {
+          if (out.length >= MAX_TIMELINE_MARKS) break;
+          const p = positionOf(nav, side, s);
+          if (p !== undefined) out.push(p);
+        }
+        return out;
+      };
+      const exceptions = positions(index.exceptions());
+      const breakpointSteps: number[] = [];
+      for (const { line, file } of context.breakpointLines ?? []) {
+        for (const s of index.stepsOfLine(line, file)) breakpointSteps.push(s);
+        if (breakpointSteps.length > MAX_TIMELINE_MARKS) break;
+      }
+      const breakpoints = positions(breakpointSteps.sort((a, b) => a - b));
       const divergence = nav instanceof CompareNavigator ? nav.divergence?.position : undefined;
-      return { body: { side, length: nav.length, position: nav.position, exceptions, ...(divergence !== undefined ? { divergences: [divergence] } : {}) } };
+      return {
+        body: {
+          side, length: nav.length, position: nav.position, complete: nav.complete, exceptions, breakpoints,
+          ...(divergence !== undefined ? { divergences: [divergence] } : {}),
+        },
+      };
     }
   }
 }

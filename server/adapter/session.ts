@@ -389,7 +389,7 @@ export class CwmDebugSession extends DebugSession {
     // Then one target per time the line already ran (every execution of a line, in the order they ran).
     if (targets.length > 0 && this.nav) {
       try {
-        const runs = answerQuery('cwm/lineRuns', { line, limit: MAX_RUN_TARGETS }, this.nav, this.config?.program).body as { total: number; runs: { step: number; position?: number; changed: { name: string; value: string }[] }[] };
+        const runs = answerQuery('cwm/lineRuns', { line, limit: MAX_RUN_TARGETS }, this.nav, { mainPath: this.config?.program }).body as { total: number; runs: { step: number; position?: number; changed: { name: string; value: string }[] }[] };
         for (const [k, run] of runs.runs.entries()) {
           if (run.position === undefined) continue;
           const changed = run.changed.map((c) => `${c.name} = ${c.value}`).join(', ');
@@ -837,7 +837,7 @@ export class CwmDebugSession extends DebugSession {
   private queryRequest(command: QueryCommand, response: DebugProtocol.Response, args: unknown, request?: DebugProtocol.Request): void {
     let answer: QueryAnswer;
     try {
-      answer = answerQuery(command, args, this.nav, this.config?.program);
+      answer = answerQuery(command, args, this.nav, { mainPath: this.config?.program, breakpointLines: this.rules.breakpointLines() });
     } catch (error) {
       return this.sendError(response, error instanceof QueryError ? new UserError(error.message) : error);
     }

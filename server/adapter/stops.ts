@@ -131,6 +131,13 @@ export class StopRules {
     this.exceptions = new Set(filters.filter((f): f is ExceptionFilter => f === 'raised' || f === 'uncaught'));
   }
 
+  /** Every line that holds a breakpoint (log points included), with its file (absent: the program). */
+  breakpointLines(): { readonly line: number; readonly file?: string }[] {
+    const lines: { line: number; file?: string }[] = [];
+    for (const [file, byLine] of this.byFile) for (const line of byLine.keys()) lines.push(file === '' ? { line } : { line, file });
+    return lines;
+  }
+
   /** The breakpoints on a line of the program (`file` absent) or of another traced file. */
   breakpointsOn(line: number, file?: string): readonly LineBreakpoint[] {
     return this.byFile.get(file ?? '')?.get(line) ?? [];

@@ -196,6 +196,8 @@ describe('time-travel questions through DAP', { timeout: 300_000 }, () => {
     assert.deepEqual(functions.find((f) => f.functionName === 'parse'), { functionName: 'parse', line: P.parseDef, calls: 2, raised: 1 });
     const timeline = await ask('cwm/timeline', {});
     assert.equal(timeline.length, real.frames.length);
+    // The breakpoint set at the start (the last line) ran once: one mark, where that line ran.
+    assert.deepEqual(timeline.breakpoints, real.frames.filter((f) => f.event === 'line' && f.line === P.lastLine).map((f) => f.index));
     assert.deepEqual((timeline.exceptions as number[]).map((p) => real.frames[p]!.functionName), ['parse', 'safe_parse']);
   });
 
