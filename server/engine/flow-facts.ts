@@ -104,12 +104,29 @@ export interface FlowFactsRequest {
  * timeout or unreadable output gives a problem and no checks. The helper gets no environment beyond PATH (no secrets).
  */
 export async function loadFlowFacts(request: FlowFactsRequest): Promise<FlowFactsResult> {
+  const files = request.files ?? [];
+  const batch = await loadFileFlowFacts([request.source, ...files.map((file) => file.source)], request);
+  if ('problem' in batch) return batch;
+  const [main, ...rest] = batch.results;
+  if (main === undefined) return { problem: 'no flow facts came back' };
+  if ('problem' in main) return main;
+  const others = new Map<string, FileFlowFacts>();
+  files.forEach((file, k) => {
+    const result = rest[k];
+    if (result !== undefined && 'facts' in result) others.set(file.path, result.facts);
+  });
+  return { facts: { main: main.facts, files: others, python: batch.python } };
+}
+
+/** Facts of several independent sources in one helper process (a corpus), each with its own problem if it has one. */
+export async function loadFileFlowFacts(
+  sources: readonly string[],
+  options: { readonly python?: string; readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+): Promise<{ readonly python: string; readonly results: ({ readonly facts: FileFlowFacts } | { readonly problem: string })[] } | { readonly problem: string }> {
   const helper = locateFlowHelper();
   if (helper === undefined) return { problem: 'the bundled flow_facts.py is missing' };
-  const python = request.python ?? defaultPython();
-  const files = request.files ?? [];
-  const input = JSON.stringify({ sources: [request.source, ...files.map((file) => file.source)] });
-  const output = await runHelper(python, helper, input, request.timeoutMs ?? FLOW_FACTS_TIMEOUT_MS, request.signal);
+  const python = options.python ?? defaultPython();
+  const output = await runHelper(python, helper, JSON.stringify({ sources }), options.timeoutMs ?? FLOW_FACTS_TIMEOUT_MS, options.signal);
   if ('problem' in output) return output;
   let parsed: z.infer<typeof RawOutput>;
   try {
@@ -117,19 +134,15 @@ export async function loadFlowFacts(request: FlowFactsRequest): Promise<FlowFact
   } catch {
     return { problem: `${python} gave unreadable flow facts` };
   }
-  const texts = [request.source, ...files.map((file) => file.source)];
-  const results = parsed.results.slice(0, texts.length).map((raw, k): FileFlowFacts | string =>
-    ('error' in raw ? raw.error : toFileFacts(raw.units, texts[k]!)));
-  const main = results[0];
-  const first = parsed.results[0];
-  if (main === undefined || first === undefined) return { problem: `${python} gave no flow facts` };
-  if (typeof main === 'string' || 'error' in first) return { problem: typeof main === 'string' ? main : 'no facts' };
-  const others = new Map<string, FileFlowFacts>();
-  files.forEach((file, k) => {
-    const result = results[k + 1];
-    if (result !== undefined && typeof result !== 'string') others.set(file.path, result);
-  });
-  return { facts: { main, files: others, python: first.python } };
+  const version = parsed.results.find((raw): raw is { python: string; units: z.infer<typeof RawUnit>[] } => 'python' in raw)?.python ?? '?';
+  return {
+    python: version,
+    results: sources.map((source, k) => {
+      const raw = parsed.results[k];
+      if (raw === undefined) return { problem: 'no flow facts came back' };
+      return 'error' in raw ? { problem: raw.error } : { facts: toFileFacts(raw.units, source) };
+    }),
+  };
 }
 
 export function defaultPython(): string {

@@ -7,6 +7,7 @@ import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourc
 import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
 import { appendAll, maxOf, minOf } from '../trace/arrays';
+import { FlowGuard } from './checked-rollout';
 
 export interface PredictionSessionOptions {
   readonly source: string;
@@ -29,6 +30,9 @@ export interface PredictionSessionOptions {
   readonly maxTokensPerFrame?: number;
   /** Most frames one streamed rollout may add. */
   readonly maxFramesPerRollout?: number;
+  /** Symbolic checks of predicted frames (default on); the interpreter that parses the program for them (never runs it). */
+  readonly flowCheck?: boolean;
+  readonly flowPython?: string;
 }
 
 export const DEFAULT_CONTEXT_TOKENS = 131072;
@@ -89,8 +93,11 @@ export class PredictionSession {
   /** Call frames whose body a step over skipped by forcing their return right after them. */
   private readonly skippedBodies = new Set<number>();
   onNotice: SessionNotice = () => undefined;
+  /** Marks and re-samples predicted frames the program cannot take; its stats count how often. */
+  readonly flow: FlowGuard;
 
   constructor(private readonly options: PredictionSessionOptions) {
+    this.flow = new FlowGuard({ source: options.source, files: options.files, python: options.flowPython, enabled: options.flowCheck });
     this.layout = buildContext(options);
     this.context = this.layout.text;
     this.prompt = new PromptBuilder(this.context, options.codec);
@@ -395,7 +402,7 @@ export class PredictionSession {
   private async predictOnce(request: PredictRequest, chunkTokens?: number): Promise<RolloutResult> {
     const built = await this.buildPrompt(this.frames, request.forced);
     const budget = request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length);
-    const result = await runRollout({
+    const result = await this.flow.run({
       ...this.rolloutBase(this.frames, built.ids),
       forced: request.forced,
       singleFrame: request.singleFrame,
@@ -404,7 +411,7 @@ export class PredictionSession {
       until: request.until,
       onFrame: request.onFrame,
       signal: request.signal,
-    });
+    }, async (frames, forced) => (await this.buildPrompt(frames, forced)).ids, this.sampleTemperature);
     for (const frame of result.frames) {
       this.frames.push(frame);
       this.prompt.append(frame);

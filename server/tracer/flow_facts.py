@@ -153,7 +153,8 @@ class FunctionFlow(object):
             node = self.node(range(first_line(s), end + 1), ctx)
             self.succ[node] |= set(follow)
             return {node}
-        silent = isinstance(s, (ast.Pass, ast.Global, ast.Nonlocal)) or \
+        # 3.8 and 3.9 thread a jump to a break or continue straight to its target: their lines may not report.
+        silent = isinstance(s, (ast.Pass, ast.Global, ast.Nonlocal, ast.Break, ast.Continue)) or \
             (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) or \
             (isinstance(s, ast.AnnAssign) and s.value is None)
         node = self.node(span(s), ctx, silent=silent)

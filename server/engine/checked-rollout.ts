@@ -1,0 +1,193 @@
+// Rollouts whose frames pass the symbolic checker: a frame the program cannot take is re-sampled (a few single-frame
+// requests at the sample temperature), the first possible one kept, else the best one with its mark, and the rollout
+// goes on from there. Wraps runRollout; the prediction session calls it instead.
+
+import type { TraceEventKind, TraceFrame, FrameIssue, MalformedFrame } from '../trace/model';
+import { FlowChecker, withFlowIssues } from './flow-check';
+import { loadFlowFacts, type FlowFactsResult } from './flow-facts';
+import { runRollout, type RolloutRequest, type RolloutResult } from './rollout';
+
+/** Re-samples of one impossible frame before it is kept with its mark. */
+export const DEFAULT_FLOW_RETRIES = 3;
+
+/** How often the checker fired in a session (or an eval run). */
+export interface FlowCheckStats {
+  /** Frames judged. */
+  checked: number;
+  /** Frames the model first predicted impossible. */
+  impossible: number;
+  /** Single-frame requests made to replace them. */
+  resamples: number;
+  /** Impossible frames a re-sample replaced with a possible one. */
+  fixed: number;
+  /** Frames kept with their mark (no re-sample was possible). */
+  marked: number;
+}
+
+export function emptyFlowStats(): FlowCheckStats {
+  return { checked: 0, impossible: 0, resamples: 0, fixed: 0, marked: 0 };
+}
+
+export interface FlowGuardOptions {
+  readonly source: string;
+  readonly files?: readonly { readonly path: string; readonly source: string }[];
+  /** Interpreter that parses the program (never runs it): the configured one where the workspace is trusted, else python3. */
+  readonly python?: string;
+  readonly retries?: number;
+  /** false: no checks (nothing is parsed). */
+  readonly enabled?: boolean;
+}
+
+/** Builds the prompt ids of the context followed by `frames` (and the forced event token). */
+export type PromptFor = (frames: readonly TraceFrame[], forced?: TraceEventKind) => Promise<readonly number[]>;
+
+/** A session's checker: its facts are worked out once, on the first rollout; without them rollouts run unchecked. */
+export class FlowGuard {
+  readonly stats: FlowCheckStats = emptyFlowStats();
+  private facts?: Promise<FlowFactsResult>;
+  private checker?: FlowChecker;
+  private factsProblem?: string;
+
+  constructor(private readonly options: FlowGuardOptions) {}
+
+  /** Why there are no checks, once known (no Python, a program it cannot parse, checks turned off). */
+  get problem(): string | undefined {
+    return this.options.enabled === false ? 'the checks are off' : this.factsProblem;
+  }
+
+  /** The checker, once its facts are in; undefined while they load or when there are none. */
+  async ready(signal?: AbortSignal): Promise<FlowChecker | undefined> {
+    if (this.options.enabled === false) return undefined;
+    this.facts ??= loadFlowFacts({ source: this.options.source, files: this.options.files, python: this.options.python }).then((result) => {
+      if ('facts' in result) this.checker = new FlowChecker(result.facts);
+      else this.factsProblem = result.problem;
+      return result;
+    });
+    if (signal === undefined) await this.facts;
+    else await Promise.race([this.facts, new Promise<void>((settle) => signal.addEventListener('abort', () => settle(), { once: true }))]);
+    return this.checker;
+  }
+
+  async run(request: RolloutRequest, promptFor: PromptFor, sampleTemperature: number): Promise<RolloutResult> {
+    const checker = await this.ready(request.signal);
+    if (checker === undefined) return runRollout(request);
+    return runCheckedRollout(request, { checker, promptFor, temperature: sampleTemperature, retries: this.options.retries ?? DEFAULT_FLOW_RETRIES, stats: this.stats });
+  }
+}
+
+export interface FlowCheck {
+  readonly checker: FlowChecker;
+  readonly promptFor: PromptFor;
+  /** Temperature of the re-samples (the session's sample temperature: never 0, or they would repeat the frame). */
+  readonly temperature: number;
+  readonly retries: number;
+  readonly stats: FlowCheckStats;
+}
+
+/**
+ * runRollout, with every new frame judged before it is reported: a streamed rollout is cancelled at an impossible frame,
+ * that frame re-sampled, and a new rollout started after it, until the request's own end (condition, end of the trace,
+ * frame or token limits). A single-frame or chunked request returns after the frame it had to re-sample.
+ */
+export async function runCheckedRollout(request: RolloutRequest, check: FlowCheck): Promise<RolloutResult> {
+  const { checker, stats } = check;
+  checker.sync(request.prefix);
+  const frames: TraceFrame[] = [];
+  const malformed: MalformedFrame[] = [];
+  let tokens = 0;
+  let promptIds = request.promptIds;
+  let forced = request.forced;
+  for (;;) {
+    let bad: { frame: TraceFrame; issues: FrameIssue[] } | undefined;
+    const prefix = [...request.prefix, ...frames];
+    const result = await runRollout({
+      ...request,
+      promptIds,
+      forced,
+      prefix,
+      maxTokens: Math.max(1, request.maxTokens - tokens),
+      ...(request.maxFrames !== undefined ? { maxFrames: Math.max(1, request.maxFrames - frames.length) } : {}),
+      onFrame: (frame) => {
+        if (bad !== undefined) return;
+        stats.checked++;
+        const issues = checker.judge(frame);
+        if (issues.length > 0) {
+          bad = { frame, issues };
+          return;
+        }
+        checker.observe(frame);
+        request.onFrame?.(frame);
+      },
+      // An impossible frame ends this request: what the model wrote after it followed from it.
+      until: (frame) => bad !== undefined || (request.until?.(frame) ?? false),
+    });
+    tokens += result.completionTokens;
+    for (const frame of result.frames) {
+      if (bad !== undefined && frame === bad.frame) break;
+      frames.push(frame);
+    }
+    const done = (over: Partial<RolloutResult>): RolloutResult => ({
+      frames, malformed, ended: false, stoppedByCondition: false, completionTokens: tokens, alternatives: [], ...over,
+    });
+    if (bad === undefined) {
+      for (const item of result.malformed) malformed.push(item);
+      return done({ ended: result.ended, stoppedByCondition: result.stoppedByCondition });
+    }
+    stats.impossible++;
+    const firstOfRequest = result.frames[0] === bad.frame;
+    const kept = await resample(request, check, [...request.prefix, ...frames], firstOfRequest ? forced : undefined, bad, (used) => { tokens += used; });
+    checker.observe(kept);
+    frames.push(kept);
+    request.onFrame?.(kept);
+    if (request.until?.(kept)) return done({ stoppedByCondition: true });
+    if (request.singleFrame || request.chunked) return done({});
+    if (request.maxFrames !== undefined && frames.length >= request.maxFrames) return done({});
+    if (tokens >= request.maxTokens) return done({});
+    promptIds = await check.promptFor([...request.prefix, ...frames]);
+    forced = undefined;
+  }
+}
+
+/** Up to `retries` single-frame samples in place of an impossible frame: the first possible one, else the fewest marks. */
+async function resample(
+  request: RolloutRequest,
+  check: FlowCheck,
+  prefix: readonly TraceFrame[],
+  forced: TraceEventKind | undefined,
+  bad: { frame: TraceFrame; issues: FrameIssue[] },
+  spent: (tokens: number) => void,
+): Promise<TraceFrame> {
+  let best = bad;
+  for (let attempt = 0; attempt < check.retries; attempt++) {
+    request.signal?.throwIfAborted();
+    check.stats.resamples++;
+    const seed = request.settings.seed === undefined ? undefined : request.settings.seed + 1 + attempt;
+    const result = await runRollout({
+      backend: request.backend,
+      codec: request.codec,
+      promptIds: await check.promptFor(prefix, forced),
+      context: request.context,
+      source: request.source,
+      ...(request.layout !== undefined ? { layout: request.layout } : {}),
+      entry: request.entry,
+      prefix,
+      ...(forced !== undefined ? { forced } : {}),
+      settings: { ...request.settings, temperature: check.temperature, seed },
+      singleFrame: true,
+      maxTokens: request.maxTokensPerFrame ?? request.maxTokens,
+      ...(request.maxTokensPerFrame !== undefined ? { maxTokensPerFrame: request.maxTokensPerFrame } : {}),
+      ...(request.signal !== undefined ? { signal: request.signal } : {}),
+    });
+    spent(result.completionTokens);
+    const frame = result.frames[0];
+    if (frame === undefined) continue;
+    const issues = check.checker.judge(frame);
+    if (issues.length === 0) {
+      check.stats.fixed++;
+      return frame;
+    }
+    if (issues.length < best.issues.length) best = { frame, issues };
+  }
+  check.stats.marked++;
+  return withFlowIssues(best.frame, best.issues);
+}
