@@ -207,3 +207,15 @@ export function checkTrace(frames: readonly TraceFrame[], facts: FlowFacts, from
   }
   return out;
 }
+
+/** A stop (adapter) at a marked frame: its description says "Impossible step", its text gives the reasons. */
+export function withImpossibleStep<T extends { readonly description?: string; readonly text?: string }>(stop: T, frame: TraceFrame | undefined): T {
+  const reasons = frame?.issues?.filter(isImpossibleIssue).map((issue) => issue.message) ?? [];
+  if (reasons.length === 0) return stop;
+  const text = `Impossible step: ${reasons.join('; ')} (the model gave no possible step in its re-samples).`;
+  return {
+    ...stop,
+    description: stop.description ? `${stop.description}; impossible step` : 'Impossible step',
+    text: stop.text ? `${stop.text}\n${text}` : text,
+  };
+}

@@ -1,6 +1,7 @@
 // A test endpoint's "model" that injects steps the program cannot take (tests only, never shipped): it answers as the
 // replay model does (the real trace, test/servers/replay-model.ts) and puts in, at given steps, a frame on a line that
-// cannot follow, or a local the scope cannot have, for the first `times` answers about that step.
+// cannot follow, or a local the scope cannot have: in every rollout that passes the step, and in the first `times`
+// requests asked for exactly that step (a single step, a client's re-samples), after which the real frame comes.
 
 import type { TokenCodec } from '../../server/cwm/codec';
 import { Tok } from '../../server/cwm/tokens';
@@ -21,15 +22,15 @@ export interface ImpossibleModel {
   readonly replay: ReplayModel;
   prepare(request: TraceRequest): Promise<Trace>;
   setInjections(injections: readonly Injection[]): void;
-  /** Answers that carried each injection, by its step. */
-  readonly injected: ReadonlyMap<number, number>;
+  /** Requests asked for exactly the injected step (their prompt ends right before it: re-samples), by step. */
+  readonly asked: ReadonlyMap<number, number>;
 }
 
 export function createImpossibleModel(options: { readonly codec: TokenCodec; readonly injections?: readonly Injection[] }): ImpossibleModel {
   const codec = options.codec;
   const replay = createReplayModel({ codec });
   let injections = [...(options.injections ?? [])];
-  const injected = new Map<number, number>();
+  const asked = new Map<number, number>();
   let sourceLines: string[] = [];
   const id = (text: string) => codec.specialTokenId(text)!;
   const contextStart = id(Tok.traceContextStart);
@@ -68,18 +69,31 @@ export function createImpossibleModel(options: { readonly codec: TokenCodec; rea
     return codec.encodeWithSpecialTokens(text.slice(0, open + 1) + entry + text.slice(open + 1));
   }
 
+  /** A kept frame's ids without the injected local, so the replay does not carry it on as a what-if edit. */
+  function withoutLocal(frame: number[], injection: Extract<Injection, { kind: 'impossible-local' }> | undefined): number[] {
+    if (injection === undefined) return frame;
+    const text = codec.decode(frame);
+    const entry = `${JSON.stringify(injection.name)}: ${JSON.stringify(injection.value ?? '42')}`;
+    const stripped = text.replace(`${entry}, `, '').replace(entry, '');
+    return stripped === text ? frame : codec.encodeWithSpecialTokens(stripped);
+  }
+
+  function localInjectionAt(step: number): Extract<Injection, { kind: 'impossible-local' }> | undefined {
+    for (const injection of injections) if (injection.kind === 'impossible-local' && injection.step === step) return injection;
+    return undefined;
+  }
+
   function lineInjectionAt(step: number): Extract<Injection, { kind: 'impossible-line' }> | undefined {
     for (const injection of injections) if (injection.kind === 'impossible-line' && injection.step === step) return injection;
     return undefined;
   }
 
-  function take(step: number, kind: Injection['kind']): Injection | undefined {
+  /** Whether the injection of `kind` at `step` is in this answer, whose first frame is step `first`. */
+  function carries(step: number, kind: Injection['kind'], first: number): boolean {
     const injection = injections.find((candidate) => candidate.step === step && candidate.kind === kind);
-    if (injection === undefined) return undefined;
-    const count = injected.get(step) ?? 0;
-    if (count >= (injection.times ?? Infinity)) return undefined;
-    injected.set(step, count + 1);
-    return injection;
+    if (injection === undefined) return false;
+    // What a server generates past the frame a client reads is not counted: it may never be read.
+    return step > first || (asked.get(step) ?? 0) <= (injection.times ?? Infinity);
   }
 
   function* generate(promptIds: number[], params: TestModelParams): Generator<number> {
@@ -94,23 +108,25 @@ export function createImpossibleModel(options: { readonly codec: TokenCodec; rea
     const promptGroups = groups(promptIds.slice(sep + 1));
     const forced = promptGroups.length > 0 && promptGroups[promptGroups.length - 1]!.length === 1 && eventIds.has(promptGroups[promptGroups.length - 1]![0]!);
     const frameCount = promptGroups.length - (forced ? 1 : 0);
-    const kept = promptGroups.filter((group, k) => {
+    const kept = promptGroups.map((group, k) => {
       const injection = lineInjectionAt(k);
-      return injection === undefined || !sameIds(group, onLine(group, injection.line));
+      if (injection !== undefined && sameIds(group, onLine(group, injection.line))) return [];
+      return withoutLocal(group, localInjectionAt(k));
     });
     const replayPrompt = [...promptIds.slice(0, sep + 1), ...kept.flat()];
     const output = groups([...replay.model(replayPrompt, params)]);
+    if (injections.some((injection) => injection.step === frameCount)) asked.set(frameCount, (asked.get(frameCount) ?? 0) + 1);
     let step = frameCount;
     for (const [k, frame] of output.entries()) {
       const complete = frame[frame.length - 1] === frameSep;
-      const line = complete && take(step, 'impossible-line') !== undefined ? lineInjectionAt(step) : undefined;
+      const line = complete && carries(step, 'impossible-line', frameCount) ? lineInjectionAt(step) : undefined;
       if (line !== undefined) {
         yield* onLine(frame, line.line);
         step++;
         // A forced first frame's event token is in the prompt and went with the injected frame: the real one repeats it.
         if (k === 0 && forced) yield promptGroups[promptGroups.length - 1]![0]!;
       }
-      const local = complete ? take(step, 'impossible-local') : undefined;
+      const local = complete && carries(step, 'impossible-local', frameCount) ? localInjectionAt(step) : undefined;
       yield* local?.kind === 'impossible-local' ? withLocal(frame, local.name, local.value ?? '42') : frame;
       step++;
     }
@@ -126,10 +142,10 @@ export function createImpossibleModel(options: { readonly codec: TokenCodec; rea
     },
     setInjections(next) {
       injections = [...next];
-      injected.clear();
+      asked.clear();
     },
-    get injected() {
-      return injected;
+    get asked() {
+      return asked;
     },
   };
 }
