@@ -3,7 +3,7 @@
 // and counted, in the engine, the CLI (table and JSON) and a DebugClient session.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,6 +11,9 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { connectEndpoint } from '../../server/endpoint/connect';
 import { IMPOSSIBLE_LINE, IMPOSSIBLE_LOCAL, isMarkedImpossible } from '../../server/engine/flow-check';
 import { PredictionSession } from '../../server/engine/session';
+import { computeTotals } from '../../server/eval/metrics';
+import { loadResults } from '../../server/eval/results';
+import { runEvaluation } from '../../server/eval/run';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { runCli } from '../helpers/cli-run';
 import { Debuggee } from '../helpers/debuggee';
@@ -135,6 +138,31 @@ test('a DebugClient session stops on each impossible step with its reason in the
     assert.deepEqual(pick(state.checks), { ...EXPECTED_STATS, resamples: 7 });
   } finally {
     await session.close();
+  }
+});
+
+test('an evaluation counts how often the checks fired: impossible steps, re-samples, fixed ones', { timeout: 120_000 }, async () => {
+  model.setInjections(INJECTIONS);
+  const work = mkdtempSync(join(tmpdir(), 'cwm-flow-eval-'));
+  const corpus = join(work, 'corpus.jsonl');
+  writeFileSync(corpus, JSON.stringify({ id: 'injected', code: PROGRAM, input: ARGS, output: '13' }) + '\n');
+  const client = await connectEndpoint({ url: server.url, backend: 'auto', timeouts: { totalMs: 20_000, firstTokenMs: 10_000 } }, codec);
+  try {
+    const out = join(work, 'run');
+    await runEvaluation({
+      corpus, outDir: out, teacherForcing: false,
+      model: { backend: client, codec, name: null, backends: [client.kind], endpoints: [server.url] },
+    });
+    const loaded = loadResults(join(out, 'results.jsonl'));
+    const totals = computeTotals(loaded.header, loaded.items.values());
+    const { checked, ...rest } = totals.checks;
+    assert.ok(checked >= real.frames.length, `checked ${checked} frames`);
+    assert.deepEqual(rest, EXPECTED_STATS);
+    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+    assert.match(summary, /\| Impossible steps \| [^|]*3[^|]* \|/);
+    assert.match(summary, /\| Fixed by re-sampling \| [^|]*1[^|]* \| impossible frames a re-sample replaced with a possible one \(8 re-samples/);
+  } finally {
+    await client.close();
   }
 });
 
