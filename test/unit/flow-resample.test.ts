@@ -11,6 +11,7 @@ import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { connectEndpoint } from '../../server/endpoint/connect';
 import { IMPOSSIBLE_LINE, IMPOSSIBLE_LOCAL, isMarkedImpossible } from '../../server/engine/flow-check';
 import { PredictionSession } from '../../server/engine/session';
+import { buildSideBySideModel } from '../../server/compare/view-model';
 import { computeTotals } from '../../server/eval/metrics';
 import { loadResults } from '../../server/eval/results';
 import { runEvaluation } from '../../server/eval/run';
@@ -117,6 +118,32 @@ test('cwm-debug predict shows each impossible step with its reason and counts th
   assert.equal(json.code, 0, json.stderr);
   const frames = (JSON.parse(json.stdout) as { frames: { index: number; issues?: unknown }[] }).frames;
   assert.deepEqual(frames.filter((frame) => frame.issues !== undefined).map((frame) => ({ index: frame.index, issues: frame.issues })), EXPECTED_MARKS);
+});
+
+test('cwm-debug compare marks each impossible predicted step in the side-by-side table, with its reason under the row', { timeout: 120_000 }, async () => {
+  model.setInjections(INJECTIONS);
+  const result = await runCli(['compare', file, '--entry', 'f', '--args', ARGS, '--endpoint', server.url, '--tokenizer', tokenizerPath], { COLUMNS: '160' });
+  // Exit status 4: compare found a divergence (the injected steps are not the real run's).
+  assert.equal(result.code, 4, `${result.stderr}\n${result.stdout}`);
+  assert.match(result.stdout, /⊘ impossible predicted step 3: line 2 cannot follow line 6 \(line 2 is not in f\)/);
+  assert.match(result.stdout, /⊘ impossible predicted step 5: `tmp` cannot be a local of f/);
+  assert.equal(result.stdout.match(/⊘ impossible predicted step/g)?.length, 2);
+});
+
+test('the side-by-side view of a compare session shows the reason on each impossible predicted step', { timeout: 120_000 }, async () => {
+  model.setInjections(INJECTIONS);
+  const session = await Debuggee.open();
+  try {
+    await session.launch({ program: file, mode: 'compare', entry: 'f', args: ARGS, endpoints: [server.url], tokenizer: tokenizerPath });
+    const view = buildSideBySideModel((await session.dc.customRequest('cwm/traces')).body);
+    const marked = view.rows.filter((row) => row.predicted?.issues !== undefined).map((row) => [row.predicted!.step, row.predicted!.issues]);
+    assert.deepEqual(marked, [
+      [3, ['line 2 cannot follow line 6 (line 2 is not in f)']],
+      [5, ['`tmp` cannot be a local of f']],
+    ]);
+  } finally {
+    await session.close();
+  }
 });
 
 test('a DebugClient session stops on each impossible step with its reason in the stop, and counts them in cwm/state', { timeout: 120_000 }, async () => {
