@@ -4,7 +4,7 @@
 
 import type { TraceEventKind, TraceFrame, FrameIssue, MalformedFrame } from '../trace/model';
 import { FlowChecker, withFlowIssues } from './flow-check';
-import { loadFlowFacts, type FlowFactsResult } from './flow-facts';
+import { loadFlowFacts } from './flow-facts';
 import { runRollout, type RolloutRequest, type RolloutResult } from './rollout';
 
 /** Re-samples of one impossible frame before it is kept with its mark. */
@@ -41,11 +41,10 @@ export interface FlowGuardOptions {
 /** Builds the prompt ids of the context followed by `frames` (and the forced event token). */
 export type PromptFor = (frames: readonly TraceFrame[], forced?: TraceEventKind) => Promise<readonly number[]>;
 
-/** A session's checker: its facts are worked out once, on the first rollout; without them rollouts run unchecked. */
+/** A session's checker: its facts are worked out once, from the first rollout on; without them rollouts run unchecked. */
 export class FlowGuard {
   readonly stats: FlowCheckStats = emptyFlowStats();
-  private facts?: Promise<FlowFactsResult>;
-  private checker?: FlowChecker;
+  private checker?: Promise<FlowChecker | undefined>;
   private factsProblem?: string;
 
   constructor(private readonly options: FlowGuardOptions) {}
@@ -55,28 +54,26 @@ export class FlowGuard {
     return this.options.enabled === false ? 'the checks are off' : this.factsProblem;
   }
 
-  /** The checker, once its facts are in; undefined while they load or when there are none. */
-  async ready(signal?: AbortSignal): Promise<FlowChecker | undefined> {
-    if (this.options.enabled === false) return undefined;
-    this.facts ??= loadFlowFacts({ source: this.options.source, files: this.options.files, python: this.options.python }).then((result) => {
-      if ('facts' in result) this.checker = new FlowChecker(result.facts);
-      else this.factsProblem = result.problem;
-      return result;
+  /** The checker once its facts are in; undefined when there are none. Parsing starts on the first call. */
+  ready(): Promise<FlowChecker | undefined> {
+    if (this.options.enabled === false) return Promise.resolve(undefined);
+    this.checker ??= loadFlowFacts({ source: this.options.source, files: this.options.files, python: this.options.python }).then((result) => {
+      if ('facts' in result) return new FlowChecker(result.facts);
+      this.factsProblem = result.problem;
+      return undefined;
     });
-    if (signal === undefined) await this.facts;
-    else await Promise.race([this.facts, new Promise<void>((settle) => signal.addEventListener('abort', () => settle(), { once: true }))]);
     return this.checker;
   }
 
-  async run(request: RolloutRequest, promptFor: PromptFor, sampleTemperature: number): Promise<RolloutResult> {
-    const checker = await this.ready(request.signal);
-    if (checker === undefined) return runRollout(request);
-    return runCheckedRollout(request, { checker, promptFor, temperature: sampleTemperature, retries: this.options.retries ?? DEFAULT_FLOW_RETRIES, stats: this.stats });
+  run(request: RolloutRequest, promptFor: PromptFor, sampleTemperature: number): Promise<RolloutResult> {
+    if (this.options.enabled === false) return runRollout(request);
+    return runCheckedRollout(request, { checker: this.ready(), promptFor, temperature: sampleTemperature, retries: this.options.retries ?? DEFAULT_FLOW_RETRIES, stats: this.stats });
   }
 }
 
 export interface FlowCheck {
-  readonly checker: FlowChecker;
+  /** The checker, or the facts still being worked out: the model is not kept waiting for them (frames wait instead). */
+  readonly checker: FlowChecker | Promise<FlowChecker | undefined>;
   readonly promptFor: PromptFor;
   /** Temperature of the re-samples (the session's sample temperature: never 0, or they would repeat the frame). */
   readonly temperature: number;
@@ -87,19 +84,53 @@ export interface FlowCheck {
 /**
  * runRollout, with every new frame judged before it is reported: a streamed rollout is cancelled at an impossible frame,
  * that frame re-sampled, and a new rollout started after it, until the request's own end (condition, end of the trace,
- * frame or token limits). A single-frame or chunked request returns after the frame it had to re-sample.
+ * frame or token limits). A single-frame or chunked request returns after the frame it had to re-sample. While the
+ * facts are still being worked out the request runs; its frames are held back and judged, in order, once they are in.
  */
 export async function runCheckedRollout(request: RolloutRequest, check: FlowCheck): Promise<RolloutResult> {
-  const { checker, stats } = check;
-  checker.sync(request.prefix);
+  const { stats } = check;
+  let checker: FlowChecker | undefined;
+  let ready = !(check.checker instanceof Promise);
+  if (!(check.checker instanceof Promise)) checker = check.checker;
+  const facts = check.checker instanceof Promise ? check.checker : Promise.resolve(check.checker);
   const frames: TraceFrame[] = [];
   const malformed: MalformedFrame[] = [];
   let tokens = 0;
   let promptIds = request.promptIds;
   let forced = request.forced;
+  let synced = false;
   for (;;) {
     let bad: { frame: TraceFrame; issues: FrameIssue[] } | undefined;
+    let stopped = false;
+    let firstOfRequest = true;
+    const pending: TraceFrame[] = [];
     const prefix = [...request.prefix, ...frames];
+    /** Judges the next frame of this request, in order; a possible one is kept and reported. */
+    const take = (frame: TraceFrame) => {
+      if (bad !== undefined || stopped) return;
+      if (checker !== undefined) {
+        if (!synced) checker.sync(request.prefix);
+        synced = true;
+        stats.checked++;
+        const issues = checker.judge(frame);
+        if (issues.length > 0) {
+          bad = { frame, issues };
+          return;
+        }
+        checker.observe(frame);
+      }
+      firstOfRequest = false;
+      frames.push(frame);
+      request.onFrame?.(frame);
+      if (request.until?.(frame)) stopped = true;
+    };
+    if (!ready) {
+      void facts.then((found) => {
+        checker = found;
+        ready = true;
+        for (const frame of pending.splice(0)) take(frame);
+      });
+    }
     const result = await runRollout({
       ...request,
       promptIds,
@@ -108,35 +139,26 @@ export async function runCheckedRollout(request: RolloutRequest, check: FlowChec
       maxTokens: Math.max(1, request.maxTokens - tokens),
       ...(request.maxFrames !== undefined ? { maxFrames: Math.max(1, request.maxFrames - frames.length) } : {}),
       onFrame: (frame) => {
-        if (bad !== undefined) return;
-        stats.checked++;
-        const issues = checker.judge(frame);
-        if (issues.length > 0) {
-          bad = { frame, issues };
-          return;
-        }
-        checker.observe(frame);
-        request.onFrame?.(frame);
+        if (ready) take(frame);
+        else pending.push(frame);
       },
       // An impossible frame ends this request: what the model wrote after it followed from it.
-      until: (frame) => bad !== undefined || (request.until?.(frame) ?? false),
+      until: () => bad !== undefined || stopped,
     });
+    // Frames read before the facts came in are judged now (the drain above runs first).
+    if (!ready) await facts;
     tokens += result.completionTokens;
-    for (const frame of result.frames) {
-      if (bad !== undefined && frame === bad.frame) break;
-      frames.push(frame);
-    }
     const done = (over: Partial<RolloutResult>): RolloutResult => ({
       frames, malformed, ended: false, stoppedByCondition: false, completionTokens: tokens, alternatives: [], ...over,
     });
+    const lastIndex = (frames[frames.length - 1]?.index ?? -1);
     if (bad === undefined) {
-      for (const item of result.malformed) malformed.push(item);
-      return done({ ended: result.ended, stoppedByCondition: result.stoppedByCondition });
+      for (const item of result.malformed) if (!stopped || item.index <= lastIndex) malformed.push(item);
+      return done({ ended: result.ended && !stopped, stoppedByCondition: stopped });
     }
     stats.impossible++;
-    const firstOfRequest = result.frames[0] === bad.frame;
-    const kept = await resample(request, check, [...request.prefix, ...frames], firstOfRequest ? forced : undefined, bad, (used) => { tokens += used; });
-    checker.observe(kept);
+    const kept = await resample(request, { ...check, checker: checker! }, [...request.prefix, ...frames], firstOfRequest ? forced : undefined, bad, (used) => { tokens += used; });
+    checker!.observe(kept);
     frames.push(kept);
     request.onFrame?.(kept);
     if (request.until?.(kept)) return done({ stoppedByCondition: true });
@@ -151,7 +173,7 @@ export async function runCheckedRollout(request: RolloutRequest, check: FlowChec
 /** Up to `retries` single-frame samples in place of an impossible frame: the first possible one, else the fewest marks. */
 async function resample(
   request: RolloutRequest,
-  check: FlowCheck,
+  check: FlowCheck & { readonly checker: FlowChecker },
   prefix: readonly TraceFrame[],
   forced: TraceEventKind | undefined,
   bad: { frame: TraceFrame; issues: FrameIssue[] },
