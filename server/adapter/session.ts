@@ -261,6 +261,9 @@ export class CwmDebugSession extends DebugSession {
       sampleTemperature: config.sampleTemperature,
       seed: config.seed,
       contextTokens: config.contextTokens,
+      // The symbolic checks parse the program (never run it): with the interpreter of real runs only where real runs are
+      // allowed (compare mode needs a trusted workspace), else python3.
+      ...(config.mode === 'compare' && config.python !== undefined ? { flowPython: config.python } : {}),
     });
     session.onNotice = (message) => this.output(`${message}\n`, 'important');
     this.flowStats = session.flow.stats;
