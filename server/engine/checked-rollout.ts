@@ -82,92 +82,135 @@ export interface FlowCheck {
 }
 
 /**
- * runRollout, with every new frame judged before it is reported: a streamed rollout is cancelled at an impossible frame,
- * that frame re-sampled, and a new rollout started after it, until the request's own end (condition, end of the trace,
- * frame or token limits). A single-frame or chunked request returns after the frame it had to re-sample. While the
- * facts are still being worked out the request runs; its frames are held back and judged, in order, once they are in.
+ * runRollout, with every new frame judged, in order, before it is kept and reported. An impossible frame is re-sampled
+ * while the request goes on: when a re-sample replaces it, the request is cancelled (what it said next followed from the
+ * replaced frame) and a new one starts after the replacement, until the request's own end (condition, end of the trace,
+ * frame or token limits); when none does, the frame is kept with its mark and the request simply goes on. A single-frame
+ * or chunked request returns after a replaced frame. Frames read before the facts are in wait for them, in order.
  */
 export async function runCheckedRollout(request: RolloutRequest, check: FlowCheck): Promise<RolloutResult> {
   const { stats } = check;
-  let checker: FlowChecker | undefined;
-  let ready = !(check.checker instanceof Promise);
-  if (!(check.checker instanceof Promise)) checker = check.checker;
   const facts = check.checker instanceof Promise ? check.checker : Promise.resolve(check.checker);
+  let checker: FlowChecker | undefined;
+  let factsIn = false;
+  let synced = false;
   const frames: TraceFrame[] = [];
   const malformed: MalformedFrame[] = [];
   let tokens = 0;
   let promptIds = request.promptIds;
   let forced = request.forced;
-  let synced = false;
+  const done = (over: Partial<RolloutResult>): RolloutResult => ({
+    frames, malformed, ended: false, stoppedByCondition: false, completionTokens: tokens, alternatives: [], ...over,
+  });
   for (;;) {
-    let bad: { frame: TraceFrame; issues: FrameIssue[] } | undefined;
-    let stopped = false;
-    let firstOfRequest = true;
-    const pending: TraceFrame[] = [];
-    const prefix = [...request.prefix, ...frames];
-    /** Judges the next frame of this request, in order; a possible one is kept and reported. */
-    const take = (frame: TraceFrame) => {
-      if (bad !== undefined || stopped) return;
-      if (checker !== undefined) {
-        if (!synced) checker.sync(request.prefix);
-        synced = true;
-        stats.checked++;
-        const issues = checker.judge(frame);
-        if (issues.length > 0) {
-          bad = { frame, issues };
-          return;
-        }
-        checker.observe(frame);
-      }
-      firstOfRequest = false;
-      frames.push(frame);
-      request.onFrame?.(frame);
-      if (request.until?.(frame)) stopped = true;
-    };
-    if (!ready) {
-      void facts.then((found) => {
-        checker = found;
-        ready = true;
-        for (const frame of pending.splice(0)) take(frame);
-      });
-    }
-    const result = await runRollout({
+    const stream = openStream({
       ...request,
       promptIds,
-      forced,
-      prefix,
+      ...(forced !== undefined ? { forced } : { forced: undefined }),
+      prefix: [...request.prefix, ...frames],
       maxTokens: Math.max(1, request.maxTokens - tokens),
       ...(request.maxFrames !== undefined ? { maxFrames: Math.max(1, request.maxFrames - frames.length) } : {}),
-      onFrame: (frame) => {
-        if (ready) take(frame);
-        else pending.push(frame);
-      },
-      // An impossible frame ends this request: what the model wrote after it followed from it.
-      until: () => bad !== undefined || stopped,
     });
-    // Frames read before the facts came in are judged now (the drain above runs first).
-    if (!ready) await facts;
-    tokens += result.completionTokens;
-    const done = (over: Partial<RolloutResult>): RolloutResult => ({
-      frames, malformed, ended: false, stoppedByCondition: false, completionTokens: tokens, alternatives: [], ...over,
-    });
-    const lastIndex = (frames[frames.length - 1]?.index ?? -1);
-    if (bad === undefined) {
-      for (const item of result.malformed) if (!stopped || item.index <= lastIndex) malformed.push(item);
-      return done({ ended: result.ended && !stopped, stoppedByCondition: stopped });
+    let first = true;
+    let replaced = false;
+    try {
+      for (;;) {
+        const frame = await stream.next();
+        if (frame === undefined) break;
+        if (!factsIn) {
+          checker = await facts;
+          factsIn = true;
+        }
+        let kept = frame;
+        if (checker !== undefined) {
+          if (!synced) checker.sync(request.prefix);
+          synced = true;
+          stats.checked++;
+          const issues = checker.judge(frame);
+          if (issues.length > 0) {
+            stats.impossible++;
+            const outcome = await resample(request, { ...check, checker }, [...request.prefix, ...frames], first ? forced : undefined, { frame, issues },
+              (used) => { tokens += used; });
+            kept = outcome.frame;
+            replaced = outcome.replaced;
+          }
+          checker.observe(kept);
+        }
+        first = false;
+        frames.push(kept);
+        request.onFrame?.(kept);
+        if (request.until?.(kept)) {
+          stream.stop();
+          tokens += (await stream.done).completionTokens;
+          return done({ stoppedByCondition: true });
+        }
+        if (replaced) break;
+      }
+    } catch (error) {
+      stream.stop();
+      void stream.done.catch(() => undefined);
+      throw error;
     }
-    stats.impossible++;
-    const kept = await resample(request, { ...check, checker: checker! }, [...request.prefix, ...frames], firstOfRequest ? forced : undefined, bad, (used) => { tokens += used; });
-    checker!.observe(kept);
-    frames.push(kept);
-    request.onFrame?.(kept);
-    if (request.until?.(kept)) return done({ stoppedByCondition: true });
+    if (replaced) stream.stop();
+    const result = await stream.done;
+    tokens += result.completionTokens;
+    if (!replaced) {
+      for (const item of result.malformed) malformed.push(item);
+      return done({ ended: result.ended });
+    }
     if (request.singleFrame || request.chunked) return done({});
     if (request.maxFrames !== undefined && frames.length >= request.maxFrames) return done({});
     if (tokens >= request.maxTokens) return done({});
     promptIds = await check.promptFor([...request.prefix, ...frames]);
     forced = undefined;
   }
+}
+
+/** A rollout read frame by frame: `next` gives each frame as the model writes it (undefined at the end), `stop` cancels. */
+function openStream(request: RolloutRequest): { next(): Promise<TraceFrame | undefined>; stop(): void; readonly done: Promise<RolloutResult> } {
+  const queue: TraceFrame[] = [];
+  let waiting: ((frame: TraceFrame | undefined) => void) | undefined;
+  let finished = false;
+  let stopped = false;
+  const cancel = new AbortController();
+  const signal = request.signal === undefined ? cancel.signal : AbortSignal.any([request.signal, cancel.signal]);
+  const wake = (frame: TraceFrame | undefined) => {
+    const waiter = waiting;
+    waiting = undefined;
+    waiter?.(frame);
+  };
+  const done = runRollout({
+    ...request,
+    signal,
+    onFrame: (frame) => {
+      if (waiting !== undefined) wake(frame);
+      else queue.push(frame);
+    },
+    until: () => stopped,
+  }).catch((error: unknown) => {
+    // Cancelled here, not by the caller: the frames it had are what counts.
+    if (cancel.signal.aborted && !(request.signal?.aborted ?? false)) {
+      return { frames: [], malformed: [], ended: false, stoppedByCondition: false, completionTokens: 0, alternatives: [] };
+    }
+    throw error;
+  }).finally(() => {
+    finished = true;
+    wake(undefined);
+  });
+  // A failure surfaces through `done`, which the caller awaits; `next` just ends.
+  done.catch(() => undefined);
+  return {
+    next: () => {
+      if (queue.length > 0) return Promise.resolve(queue.shift());
+      if (finished) return Promise.resolve(undefined);
+      return new Promise((settle) => { waiting = settle; });
+    },
+    stop: () => {
+      stopped = true;
+      cancel.abort();
+    },
+    done,
+  };
 }
 
 /** Up to `retries` single-frame samples in place of an impossible frame: the first possible one, else the fewest marks. */
@@ -178,7 +221,7 @@ async function resample(
   forced: TraceEventKind | undefined,
   bad: { frame: TraceFrame; issues: FrameIssue[] },
   spent: (tokens: number) => void,
-): Promise<TraceFrame> {
+): Promise<{ frame: TraceFrame; replaced: boolean }> {
   let best = bad;
   for (let attempt = 0; attempt < check.retries; attempt++) {
     request.signal?.throwIfAborted();
@@ -206,10 +249,10 @@ async function resample(
     const issues = check.checker.judge(frame);
     if (issues.length === 0) {
       check.stats.fixed++;
-      return frame;
+      return { frame, replaced: true };
     }
     if (issues.length < best.issues.length) best = { frame, issues };
   }
   check.stats.marked++;
-  return withFlowIssues(best.frame, best.issues);
+  return { frame: withFlowIssues(best.frame, best.issues), replaced: best !== bad };
 }

@@ -299,9 +299,17 @@ test('frames after a marked one are judged against the last possible frame: one 
   assert.deepEqual(checkTrace(wentOn, facts).filter(isMarkedImpossible).map((frame) => frame.line), [13]);
 });
 
-test('no Python or an unparsable program gives no checks and no exception', { timeout: 30_000 }, async () => {
+test('no Python, a hanging one, hostile output or an unparsable program give no checks and no exception', { timeout: 30_000 }, async () => {
   const missing = await loadFlowFacts({ source: 'def f():\n    return 1\n', python: join(dir, 'no-such-python') });
   assert.ok('problem' in missing && /could not start/.test(missing.problem), JSON.stringify(missing));
   const broken = await loadFlowFacts({ source: 'def f(:\n' });
   assert.ok('problem' in broken && /cannot parse/.test(broken.problem), JSON.stringify(broken));
+  const hanging = join(dir, 'hanging-python');
+  writeFileSync(hanging, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+  const slow = await loadFlowFacts({ source: 'x = 1\n', python: hanging, timeoutMs: 500 });
+  assert.ok('problem' in slow && /took more than/.test(slow.problem), JSON.stringify(slow));
+  const liar = join(dir, 'lying-python');
+  writeFileSync(liar, '#!/bin/sh\ncat > /dev/null; echo \'{"results": [{"python": "3.11", "units": [{"kind": "function", "names": 7}]}]}\'\n', { mode: 0o755 });
+  const lies = await loadFlowFacts({ source: 'x = 1\n', python: liar });
+  assert.ok('problem' in lies && /unreadable/.test(lies.problem), JSON.stringify(lies));
 });

@@ -98,9 +98,22 @@ test('the engine marks, re-samples and counts every injected impossible step; th
   assert.deepEqual(withoutInserted(session.trace), real.frames.map((frame) => `${frame.event}:${frame.line}`));
   assert.equal(session.trace[5]!.locals.get('tmp'), '42');
   assert.deepEqual(pick(session.flow.stats), EXPECTED_STATS);
-  // Each impossible step cost its re-samples and a new streamed request after it; nothing else was asked.
+  // Each impossible step cost its re-samples; the rollout went on where none replaced it, and started again after the one
+  // a re-sample fixed: one streamed request, eight re-samples, one more streamed request.
   assert.deepEqual([...model.asked], [[3, 3], [5, 3], [7, 2]]);
-  assert.equal(posts() - before, 1 + 3 + 8);
+  assert.equal(posts() - before, 1 + 8 + 1);
+});
+
+test('without a Python to parse the program the prediction goes on unchecked, and says why there are no checks', { timeout: 120_000 }, async () => {
+  model.setInjections(INJECTIONS);
+  const client = await connectEndpoint({ url: server.url, backend: 'auto', timeouts: { totalMs: 20_000, firstTokenMs: 10_000 } }, codec);
+  const session = new PredictionSession({ source: real.source, path: file, entry: real.entry, backend: client, codec, flowPython: join(tmpdir(), 'no-such-python') });
+  await session.runToEnd().finally(() => client.close());
+  assert.ok(session.ended);
+  assert.equal(session.trace.filter(isMarkedImpossible).length, 0);
+  assert.equal(session.trace.length, real.frames.length + 2, 'the injected line frames stay, unmarked');
+  assert.match(session.flow.problem ?? '', /could not start/);
+  assert.deepEqual(pick(session.flow.stats), { impossible: 0, resamples: 0, fixed: 0, marked: 0 });
 });
 
 test('cwm-debug predict shows each impossible step with its reason and counts them; --format json carries the issues', { timeout: 120_000 }, async () => {
