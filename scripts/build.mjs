@@ -61,7 +61,7 @@ await Promise.all([
 ]);
 
 // The tracer's Python scripts are run by path, so they ship next to the bundles.
-for (const script of ['cwm_tracer.py']) cpSync(join(root, 'server/tracer', script), join(root, 'dist/tracer', script));
+for (const script of ['cwm_tracer.py', 'flow_facts.py']) cpSync(join(root, 'server/tracer', script), join(root, 'dist/tracer', script));
 // tiktoken's WASM is read at run time from next to the bundle (server/cwm/tokenizer.ts): a packaged extension has no node_modules.
 cpSync(join(root, 'node_modules/tiktoken/lite/tiktoken_bg.wasm'), join(root, 'dist/tiktoken_bg.wasm'));
 chmodSync(join(root, 'dist/cli.js'), 0o755);

@@ -14,6 +14,8 @@ import { connectModel, type ConnectedModel } from '../engine/connect-model';
 import { EndpointError } from '../endpoint/errors';
 import { comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession } from '../engine/session';
+import { withImpossibleStep } from '../engine/flow-check';
+import type { FlowCheckStats } from '../engine/checked-rollout';
 import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
 import { importedProjectFiles } from '../trace/project-files';
@@ -86,6 +88,8 @@ export class CwmDebugSession extends DebugSession {
   private predictionFiles?: Trace['files'];
   private nav?: TraceNavigator;
   private controller?: StepController;
+  /** How often the symbolic checks fired in the prediction (cwm/state's `checks`). */
+  private flowStats?: FlowCheckStats;
   private readonly rules = new StopRules();
   private readonly store = new VariableStore();
   private frameHandles = new Handles<FrameRef>(1);
@@ -270,8 +274,12 @@ export class CwmDebugSession extends DebugSession {
       seed: config.seed,
       contextTokens: config.contextTokens,
       ...(readAhead && config.readAhead !== undefined ? { readAhead: config.readAhead } : {}),
+      // The symbolic checks parse the program (never run it): with the interpreter of real runs only where real runs are
+      // allowed (compare mode needs a trusted workspace), else python3.
+      ...(config.mode === 'compare' && config.python !== undefined ? { flowPython: config.python } : {}),
     });
     session.onNotice = (message) => this.output(`${message}\n`, 'important');
+    this.flowStats = session.flow.stats;
     return session;
   }
 
@@ -457,15 +465,17 @@ export class CwmDebugSession extends DebugSession {
       this.endSession();
       return;
     }
-    this.lastStop = result.stop;
-    if (result.stop.text) this.output(`${result.stop.text}\n`, 'console');
-    const event = new StoppedEvent(result.stop.reason, THREAD_ID) as DebugProtocol.StoppedEvent;
+    // A step the symbolic checks found impossible says so, with the reason, wherever the stop is shown.
+    const stop = withImpossibleStep(result.stop, this.controller?.currentFrame());
+    this.lastStop = stop;
+    if (stop.text) this.output(`${stop.text}\n`, 'console');
+    const event = new StoppedEvent(stop.reason, THREAD_ID) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
-    if (result.stop.description) event.body.description = result.stop.description;
+    if (stop.description) event.body.description = stop.description;
     // VS Code shows `description` cut to the CALL STACK's width and `text` whole on hover: the text carries it all.
-    const full = [result.stop.description, result.stop.text].filter((part) => part !== undefined && part !== '').join('\n');
+    const full = [stop.description, stop.text].filter((part) => part !== undefined && part !== '').join('\n');
     if (full) event.body.text = full;
-    if (result.stop.hitBreakpointIds) event.body.hitBreakpointIds = [...result.stop.hitBreakpointIds];
+    if (stop.hitBreakpointIds) event.body.hitBreakpointIds = [...stop.hitBreakpointIds];
     this.sendEvent(event);
   }
 
@@ -868,6 +878,7 @@ export class CwmDebugSession extends DebugSession {
       ended: this.ended,
       frame: frame ? frameToJson(frame) : undefined,
       lastStop: this.lastStop,
+      ...(this.flowStats !== undefined ? { checks: { ...this.flowStats } } : {}),
     };
   }
 

@@ -10,6 +10,7 @@ import { TokenizerError } from '../cwm/tokenizer';
 import { EndpointError } from '../endpoint/errors';
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
 import { PredictionSession, type SampleResult } from '../engine/session';
+import type { FlowCheckStats } from '../engine/checked-rollout';
 import { EntryNotFoundError, findEntryPoint } from '../trace/entry';
 import { importedProjectFiles } from '../trace/project-files';
 import { START_OF_TRACE_MARKER, type EntryPoint, type Trace, type TraceFrame } from '../trace/model';
@@ -130,6 +131,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
     const session = new PredictionSession({
       source, path: file, files, entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      // The symbolic checks parse the program (never run it) with the interpreter the user named, else python3.
+      ...(values.python !== undefined ? { flowPython: values.python } : {}),
     });
     session.onNotice = noticePrinter(paint, style.width);
     const signal = interruptible();
@@ -149,6 +152,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
     else if (format === 'json') process.stdout.write(terminalSafeJson(traceToJson(trace), 2) + '\n');
     else {
       for (const bad of session.malformed) process.stdout.write(paint('yellow', table.message(`unreadable model output at step ${bad.index}: ${bad.reason}`)) + '\n');
+      const checks = flowCheckSummary(session.flow.stats);
+      if (checks !== undefined) process.stdout.write(paint('yellow', table.message(checks)) + '\n');
       process.stdout.write((session.ended ? paint('green', table.message(`The model ended the trace after ${steps(session.trace.length)}.`))
         : paint('yellow', table.message(`The prediction stopped after ${steps(session.trace.length)} without the end of the trace (token or frame limit).`))) + '\n');
     }
@@ -156,6 +161,14 @@ export async function predictCommand(argv: string[]): Promise<number> {
   } finally {
     await model.close();
   }
+}
+
+/** What the symbolic checks did, when they found an impossible step. */
+export function flowCheckSummary(stats: FlowCheckStats): string | undefined {
+  if (stats.impossible === 0) return undefined;
+  const kept = stats.marked > 0 ? `; ${stats.marked} kept with their mark (no re-sample was possible)` : '';
+  return `The symbolic checks caught ${stats.impossible} impossible ${stats.impossible === 1 ? 'step' : 'steps'}: ` +
+    `${stats.resamples} ${stats.resamples === 1 ? 're-sample' : 're-samples'} replaced ${stats.fixed}${kept}.`;
 }
 
 /** The agreement column's widest: `action 3/3, name 2/3, ...` is cut to this. */
@@ -273,6 +286,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const session = new PredictionSession({
       source, path: file, files: real.files, entry: real.entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
+      ...(python !== undefined ? { flowPython: python } : {}),
     });
     session.onNotice = noticePrinter(paint, style.width);
     const progress = process.stderr.isTTY ? (frame: TraceFrame) => process.stderr.write(`\rpredicting… ${steps(frame.index + 1)}`) : undefined;

@@ -8,6 +8,7 @@ import type { TraceFrame } from '../trace/model';
 import { ChangeTracker, fit, padLeft, padRight, painter, sourceCell, wrap, type Paint, type TableStyle } from './table';
 import { visible } from './terminal';
 import { appendAll } from '../trace/arrays';
+import { isImpossibleIssue } from '../engine/flow-check';
 
 const MARK: Record<AlignmentRow['verdict'], string> = {
   match: '✓',
@@ -49,6 +50,9 @@ export function renderSideBySide(
     let guessText = guess ? visible(predictedChanges.describe(guess)) : '—';
     if (row.verdict === 'action-differs' && guess) guessText = `line ${guess.line || '?'} ${guess.event}: ${guessText}`;
     if (row.verdict === 'match' && guessText === realText) guessText = '=';
+    // A predicted step the symbolic checks found impossible: marked in its cell, its reason told under the row.
+    const impossible = guess?.issues?.filter(isImpossibleIssue) ?? [];
+    if (impossible.length > 0) guessText = `⊘ ${guessText}`;
     const isFirst = alignment.firstDivergence?.row === rowIndex;
     const detail = row.variables?.length ? ` (${row.variables.map((v) => visible(v.name)).join(', ')})` : '';
     const verdict = fit(MARK[row.verdict] + detail, verdictWidth);
@@ -62,6 +66,13 @@ export function renderSideBySide(
       // The row is cut to its columns; the divergence itself is told in full under it.
       const indentText = ' '.repeat(STEP_WIDTH + 1);
       for (const told of wrap(`◀ first divergence: ${alignment.firstDivergence.description}`, style.width - indentText.length, '  ')) {
+        out.push(paint('yellow', indentText + told));
+      }
+    }
+    if (impossible.length > 0) {
+      const indentText = ' '.repeat(STEP_WIDTH + 1);
+      const reasons = visible(impossible.map((issue) => issue.message).join('; '));
+      for (const told of wrap(`⊘ impossible predicted step ${guess!.index}: ${reasons}`, style.width - indentText.length, '  ')) {
         out.push(paint('yellow', indentText + told));
       }
     }

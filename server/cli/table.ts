@@ -3,6 +3,7 @@
 // counted in terminal columns, and every piece of program or model text has its control characters escaped.
 
 import type { TraceFrame } from '../trace/model';
+import { isImpossibleIssue } from '../engine/flow-check';
 import { displayWidth, fitWidth, padEndWidth, padStartWidth, visible, visibleSource } from './terminal';
 
 export interface TableStyle {
@@ -164,7 +165,8 @@ export class TraceTable {
   /** One frame's row; `padded` keeps trailing spaces so that a column can follow. */
   row(frame: TraceFrame, padded = false): string {
     const source = sourceCell(frame.sourceLine, frame.depth, this.sourceWidth, this.narrow);
-    const issues = frame.issues?.length ? `  [${frame.issues.map((i) => i.kind).join(', ')}]` : '';
+    // An impossible step (the symbolic checker's mark) shows its reason; other issues their kind.
+    const issues = frame.issues?.length ? visible(`  [${frame.issues.map((i) => (isImpossibleIssue(i) ? `impossible: ${i.message}` : i.kind)).join(', ')}]`) : '';
     const changedText = visible(this.changes.describe(frame));
     const changed = fit(changedText + issues, this.changedWidth);
     const shownChanged = issues && changed.endsWith(issues) ? this.paint('cyan', changed.slice(0, -issues.length)) + this.paint('yellow', issues) : this.paint('cyan', changed);

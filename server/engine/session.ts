@@ -8,6 +8,7 @@ import { PromptBuilder } from './prompt';
 import { runRollout, type CompletionBackend, type RolloutResult, type RolloutSettings } from './rollout';
 import { ReadAhead, READ_AHEAD_PRIORITY, readAheadSettings, type ReadAheadSettings, type StreamVerdict } from './read-ahead';
 import { appendAll, maxOf, minOf } from '../trace/arrays';
+import { FlowGuard } from './checked-rollout';
 
 export interface PredictionSessionOptions {
   readonly source: string;
@@ -35,6 +36,9 @@ export interface PredictionSessionOptions {
    * adapter); absent: no read-ahead (the CLI, evaluations and compare mode, which stream on their own).
    */
   readonly readAhead?: Partial<ReadAheadSettings>;
+  /** Symbolic checks of predicted frames (default on); the interpreter that parses the program for them (never runs it). */
+  readonly flowCheck?: boolean;
+  readonly flowPython?: string;
 }
 
 export const DEFAULT_CONTEXT_TOKENS = 131072;
@@ -98,8 +102,11 @@ export class PredictionSession {
   private ownRequests = 0;
   private readonly readAheadStream?: ReadAhead;
   onNotice: SessionNotice = () => undefined;
+  /** Marks and re-samples predicted frames the program cannot take; its stats count how often. */
+  readonly flow: FlowGuard;
 
   constructor(private readonly options: PredictionSessionOptions) {
+    this.flow = new FlowGuard({ source: options.source, files: options.files, python: options.flowPython, enabled: options.flowCheck });
     this.layout = buildContext(options);
     this.context = this.layout.text;
     this.prompt = new PromptBuilder(this.context, options.codec);
@@ -448,7 +455,8 @@ export class PredictionSession {
     options.signal.throwIfAborted();
     // A backend that answers whole cannot be stopped at the bound: it is asked for small chunks instead.
     const chunk = this.options.backend.streams === false ? FIRST_CHUNK_TOKENS : options.maxTokens;
-    return runRollout({
+    // Read-ahead frames are checked like any other predicted frame: an impossible one is re-sampled before it is shown.
+    return this.flow.run({
       ...this.rolloutBase(prefix, built.ids),
       forced,
       singleFrame: false,
@@ -458,7 +466,7 @@ export class PredictionSession {
       until: (frame) => options.accept(frame) !== 'continue',
       signal: options.signal,
       priority: READ_AHEAD_PRIORITY,
-    });
+    }, async (frames, forcedEvent) => (await this.buildPrompt(frames, forcedEvent)).ids, this.sampleTemperature);
   }
 
   /**
@@ -507,7 +515,7 @@ export class PredictionSession {
   private async predictOnce(request: PredictRequest, chunkTokens?: number): Promise<RolloutResult> {
     const built = await this.buildPrompt(this.frames, request.forced);
     const budget = request.singleFrame ? this.maxTokensPerFrame : this.rolloutTokenBudget(built.ids.length);
-    const result = await runRollout({
+    const result = await this.flow.run({
       ...this.rolloutBase(this.frames, built.ids),
       forced: request.forced,
       singleFrame: request.singleFrame,
@@ -516,7 +524,7 @@ export class PredictionSession {
       until: request.until,
       onFrame: request.onFrame,
       signal: request.signal,
-    });
+    }, async (frames, forced) => (await this.buildPrompt(frames, forced)).ids, this.sampleTemperature);
     for (const frame of result.frames) {
       this.frames.push(frame);
       this.prompt.append(frame);

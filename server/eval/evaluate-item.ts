@@ -132,6 +132,8 @@ async function evaluateRollout(
   const session = new PredictionSession({
     source: real.source, path: real.path, files: real.files, entry: real.entry, backend, codec: settings.codec, initialFrames: given,
     temperature: settings.temperature, seed, contextTokens: settings.contextTokens,
+    // The evaluation runs the programs anyway: the symbolic checks parse them with the same interpreter.
+    ...(settings.python !== undefined ? { flowPython: settings.python } : {}),
   });
   // A runaway prediction is cut well past the real length: it has diverged long before, and it must not run forever.
   await session.runUntil(comparisonHorizon(real), settings.signal);
@@ -161,6 +163,7 @@ async function evaluateRollout(
     completionTokens: backend.completionTokens,
     requests: backend.requests,
     ms: performance.now() - started,
+    checks: { ...session.flow.stats },
   };
 }
 

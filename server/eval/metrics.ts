@@ -52,6 +52,8 @@ export interface RunTotals {
   /** Median first-divergence step (real step index) among rollouts that diverge; null when none does. */
   readonly medianDivergenceStep: number | null;
   readonly tokens: { readonly prompt: number; readonly completion: number; readonly requests: number };
+  /** The symbolic checks over all rollouts: frames judged, found impossible, re-samples, fixed by one, kept marked. */
+  readonly checks: { readonly checked: number; readonly impossible: number; readonly resamples: number; readonly fixed: number; readonly marked: number };
   readonly latency: {
     /** Median wall time per program (trace, rollouts, teacher forcing). */
     readonly programMs: number | null;
@@ -112,6 +114,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
   const bins = new Array<number>(DIVERGENCE_BINS.length + 1).fill(0);
   const divergenceSteps: number[] = [];
   const tokens = { prompt: 0, completion: 0, requests: 0 };
+  const checks = { checked: 0, impossible: 0, resamples: 0, fixed: 0, marked: 0 };
   const programMs: number[] = [];
   const rolloutMs: number[] = [];
   const forcedFrameMs: number[] = [];
@@ -154,6 +157,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
       tokens.prompt += rollout.promptTokens;
       tokens.completion += rollout.completionTokens;
       tokens.requests += rollout.requests;
+      if (rollout.checks) for (const key of Object.keys(checks) as (keyof typeof checks)[]) checks[key] += rollout.checks[key];
       rolloutMs.push(rollout.ms);
     }
     if (item.forced !== null) {
@@ -200,6 +204,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
     firstDivergence: [...DIVERGENCE_BINS, 'none'].map((label, k) => ({ label, count: bins[k]! })),
     medianDivergenceStep: median(divergenceSteps),
     tokens,
+    checks,
     latency: { programMs: median(programMs), rolloutMs: median(rolloutMs), forcedFrameMs: median(forcedFrameMs), tracerMs: median(tracerMs) },
     byLength: LENGTH_BUCKETS.map((bucket, k) => ({
       label: bucket.label,

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, escapeHtml, htmlPage, markdownCode, markdownText, type ChartSeries } from './html';
-import { computeTotals, percent, weakest, type RunTotals, type Score } from './metrics';
+import { computeTotals, percent, score, weakest, type RunTotals, type Score } from './metrics';
 import { RESULTS_FILE, loadResults, type RunHeader } from './results';
 
 export const SUMMARY_FILE = 'summary.md';
@@ -43,6 +43,10 @@ export function headlineRows(totals: RunTotals): [string, Score, string][] {
     ['Whole trace right', totals.rollout.fullMatch, 'rollouts with no divergence from the real run at all'],
     ['Well-formed frames', totals.rollout.wellFormed, 'predicted frames read without issues, malformed ones counted'],
     ['Trace ended', totals.rollout.ended, 'rollouts where the model emitted the end of the trace'],
+    ['Impossible steps', score(totals.checks.impossible, totals.checks.checked),
+      'predicted frames the symbolic checks found impossible (a line that cannot follow, a local that cannot exist)'],
+    ['Fixed by re-sampling', score(totals.checks.fixed, totals.checks.impossible),
+      `impossible frames a re-sample replaced with a possible one (${totals.checks.resamples} re-samples; the rest kept with their mark)`],
   ];
   if (totals.forced) {
     rows.push(

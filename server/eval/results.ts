@@ -62,6 +62,10 @@ const RolloutSchema = z.object({
   completionTokens: z.number().int(),
   requests: z.number().int(),
   ms: z.number(),
+  /** What the symbolic checks did in this rollout (absent in results written before them). */
+  checks: z.object({
+    checked: z.number().int(), impossible: z.number().int(), resamples: z.number().int(), fixed: z.number().int(), marked: z.number().int(),
+  }).optional(),
 });
 export type RolloutRecord = z.infer<typeof RolloutSchema>;
 

@@ -322,7 +322,63 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     });
   });
 
-  test('9. code-server stops with its whole process group', async () => {
+  test('9. time travel on a real run: every run of a line, value history, where a value came from, call history, lenses, timeline', async () => {
+    await step('time-travel', async () => {
+      rmSync(workspace!.path('.vscode/launch.json'), { force: true });
+      await vscode.quickOpen(PROGRAM);
+      await vscode.goToLine(LINES.loopBody);
+      await vscode.focusWorkbench();
+      await vscode.page.keyboard.press('F5');
+      await vscode.pickQuickInputRow(`Record the real run of ${ENTRY}()`);
+      await vscode.answerInputBox(`Arguments for ${ENTRY}`, ARGS);
+      await vscode.waitForDebugToolbar();
+      const entry = await vscode.waitForStopped(30_000);
+      assert.equal(entry[0]!.line, LINES.entryDef);
+
+      // Every run of the loop body: four, each with the i it ran with; picking the third moves the debugger there.
+      await vscode.goToLine(LINES.loopBody);
+      await vscode.runCommandWithInput('CWM: Every Run of This Line', /every run of line 12/);
+      await vscode.waitVisible(vscode.page.locator('.quick-input-list .monaco-list-row', { hasText: /Run 4 of 4/ }).first(), 'the fourth run of line 12');
+      await vscode.screenshot('13-every-run-of-a-line');
+      await vscode.pickQuickInputRow(/Run 3 of 4/);
+      const third = await vscode.waitForStopped();
+      assert.equal(third[0]!.line, LINES.loopBody);
+      await vscode.waitForScope('Locals', (values) => values.get('i') === '2' && values.get('total') === '1', 'to hold i = 2, total = 1 on the third run');
+
+      // Value history of total (cursor on the name): 0, 0, 1, 5, 14 in this call.
+      await vscode.goToLine(LINES.loopBody);
+      await vscode.page.keyboard.press('End');
+      await vscode.page.keyboard.press('Home');
+      await vscode.runCommandWithInput('CWM: Value History', /values of total in this call of sum_of_squares/);
+      await vscode.waitVisible(vscode.page.locator('.quick-input-list .monaco-list-row', { hasText: /total = 14/ }).first(), 'total = 14 in the history');
+      await vscode.screenshot('14-value-history');
+      await vscode.page.keyboard.press('Escape');
+
+      // Where did total come from: the loop body of the run before (total = 1 was set there, when i was 1).
+      await vscode.runCommand('CWM: Where Did This Value Come From?');
+      const source = await vscode.waitForStopped();
+      assert.equal(source[0]!.line, LINES.loopBody);
+      await vscode.waitForScope('Locals', (values) => values.get('i') === '1' && values.get('total') === '0', 'to hold i = 1, total = 0 where total = 1 was set');
+
+      // The call history view and the lenses: square ran 4 times, none raised.
+      await vscode.waitForCodeLens(/^4 calls$/);
+      const calls = vscode.page.locator('.pane', { has: vscode.page.locator('.pane-header', { hasText: 'CWM Call History' }) });
+      await vscode.waitVisible(calls.locator('.monaco-list-row', { hasText: /sum_of_squares\(n=4\)/ }).first(), 'sum_of_squares(n=4) in the call history');
+      await vscode.screenshot('15-call-history-and-lenses');
+
+      // The timeline: a click in the middle moves the debugger about halfway through the trace.
+      const timeline = await vscode.findFrame(/Step \d+ of \d+/, 'the CWM Timeline');
+      const bar = timeline.locator('#bar');
+      const box = await bar.boundingBox();
+      assert.ok(box, 'the timeline bar is laid out');
+      await bar.click({ position: { x: box!.width / 2, y: box!.height / 2 } });
+      await vscode.poll('the timeline to show the new step', async () => timeline.locator('#info').innerText(), (text) => /^Step (\d+) of (\d+)/.test(text) && !/^Step 1 of/.test(text));
+      await vscode.screenshot('16-timeline');
+      await vscode.stopDebugging();
+    });
+  });
+
+  test('10. code-server stops with its whole process group', async () => {
     await step('stop-server', async () => {
       const server = session!.server;
       const members = server.members();
