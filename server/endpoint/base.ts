@@ -40,6 +40,7 @@ const requestSchema = z.object({
   n: z.number().int().min(1).optional(),
   stopAtFrameEnd: z.boolean(),
   maxTokensPerFrame: z.number().int().min(1).optional(),
+  logprobs: z.number().int().min(0).optional(),
 });
 
 export abstract class BaseClient implements EndpointClient {

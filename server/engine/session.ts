@@ -1,6 +1,7 @@
 // The prediction engine: a stepping session over frames predicted by CWM. The debug adapter, the language server
 // and the CLI drive it; it knows nothing of DAP. A trace is a recording, so moving back never asks the model again.
 
+import { withAgreement } from './confidence';
 import type { TokenCodec } from '../cwm/codec';
 import { buildContext, type ContextLayout } from '../cwm/context';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
@@ -279,7 +280,8 @@ export class PredictionSession {
       const result = await runRollout({ ...base, n: count, signal: options.signal });
       rollouts = [result, ...result.alternatives];
     }
-    const frames = rollouts.map((rollout) => rollout.frames);
+    // Where several rollouts exist, how many agree is each frame's confidence (server/engine/confidence.ts).
+    const frames = withAgreement(rollouts.map((rollout) => rollout.frames));
     return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
   }
 
