@@ -231,7 +231,10 @@ export class PredictionSession {
     }
     const locals = new Map(here.locals);
     locals.set(name, valueRepr);
-    const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined };
+    // The user set this value: the model's confidence in the one it predicted no longer applies to it.
+    const confidence = here.confidence === undefined ? undefined
+      : { ...here.confidence, locals: new Map([...here.confidence.locals].filter(([local]) => local !== name)) };
+    const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined, confidence };
     this.frames = [...this.frames.slice(0, this.cursorIndex), edited];
     this.forgetSkippedBodiesFrom(this.cursorIndex);
     this.prompt.truncate(this.frames, this.cursorIndex);

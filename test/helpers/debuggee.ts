@@ -140,8 +140,9 @@ export class Debuggee {
     return new Map(variables.map((v) => [v.name, v]));
   }
 
+  /** Values by name, without the model's confidence after a predicted one (`  · 99%`, `  ⚠ 30%`): locals() has them whole. */
   async values(scopeName?: string): Promise<Record<string, string>> {
-    return Object.fromEntries([...(await this.locals(scopeName))].map(([name, v]) => [name, v.value]));
+    return Object.fromEntries([...(await this.locals(scopeName))].map(([name, v]) => [name, withoutConfidence(v.value)]));
   }
 
   async traces(): Promise<Record<string, unknown>> {
@@ -191,4 +192,11 @@ export function childrenOf(pid: number): { pid: number; cmdline: string }[] {
     }
   }
   return found;
+}
+
+/** The confidence the adapter puts after a predicted value (server/adapter/variables.ts), as the VARIABLES view shows it. */
+export const CONFIDENCE_SUFFIX = /  [·⚠] (?:<1%|>99%|\d{1,3}%)$/;
+
+export function withoutConfidence(value: string): string {
+  return value.replace(CONFIDENCE_SUFFIX, '');
 }
