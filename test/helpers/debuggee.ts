@@ -27,6 +27,8 @@ export interface CwmState {
 export interface LaunchOptions {
   breakpoints?: DebugProtocol.SourceBreakpoint[];
   exceptionFilters?: string[];
+  /** Exception filters with options (a condition), as setExceptionBreakpoints' filterOptions. */
+  exceptionFilterOptions?: DebugProtocol.ExceptionFilterOptions[];
   progress?: boolean;
 }
 
@@ -78,7 +80,10 @@ export class Debuggee {
     launched.catch(() => undefined);
     await initialized;
     if (options.breakpoints) await this.setBreakpoints(String(config.program), options.breakpoints);
-    await this.dc.setExceptionBreakpointsRequest({ filters: options.exceptionFilters ?? ['uncaught'] });
+    await this.dc.setExceptionBreakpointsRequest({
+      filters: options.exceptionFilters ?? ['uncaught'],
+      ...(options.exceptionFilterOptions !== undefined ? { filterOptions: options.exceptionFilterOptions } : {}),
+    });
     await this.dc.configurationDoneRequest();
     await launched;
     return this.nextStop();
