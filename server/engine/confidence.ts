@@ -1,6 +1,7 @@
 // Confidence of predicted frames: token log-probabilities mapped onto the frame text the reader consumed (the action,
 // each value the frame writes, the return value), or, over several sampled rollouts, how many of them agree.
 import { Tok } from '../cwm/tokens';
+import { maxOf } from '../trace/arrays';
 import type { TokenLogprob } from '../endpoint/types';
 import type { FrameConfidence, TraceFrame, ValueConfidence } from '../trace/model';
 
@@ -219,7 +220,7 @@ function stringEntries(text: string, from: number, to: number): StringEntry[] {
  */
 export function withAgreement(rollouts: readonly (readonly TraceFrame[])[]): TraceFrame[][] {
   if (rollouts.length < 2) return rollouts.map((frames) => [...frames]);
-  const longest = Math.max(0, ...rollouts.map((frames) => frames.length));
+  const longest = maxOf(rollouts.map((frames) => frames.length), 0);
   const out = rollouts.map(() => [] as TraceFrame[]);
   for (let k = 0; k < longest; k++) {
     const present = rollouts.map((frames) => frames[k]);

@@ -127,7 +127,7 @@ describe('actual mode: the real run of a program', { timeout: 300_000 }, () => {
     ] as const) {
       assert.equal(capabilities[flag], true, flag);
     }
-    assert.deepEqual(capabilities.exceptionBreakpointFilters?.map((f) => f.filter), ['raised', 'uncaught']);
+    assert.deepEqual(capabilities.exceptionBreakpointFilters?.map((f) => f.filter), ['raised', 'uncaught', 'uncertain']);
   });
 
   test('launch stops on entry at the call of main with its argument', async () => {
