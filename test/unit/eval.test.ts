@@ -243,7 +243,7 @@ describe('cwm-debug eval against the replay endpoint', { timeout: 600_000 }, () 
           const box = node.getBoundingClientRect();
           return { width: box.width, height: box.height, bars: node.querySelectorAll('rect').length };
         }));
-        assert.equal(charts.length, 3);
+        assert.equal(charts.length, 4);
         for (const chart of charts) {
           assert.ok(chart.width > 300 && chart.height > 100, `a chart is drawn at ${chart.width}x${chart.height}`);
           assert.ok(chart.bars > 2, 'a chart has bars');
