@@ -377,11 +377,12 @@ export class StopScanner {
     const lowest = lowestConfidence(frame);
     if (lowest === undefined || lowest.confidence.p >= threshold) return;
     candidate.reasons.add('unsure');
-    const what = lowest.what === 'local'
+    const what = oneLine(lowest.what === 'local'
       ? `${lowest.name ?? '?'} = ${shorten(frame.locals.get(lowest.name ?? '') ?? '?', 60)}`
-      : lowest.what === 'value' ? `the ${frame.event === 'exception' ? 'exception' : 'return value'} ${shorten(frame.value ?? '', 60)}` : `the step to line ${frame.line}`;
+      : lowest.what === 'value' ? `the ${frame.event === 'exception' ? 'exception' : 'return value'} ${shorten(frame.value ?? '', 60)}` : `the step to line ${frame.line}`);
     const p = percent(lowest.confidence.p);
-    const alternatives = alternativesText(lowest.confidence);
+    // Model text on one line: a control character in a predicted value must not break the stop's text.
+    const alternatives = oneLine(alternativesText(lowest.confidence));
     candidate.descriptions.push(`The model is unsure of ${what} (${p})`);
     candidate.texts.push(`The model is unsure of ${what} at step ${frame.index}: ${p} likely, under the ${percent(threshold)} threshold` +
       `${alternatives !== undefined ? `; it also weighed ${shorten(alternatives, 120)}` : ''}.`);
@@ -444,4 +445,9 @@ export function parseExceptionValue(value: string | undefined): { type: string; 
 
 function shorten(text: string, width = 80): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** Control characters (line breaks included) as `\\uXXXX`, so model text stays on one line of a message. */
+function oneLine<T extends string | undefined>(text: T): T {
+  return (text === undefined ? text : text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)) as T;
 }

@@ -13,7 +13,9 @@ import { buildSideBySideModel } from '../../server/compare/view-model';
 import { loadTokenizer, type CwmTokenizer } from '../../server/cwm/tokenizer';
 import { connectEndpoint } from '../../server/endpoint/connect';
 import type { BackendKind, EndpointClient } from '../../server/endpoint/types';
+import { scoreFrameText } from '../../server/engine/confidence';
 import { PredictionSession } from '../../server/engine/session';
+import { historySection } from '../../server/lsp/line-values';
 import { loadCorpus, selectItems } from '../../server/eval/corpus';
 import { evaluationModelOf, runEvaluation } from '../../server/eval/run';
 import type { Trace, TraceFrame } from '../../server/trace/model';
@@ -123,6 +125,37 @@ describe('the vLLM test server returns log-probabilities as vLLM does', () => {
       await client.close();
       await low.close();
     }
+  });
+});
+
+describe('mapping tokens onto a frame\'s text', () => {
+  /** Token spans over `text`, one per piece, the piece `unsure` scored low with `top` as alternatives. */
+  function spans(pieces: readonly string[], unsure: string, top: { text: string; logprob: number }[]) {
+    let at = 0;
+    return pieces.map((piece) => {
+      const span = { start: at, end: at + piece.length, score: piece === unsure ? { logprob: Math.log(0.2), top } : { logprob: Math.log(0.95) } };
+      at += piece.length;
+      return span;
+    });
+  }
+
+  test('a value\'s confidence is its least likely token; alternatives are cut at the closing quote and unescaped; ".." has none', () => {
+    const pieces = ['<|line_sep|>', '{"s": "', 'a', '\\"b', '", "n": ".."}', '<|action_sep|>', '    x = 1\n', '<|frame_sep|>'];
+    const text = pieces.join('');
+    const confidence = scoreFrameText(text, spans(pieces, '\\"b', [{ text: '\\"b', logprob: Math.log(0.2) }, { text: '\\u0000', logprob: Math.log(0.5) }, { text: '", ', logprob: Math.log(0.25) }]))!;
+    assert.deepEqual([...confidence.locals.keys()], ['s']);
+    const s = confidence.locals.get('s')!;
+    assert.ok(Math.abs(s.p - 0.2) < 1e-9);
+    assert.deepEqual(s.alternatives?.map((a) => a.value), ['a\u0000', 'a']);
+    assert.ok(Math.abs(confidence.action!.p - 0.95) < 1e-9);
+  });
+
+  test('alternatives are model text: a hover shows them in code spans, never as Markdown', () => {
+    const lines = historySection('CWM prediction', [{ step: 3, value: '1', confidence: { p: 0.1, alternatives: [{ value: '`x`\n![img](http://example.com/a.png)', p: 0.6 }] } }], true, 4);
+    const text = lines.join('\n');
+    // Inside a code span of a longer fence, on one line: the image is text, not an image to load.
+    assert.match(text, /step 3: `1` ⚠ 10% \(the model also weighed `` `x` !\[img\]\(http:\/\/example\.com\/a\.png\) `` 60%\)/);
+    assert.doesNotMatch(text, /\n!\[img\]/, 'no line break of the model\'s text reaches the Markdown');
   });
 });
 
