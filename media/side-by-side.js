@@ -351,6 +351,10 @@
       source.classList.add('has-issues');
       source.title += `\n${cell.issues.join('\n')}`;
     }
+    if (cell.actionConfidence) {
+      shadeByConfidence(source, cell.actionConfidence);
+      source.title += `\nThis step: ${cell.actionConfidence.words}`;
+    }
     rowElement.append(source);
 
     const changes = gridCell(`changes side-${side}`);
@@ -359,16 +363,18 @@
     if (cell.value !== undefined) {
       const valueName = cell.event === 'exception' ? '(exception)' : '(return)';
       const marker = cell.event === 'exception' ? '! ' : '→ ';
-      changes.append(element('span', `value${differing.has(valueName) ? ' differs' : ''}`, marker + cell.value));
-      titleParts.push(marker + cell.value);
+      const shown = element('span', `value${differing.has(valueName) ? ' differs' : ''}`, marker + cell.value);
+      titleParts.push(marker + cell.value + shadeByConfidence(shown, cell.valueConfidence));
+      changes.append(shown);
       differing.delete(valueName);
     }
     for (const change of cell.changes) {
       const differs = differing.has(change.name);
       differing.delete(change.name);
       const text_ = change.kind === 'deleted' ? `del ${change.name}` : `${change.name}=${change.value}`;
-      changes.append(element('span', `change change-${change.kind}${differs ? ' differs' : ''}`, text_));
-      titleParts.push(text_);
+      const shown = element('span', `change change-${change.kind}${differs ? ' differs' : ''}`, text_);
+      titleParts.push(text_ + shadeByConfidence(shown, change.confidence));
+      changes.append(shown);
     }
     // A variable that differs from the other side without having changed here still needs showing.
     for (const difference of differing.values()) {
@@ -483,6 +489,21 @@
   }).observe(table);
 
   // ------------------------------------------------------------------------------------------------ helpers
+
+  /**
+   * Shades a value (or a step) by how sure the model was: the less sure, the stronger (shade-0 to shade-4); a value
+   * under the threshold also says its confidence after a ⚠. Returns the words for the title (empty without confidence).
+   */
+  function shadeByConfidence(target, confidence) {
+    if (!confidence) return '';
+    target.classList.add(`shade-${confidence.shade}`);
+    target.dataset.confidence = confidence.text;
+    if (confidence.unsure) {
+      target.classList.add('unsure');
+      target.append(element('span', 'confidence-mark', ` ⚠ ${confidence.text}`));
+    }
+    return ` — ${confidence.words}`;
+  }
 
   function element(tag, className, text) {
     const created = document.createElement(tag);

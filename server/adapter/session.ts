@@ -29,7 +29,8 @@ import { MoveError, StepController, describeTraceEnd, type MoveResult } from './
 import { linksOf, scopeChain } from './frames';
 import { PredictionNavigator, RecordedNavigator, endOfFinishedTrace, type Side, type SideFrame, type TraceNavigator } from './navigator';
 import { loadSavedTrace, type SavedTrace } from './saved-trace';
-import { StopRules, isExecutableLine, parseExceptionValue, type StopInfo } from './stops';
+import { StopRules, UNSURE_FILTER, isExecutableLine, parseExceptionValue, parseUnsureThreshold, type StopInfo } from './stops';
+import { DEFAULT_UNSURE_THRESHOLD } from '../trace/confidence';
 import { RETURN_NAME, VariableStore, wholeUpTo } from './variables';
 import { maxOf } from '../trace/arrays';
 
@@ -143,6 +144,14 @@ export class CwmDebugSession extends DebugSession {
       exceptionBreakpointFilters: [
         { filter: 'raised', label: 'Raised Exceptions', description: 'Stop where an exception is raised, caught or not.', default: false },
         { filter: 'uncaught', label: 'Uncaught Exceptions', description: 'Stop where an exception leaves the program.', default: true },
+        {
+          filter: UNSURE_FILTER,
+          label: 'When the Model Is Unsure',
+          description: 'Stop on a predicted step whose line or any value it sets has a confidence under the threshold (the condition: 0.5 or 50%; default 50%).',
+          default: false,
+          supportsCondition: true,
+          conditionDescription: 'Confidence threshold, e.g. 0.5 or 30%',
+        },
       ],
     };
     this.sendResponse(response);
@@ -524,7 +533,15 @@ export class CwmDebugSession extends DebugSession {
   protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
     const filters = [...args.filters, ...(args.filterOptions ?? []).map((option) => option.filterId)];
     this.rules.setExceptionFilters(filters);
-    response.body = { breakpoints: filters.map(() => ({ verified: true })) };
+    const unsure = filters.includes(UNSURE_FILTER)
+      ? parseUnsureThreshold(args.filterOptions?.find((option) => option.filterId === UNSURE_FILTER)?.condition)
+      : undefined;
+    this.rules.unsureBelow = typeof unsure === 'number' ? unsure : undefined;
+    // The VARIABLES view marks values under the same threshold the user stops at.
+    this.store.unsureThreshold = typeof unsure === 'number' ? unsure : DEFAULT_UNSURE_THRESHOLD;
+    response.body = {
+      breakpoints: filters.map((filter) => filter === UNSURE_FILTER && typeof unsure === 'object' ? { verified: false, message: unsure.error } : { verified: true }),
+    };
     this.sendResponse(response);
   }
 

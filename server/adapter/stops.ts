@@ -1,11 +1,32 @@
 // What makes the debugger stop on a frame: line breakpoints (condition, hit condition, log points), data breakpoints
-// (a variable's value changes), exception filters and the first divergence; and the scanner that checks frames in order,
-// synchronously where it can so a streamed rollout is cancelled on the frame that stops it.
+// (a variable's value changes), exception filters, "when the model is unsure" (a predicted frame's confidence under a
+// threshold) and the first divergence; and the scanner that checks frames in order, synchronously where it can so a
+// streamed rollout is cancelled on the frame that stops it.
 
 import { splitSourceLines } from '../cwm/lines';
+import { alternativesText, DEFAULT_UNSURE_THRESHOLD, lowestConfidence, percent } from '../trace/confidence';
 import type { Locals, TraceFrame } from '../trace/model';
 
-export type StopReason = 'entry' | 'step' | 'breakpoint' | 'data breakpoint' | 'exception' | 'goto' | 'divergence' | 'pause' | 'end';
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'data breakpoint' | 'exception' | 'unsure' | 'goto' | 'divergence' | 'pause' | 'end';
+
+/** The exception filter that stops where the model is unsure; its condition is the threshold (`0.5`, `50%`). */
+export const UNSURE_FILTER = 'uncertain';
+
+/**
+ * The threshold a "When the model is unsure" condition names: a probability in (0, 1] (`0.3`) or a percentage
+ * (`30%`, `30`); blank gives the default. An error sentence when it is neither.
+ */
+export function parseUnsureThreshold(condition: string | undefined): number | { error: string } {
+  const text = condition?.trim() ?? '';
+  if (text === '') return DEFAULT_UNSURE_THRESHOLD;
+  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(%?)$/.exec(text);
+  const n = match ? Number(match[1]) : NaN;
+  const p = match?.[2] === '%' || n > 1 ? n / 100 : n;
+  if (!Number.isFinite(p) || p <= 0 || p > 1) {
+    return { error: `"${text}" is not a confidence threshold: give a probability such as 0.5 or a percentage such as 50%.` };
+  }
+  return p;
+}
 
 /** Why and where a movement stopped. */
 export interface StopInfo {
@@ -80,6 +101,8 @@ export class StopRules {
   private exceptions = new Set<ExceptionFilter>();
   private nextId = 1;
   stopOnDivergence = true;
+  /** "When the model is unsure": stop on a predicted frame whose action or any value it writes is under this. */
+  unsureBelow: number | undefined;
 
   /**
    * Replaces the line breakpoints of one file: the program's, or another traced file's (`file` as frames name it).
@@ -153,7 +176,7 @@ export class StopRules {
 
   /** Whether anything could stop (or print) inside a call that a step over skips. */
   get couldStopInsideCalls(): boolean {
-    return this.byFile.size > 0 || this.data.length > 0 || this.exceptions.has('raised');
+    return this.byFile.size > 0 || this.data.length > 0 || this.exceptions.has('raised') || this.unsureBelow !== undefined;
   }
 
   /** Counts restart with a new trace. */
@@ -205,7 +228,7 @@ interface Candidate {
   texts: string[];
 }
 
-const PRIORITY: readonly StopReason[] = ['divergence', 'exception', 'data breakpoint', 'breakpoint', 'goto', 'step', 'end', 'entry', 'pause'];
+const PRIORITY: readonly StopReason[] = ['divergence', 'exception', 'data breakpoint', 'breakpoint', 'unsure', 'goto', 'step', 'end', 'entry', 'pause'];
 
 /**
  * Checks frames in timeline order for a forward movement. `feed` decides synchronously whenever it can (locations, data
@@ -258,6 +281,7 @@ export class StopScanner {
     }
     this.checkData(scanned, candidate);
     this.checkExceptions(scanned, candidate);
+    this.checkUnsure(scanned, candidate);
 
     const asyncBreakpoints: LineBreakpoint[] = [];
     const logs: LineBreakpoint[] = [];
@@ -352,6 +376,25 @@ export class StopScanner {
     }
   }
 
+  /** A predicted frame whose least sure part is under the threshold: says which value (or the step) and how sure. */
+  private checkUnsure(scanned: ScannedFrame, candidate: Candidate): void {
+    const threshold = this.options.rules.unsureBelow;
+    if (threshold === undefined) return;
+    const { frame } = scanned;
+    const lowest = lowestConfidence(frame);
+    if (lowest === undefined || lowest.confidence.p >= threshold) return;
+    candidate.reasons.add('unsure');
+    const what = oneLine(lowest.what === 'local'
+      ? `${lowest.name ?? '?'} = ${shorten(frame.locals.get(lowest.name ?? '') ?? '?', 60)}`
+      : lowest.what === 'value' ? `the ${frame.event === 'exception' ? 'exception' : 'return value'} ${shorten(frame.value ?? '', 60)}` : `the step to line ${frame.line}`);
+    const p = percent(lowest.confidence.p);
+    // Model text on one line: a control character in a predicted value must not break the stop's text.
+    const alternatives = oneLine(alternativesText(lowest.confidence));
+    candidate.descriptions.push(`The model is unsure of ${what} (${p})`);
+    candidate.texts.push(`The model is unsure of ${what} at step ${frame.index}: ${p} likely, under the ${percent(threshold)} threshold` +
+      `${alternatives !== undefined ? `; it also weighed ${shorten(alternatives, 120)}` : ''}.`);
+  }
+
   private checkExceptions(scanned: ScannedFrame, candidate: Candidate): void {
     const { rules } = this.options;
     const { frame } = scanned;
@@ -409,4 +452,9 @@ export function parseExceptionValue(value: string | undefined): { type: string; 
 
 function shorten(text: string, width = 80): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** Control characters (line breaks included) as `\\uXXXX`, so model text stays on one line of a message. */
+function oneLine<T extends string | undefined>(text: T): T {
+  return (text === undefined ? text : text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)) as T;
 }

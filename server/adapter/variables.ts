@@ -1,10 +1,12 @@
 // Turns frames' locals (Python reprs) into DAP variables: long values shortened with the full text one level down,
-// containers expanded lazily from their repr with paging, differing values marked in compare mode.
+// containers expanded lazily from their repr with paging, differing values marked in compare mode, and each predicted
+// value's confidence shown after it (`99  · 41%`), a doubtful one marked (`⚠`) with the alternatives the model weighed.
 
 import { Handles } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { VariableDifference } from '../compare/align';
-import type { TraceFrame } from '../trace/model';
+import { alternativesText, DEFAULT_UNSURE_THRESHOLD, percent } from '../trace/confidence';
+import type { TraceFrame, ValueConfidence } from '../trace/model';
 import { parseRepr, type ReprNode } from '../values/pyrepr';
 import type { Side } from './navigator';
 
@@ -19,6 +21,8 @@ export const RETURN_NAME = '(return)';
 export const EXCEPTION_NAME = '(exception)';
 /** presentationHint attribute of a variable whose predicted and real values differ. */
 export const DIFFERS_ATTRIBUTE = 'cwm.differs';
+/** presentationHint attribute of a predicted value the model was unsure of (confidence under the threshold). */
+export const UNSURE_ATTRIBUTE = 'cwm.unsure';
 
 /** The locals of one frame as a scope. */
 export interface LocalsScope {
@@ -38,6 +42,8 @@ type Container =
 
 export class VariableStore {
   private handles = new Handles<Container>(1000);
+  /** Values under this confidence are marked as doubtful (the "When the model is unsure" threshold, when set). */
+  unsureThreshold = DEFAULT_UNSURE_THRESHOLD;
 
   /** Forgets every reference (after each stop, references from before are no longer valid). */
   reset(): void {
@@ -96,12 +102,15 @@ export class VariableStore {
 
   private localsVariables(scope: LocalsScope): DebugProtocol.Variable[] {
     const out: DebugProtocol.Variable[] = [];
-    for (const [name, repr] of scope.frame.locals) out.push(this.marked(this.variable(name, repr, name), scope, name));
+    const confidence = scope.frame.confidence;
+    for (const [name, repr] of scope.frame.locals) {
+      out.push(this.withConfidence(this.marked(this.variable(name, repr, name), scope, name), confidence?.locals.get(name)));
+    }
     if (scope.frame.value !== undefined) {
       const name = scope.frame.event === 'exception' ? EXCEPTION_NAME : RETURN_NAME;
       const variable = this.variable(name, scope.frame.value);
       variable.presentationHint = { kind: 'virtual', attributes: ['readOnly'] };
-      out.push(this.marked(variable, scope, RETURN_NAME));
+      out.push(this.withConfidence(this.marked(variable, scope, RETURN_NAME), confidence?.value));
     }
     if (!scope.editable) {
       for (const variable of out) {
@@ -127,6 +136,24 @@ export class VariableStore {
     // (`99 ≠ 0`): a difference is visible in the VARIABLES view at a glance, without hovering.
     if (scope.side === 'predicted') {
       variable.value = `${variable.value} ≠ ${other === undefined ? '(absent in the real run)' : shorten(other, 60)}`;
+    }
+    return variable;
+  }
+
+  /**
+   * The model's confidence after the value (`99  · 41%`); under the threshold marked `⚠` with the attribute, and the
+   * alternatives it weighed in the type (the hover of the row). Values the frame did not write (`".."`) have none.
+   */
+  private withConfidence(variable: DebugProtocol.Variable, confidence: ValueConfidence | undefined): DebugProtocol.Variable {
+    if (confidence === undefined) return variable;
+    const unsure = confidence.p < this.unsureThreshold;
+    variable.value = `${variable.value}  ${unsure ? '⚠' : '·'} ${percent(confidence.p)}`;
+    const alternatives = alternativesText(confidence);
+    const said = unsure ? `the model was unsure (${percent(confidence.p)})` : `model ${percent(confidence.p)} sure`;
+    variable.type = `${variable.type ?? ''} — ${said}${alternatives !== undefined ? `; it also weighed ${oneLine(alternatives)}` : ''}`.trim();
+    if (unsure) {
+      const hint = variable.presentationHint ?? {};
+      variable.presentationHint = { ...hint, kind: hint.kind ?? 'data', attributes: [...(hint.attributes ?? []), UNSURE_ATTRIBUTE] };
     }
     return variable;
   }
@@ -184,4 +211,9 @@ function fullValueVariable(text: string): DebugProtocol.Variable {
 
 function shorten(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** Model text on one line: control characters shown as escapes, so a row stays one row. */
+function oneLine(text: string): string {
+  return shorten(text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200);
 }

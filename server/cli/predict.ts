@@ -140,13 +140,22 @@ export async function predictCommand(argv: string[]): Promise<number> {
       const result = await session.sample(settings.samples, { parallelRequests: model.clients.length > 1, signal });
       return printSamples(result, settings.samples, format, style, longestLine(source), initialFrames.length);
     }
-    const table = new TraceTable(style, longestLine(source));
-    if (format === 'table') {
-      if (entry.kind === 'script') process.stdout.write(paint('yellow', table.message(entryLine(entry, given, 'predicted'))) + '\n');
+    let table = new TraceTable(style, longestLine(source));
+    if (format === 'table' && entry.kind === 'script') process.stdout.write(paint('yellow', table.message(entryLine(entry, given, 'predicted'))) + '\n');
+    // The header waits for the first predicted frame: it has a `sure` column when the endpoint gave confidence.
+    let headed = false;
+    const head = (first: TraceFrame | undefined): void => {
+      if (headed) return;
+      headed = true;
+      if (first?.confidence !== undefined) table = new TraceTable({ ...style, confidence: true }, longestLine(source));
       process.stdout.write(table.header() + '\n');
       for (const frame of initialFrames) process.stdout.write(table.row(frame) + '\n');
-    }
-    await session.runToEnd(signal, format === 'table' ? (frame) => process.stdout.write(table.row(frame) + '\n') : undefined);
+    };
+    await session.runToEnd(signal, format === 'table' ? (frame) => {
+      head(frame);
+      process.stdout.write(table.row(frame) + '\n');
+    } : undefined);
+    if (format === 'table') head(undefined);
     const trace: Trace = { ...predictedTrace(session, source, file, entry), ...(files.length > 0 ? { files } : {}) };
     if (format === 'cwm') process.stdout.write(renderTrace(trace) + '\n');
     else if (format === 'json') process.stdout.write(terminalSafeJson(traceToJson(trace), 2) + '\n');

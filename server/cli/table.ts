@@ -2,6 +2,7 @@
 // Rows are produced one at a time so a trace can be printed while it streams in; every row fits the given width,
 // counted in terminal columns, and every piece of program or model text has its control characters escaped.
 
+import { DEFAULT_UNSURE_THRESHOLD, frameMinConfidence, percent } from '../trace/confidence';
 import type { TraceFrame } from '../trace/model';
 import { isImpossibleIssue } from '../engine/flow-check';
 import { displayWidth, fitWidth, padEndWidth, padStartWidth, visible, visibleSource } from './terminal';
@@ -10,7 +11,12 @@ export interface TableStyle {
   /** Total width to fit, in columns. */
   width: number;
   color: boolean;
+  /** A `sure` column: each predicted frame's least confidence (its action or a value it writes), ⚠ under the threshold. */
+  confidence?: boolean;
 }
+
+/** `⚠ 30%` is the widest confidence cell. */
+const CONFIDENCE_WIDTH = 6;
 
 const ansi = {
   dim: (s: string) => `\x1b[2m${s}\x1b[22m`,
@@ -144,9 +150,13 @@ export class TraceTable {
   /** The table is too narrow for full indentation (see sourceCell). */
   private readonly narrow: boolean;
 
+  /** Columns before the source: LEADING, and the confidence column with its two spaces. */
+  private readonly leading: number;
+
   constructor(private readonly style: TableStyle, longestSourceLine: number) {
     this.paint = painter(style.color);
-    const rest = Math.max(30, style.width - LEADING - 1);
+    this.leading = LEADING + (style.confidence === true ? CONFIDENCE_WIDTH + 2 : 0);
+    const rest = Math.max(30, style.width - this.leading - 1);
     this.narrow = Math.floor(rest * 0.55) < 40;
     this.sourceWidth = Math.min(Math.max(16, longestSourceLine + 4), Math.floor(rest * 0.55));
     this.changedWidth = rest - this.sourceWidth;
@@ -154,11 +164,12 @@ export class TraceTable {
 
   /** Total columns of a row. */
   get width(): number {
-    return LEADING + this.sourceWidth + 1 + this.changedWidth;
+    return this.leading + this.sourceWidth + 1 + this.changedWidth;
   }
 
   header(): string {
-    const text = `${padLeft('step', STEP_WIDTH)} ${padRight('event', EVENT_WIDTH)}${padLeft('line', LINE_WIDTH)}  ${padRight('source', this.sourceWidth)} ${padRight('changed', this.changedWidth)}`;
+    const sure = this.style.confidence === true ? `${padLeft('sure', CONFIDENCE_WIDTH)}  ` : '';
+    const text = `${padLeft('step', STEP_WIDTH)} ${padRight('event', EVENT_WIDTH)}${padLeft('line', LINE_WIDTH)}  ${sure}${padRight('source', this.sourceWidth)} ${padRight('changed', this.changedWidth)}`;
     return this.paint('bold', text.trimEnd());
   }
 
@@ -172,14 +183,23 @@ export class TraceTable {
     const shownChanged = issues && changed.endsWith(issues) ? this.paint('cyan', changed.slice(0, -issues.length)) + this.paint('yellow', issues) : this.paint('cyan', changed);
     const event = frame.event === 'exception' ? this.paint('red', padRight(frame.event, EVENT_WIDTH)) : padRight(frame.event, EVENT_WIDTH);
     const fill = padded ? ' '.repeat(Math.max(0, this.changedWidth - displayWidth(changed))) : '';
-    const text = `${padLeft(String(frame.index), STEP_WIDTH)} ${event}${padLeft(frame.line ? String(frame.line) : '?', LINE_WIDTH)}  ${padRight(source, this.sourceWidth)} ${shownChanged}${fill}`;
+    const text = `${padLeft(String(frame.index), STEP_WIDTH)} ${event}${padLeft(frame.line ? String(frame.line) : '?', LINE_WIDTH)}  ${this.confidenceCell(frame)}${padRight(source, this.sourceWidth)} ${shownChanged}${fill}`;
     return padded ? text : text.trimEnd();
+  }
+
+  /** The `sure` cell and its two spaces: blank for a frame without confidence (a real one, or one built from args). */
+  private confidenceCell(frame: TraceFrame): string {
+    if (this.style.confidence !== true) return '';
+    const p = frameMinConfidence(frame);
+    if (p === undefined) return ' '.repeat(CONFIDENCE_WIDTH + 2);
+    const cell = padLeft(p < DEFAULT_UNSURE_THRESHOLD ? `⚠ ${percent(p)}` : percent(p), CONFIDENCE_WIDTH);
+    return `${p < DEFAULT_UNSURE_THRESHOLD ? this.paint('yellow', cell) : this.paint('dim', cell)}  `;
   }
 
   /** What the program printed, one row per line, under the step that printed it. */
   output(text: string, stream: 'stdout' | 'stderr'): string {
     const lines = text.replace(/\n$/, '').split('\n');
-    const label = `${' '.repeat(LEADING - 2)}${stream}│ `;
+    const label = `${' '.repeat(this.leading - 2)}${stream}│ `;
     return lines.map((line) => this.paint('dim', `${label}${fit(visible(line), this.style.width - displayWidth(label))}`)).join('\n');
   }
 

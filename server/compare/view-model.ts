@@ -1,6 +1,7 @@
 // The side-by-side view's data: validates the adapter's `cwm/traces` body and turns it into the rows the webview draws
 // (both sides' steps, lines, source, changed values, verdicts), the first divergence and the scores. No VS Code API here.
 
+import { alternativesText, DEFAULT_UNSURE_THRESHOLD, percent as confidencePercent } from '../trace/confidence';
 import { z } from 'zod';
 import { VERDICTS, fileLabel, type Verdict } from './align';
 
@@ -8,6 +9,22 @@ import { VERDICTS, fileLabel, type Verdict } from './align';
 
 const EVENTS = ['call', 'line', 'return', 'exception'] as const;
 const NonNegative = z.number().int().nonnegative();
+
+const ConfidenceJson = z.object({
+  p: z.number().min(0).max(1),
+  alternatives: z.array(z.object({ value: z.string(), p: z.number().min(0).max(1) })).optional(),
+});
+
+/** A frame's confidence (server/trace/confidence.ts confidenceToJson); anything unreadable there is dropped, not the frame. */
+const FrameConfidenceJson = z
+  .object({
+    source: z.string(),
+    action: ConfidenceJson.optional(),
+    locals: z.record(z.string(), ConfidenceJson),
+    value: ConfidenceJson.optional(),
+  })
+  .optional()
+  .catch(undefined);
 
 const FrameJson = z.object({
   index: NonNegative,
@@ -22,6 +39,7 @@ const FrameJson = z.object({
   locals: z.record(z.string(), z.string()),
   value: z.string().optional(),
   issues: z.array(z.object({ kind: z.string(), message: z.string() })).optional(),
+  confidence: FrameConfidenceJson,
 });
 
 const RowJson = z.object({
@@ -119,6 +137,21 @@ export interface ValueChange {
   /** The new repr; empty for `deleted`. */
   readonly value: string;
   readonly kind: 'new' | 'changed' | 'deleted';
+  /** The model's confidence in this value, where the step wrote it (predicted side). */
+  readonly confidence?: ViewConfidence;
+}
+
+/** How sure the model was of something the view shows, ready to draw. */
+export interface ViewConfidence {
+  readonly p: number;
+  /** `41%`. */
+  readonly text: string;
+  /** 0 (sure) to 4 (very unsure): how strongly the view shades it. */
+  readonly shade: number;
+  /** Under the unsure threshold: marked ⚠. */
+  readonly unsure: boolean;
+  /** `model 30% sure; it also weighed 1 (60%)`, for a title. */
+  readonly words: string;
 }
 
 /** One side's step in a row. */
@@ -141,6 +174,10 @@ export interface ViewCell {
   readonly value?: string;
   /** What the reader found wrong with a predicted frame it still kept. */
   readonly issues?: readonly string[];
+  /** The model's confidence in the step itself (its event and line). */
+  readonly actionConfidence?: ViewConfidence;
+  /** The model's confidence in the return value or exception. */
+  readonly valueConfidence?: ViewConfidence;
 }
 
 /** A variable (or, named `(return)` / `(exception)`, the step's value) whose two sides differ. */
@@ -290,8 +327,10 @@ export function cellsOf(frames: readonly FrameJson[], program?: string): ViewCel
       lastLocals.set(frame.scope, frame.locals);
       for (const [name, value] of Object.entries(frame.locals)) {
         const before = previous?.[name];
-        if (before === undefined) changes.push({ name, value, kind: 'new' });
-        else if (before !== value) changes.push({ name, value, kind: 'changed' });
+        const written = Object.hasOwn(frame.confidence?.locals ?? {}, name) ? viewConfidence(frame.confidence!.locals[name]!) : undefined;
+        const confidence = written !== undefined ? { confidence: written } : {};
+        if (before === undefined) changes.push({ name, value, kind: 'new', ...confidence });
+        else if (before !== value) changes.push({ name, value, kind: 'changed', ...confidence });
       }
       if (previous) for (const name of Object.keys(previous)) if (!(name in frame.locals)) changes.push({ name, value: '', kind: 'deleted' });
     }
@@ -307,8 +346,26 @@ export function cellsOf(frames: readonly FrameJson[], program?: string): ViewCel
       changes,
       ...(frame.value !== undefined ? { value: frame.value } : {}),
       ...(frame.issues && frame.issues.length > 0 ? { issues: frame.issues.map((issue) => issue.message) } : {}),
+      ...(frame.confidence?.action !== undefined ? { actionConfidence: viewConfidence(frame.confidence.action) } : {}),
+      ...(frame.confidence?.value !== undefined ? { valueConfidence: viewConfidence(frame.confidence.value) } : {}),
     };
   });
+}
+
+/** Confidence bounds of the shades: at or above 90% no shade, under 25% the strongest. */
+const SHADE_BOUNDS = [0.9, 0.7, DEFAULT_UNSURE_THRESHOLD, 0.25];
+
+function viewConfidence(confidence: z.infer<typeof ConfidenceJson>): ViewConfidence {
+  const shade = SHADE_BOUNDS.findIndex((bound) => confidence.p >= bound);
+  const unsure = confidence.p < DEFAULT_UNSURE_THRESHOLD;
+  const alternatives = alternativesText(confidence);
+  return {
+    p: confidence.p,
+    text: confidencePercent(confidence.p),
+    shade: shade < 0 ? SHADE_BOUNDS.length : shade,
+    unsure,
+    words: `${unsure ? 'the model was unsure' : 'model'} ${confidencePercent(confidence.p)}${unsure ? '' : ' sure'}${alternatives !== undefined ? `; it also weighed ${alternatives}` : ''}`,
+  };
 }
 
 function countVerdicts(rows: readonly { verdict: Verdict }[]): Record<Verdict, number> {

@@ -41,6 +41,7 @@ const requestSchema = z.object({
   priority: z.number().int().optional(),
   stopAtFrameEnd: z.boolean(),
   maxTokensPerFrame: z.number().int().min(1).optional(),
+  logprobs: z.number().int().min(0).optional(),
 });
 
 export abstract class BaseClient implements EndpointClient {

@@ -67,7 +67,9 @@ export function createCompletionStream(
         const ids = budget.admit(step.value.choice, step.value.ids);
         if (ids.length > 0) {
           guard.tokensArrived(ids.length);
-          yield ids === step.value.ids ? step.value : { choice: step.value.choice, ids };
+          const logprobs = step.value.logprobs;
+          yield ids === step.value.ids ? step.value
+            : { choice: step.value.choice, ids, ...(logprobs !== undefined ? { logprobs: logprobs.slice(0, ids.length) } : {}) };
         }
         if (budget.exhausted) {
           // Every choice is cut or stopped: the rest of the answer is not read (the request is closed below).

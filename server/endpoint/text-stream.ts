@@ -14,7 +14,7 @@ const chunkSchema = z.object({
       text: z.string().nullable().optional(),
       finish_reason: z.string().nullable().optional(),
       logprobs: z
-        .object({ content: z.array(z.object({ id: z.number().int() }).passthrough()).nullable().optional() })
+        .object({ content: z.array(z.object({ id: z.number().int(), logprob: z.number().optional() }).passthrough()).nullable().optional() })
         .passthrough()
         .nullable()
         .optional(),
@@ -74,10 +74,15 @@ export abstract class TextStreamClient extends BaseClient {
               // Text held back until a special token settles its ids is still proof the model is producing.
               guard.progressed();
             }
-            const exact = choice.logprobs?.content?.map((entry) => entry.id);
+            const content = choice.logprobs?.content;
+            const exact = content?.map((entry) => entry.id);
             const ids = exact !== undefined && exact.length > 0 ? exact : recover.push(text);
             if (ids.length > 0) last = ids[ids.length - 1];
-            yield { choice: sample, ids };
+            // mlx_lm's generate_response: {id, logprob} per token with `logprobs: true` (its answers that are not streamed).
+            const logprobs = ids === exact && content!.every((entry) => entry.logprob !== undefined && Number.isFinite(entry.logprob))
+              ? content!.map((entry) => ({ logprob: Math.min(0, entry.logprob!) }))
+              : undefined;
+            yield { choice: sample, ids, ...(logprobs !== undefined ? { logprobs } : {}) };
           }
           if (chunk.data.usage != null) {
             if (sample === 0) usage = chunk.data.usage;

@@ -71,12 +71,27 @@ export interface CompletionRequest {
    * engine without `--scheduling-policy priority`) is asked again without it, and never sent it again.
    */
   priority?: number;
+  /**
+   * Ask for each generated token's log-probability and this many alternatives per position (0: the sampled token's
+   * only), where the server gives them (vLLM; mlx_lm only in answers that are not streamed; never fgserve).
+   */
+  logprobs?: number;
+}
+
+/** How likely the model found one generated token, and what else it weighed there. */
+export interface TokenLogprob {
+  /** Natural log of the sampled token's probability (0 = certain). */
+  readonly logprob: number;
+  /** The most likely tokens at this position as the server listed them (the sampled one may be among them). */
+  readonly top?: readonly { readonly text: string; readonly logprob: number }[];
 }
 
 /** New token ids of one sample (`choice` is 0..n-1), in generation order. */
 export interface TokenChunk {
   choice: number;
   ids: number[];
+  /** Per id (same order and length as `ids`) where the server sent log-probabilities; undefined entries have none. */
+  logprobs?: (TokenLogprob | undefined)[];
 }
 
 export interface CompletionResult {

@@ -1,12 +1,13 @@
 // Client for vLLM's OpenAI-compatible server: token-id prompts, SSE streaming with `choices[].token_ids`
-// (vLLM 0.10.2+ with return_token_ids), stop tokens kept in the output, prefix-cache hits from usage.
+// (vLLM 0.10.2+ with return_token_ids), stop tokens kept in the output, prefix-cache hits from usage, and each token's
+// log-probability with its top alternatives (`logprobs: k`) for the confidence shown with predicted values.
 import { z } from 'zod';
 import { BaseClient, endpointInfo, parseJson, requireModelList, streamError } from './base';
 import { EndpointError, endpointErrors } from './errors';
 import type { RequestGuard } from './http';
 import { readSseUntilDone } from './sse';
 import { TextToIds } from './text-ids';
-import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk } from './types';
+import type { CompletionRequest, CompletionResult, EndpointInfo, TokenChunk, TokenLogprob } from './types';
 
 /** vLLM's _SAMPLING_EPS: a temperature below it is greedy decoding (vllm/sampling_params.py). */
 const VLLM_SAMPLING_EPS = 1e-5;
@@ -18,6 +19,15 @@ const chunkSchema = z.object({
       text: z.string().nullable().optional(),
       token_ids: z.array(z.number().int()).nullable().optional(),
       finish_reason: z.string().nullable().optional(),
+      // CompletionLogProbs (vllm/entrypoints/openai/completion/protocol.py): parallel lists, one entry per new token.
+      logprobs: z
+        .object({
+          token_logprobs: z.array(z.number().nullable()).optional(),
+          top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).optional(),
+        })
+        .passthrough()
+        .nullable()
+        .optional(),
     }),
   ),
   usage: z
@@ -35,12 +45,16 @@ const chunkSchema = z.object({
  * "Got priority N but Priority scheduling is not enabled." (vllm/engine/async_llm_engine.py, add_request_async).
  */
 const PRIORITY_REFUSED = /priority scheduling is not enabled/i;
+/** vLLM's 400 when `logprobs` passes the server's --max-logprobs (SamplingParams._validate_logprobs, vllm/sampling_params.py). */
+const TOO_MANY_LOGPROBS = /Requested sample logprobs of -?\d+, which is greater than max allowed: (-?\d+)/;
 
 export class VllmClient extends BaseClient {
   readonly kind = 'vllm' as const;
   readonly streams = true;
   /** The server refused a priority once: requests go without it from then on. */
   private priorityRefused = false;
+  /** The server's --max-logprobs once a request found it (default 20 there); later requests ask for no more. */
+  private maxLogprobs: number | undefined;
 
   async probe(): Promise<EndpointInfo> {
     const models = await requireModelList(this.transport, 'vllm');
@@ -80,7 +94,7 @@ export class VllmClient extends BaseClient {
     let step = await inner.next();
     try {
       for (; step.done !== true; step = await inner.next()) {
-        for (let choice = 0; choice < copies; choice++) yield { choice, ids: step.value.ids };
+        for (let choice = 0; choice < copies; choice++) yield { ...step.value, choice };
       }
     } finally {
       if (step.done !== true) await inner.return({});
@@ -107,8 +121,20 @@ export class VllmClient extends BaseClient {
       spaces_between_special_tokens: false,
       include_stop_str_in_output: true,
       return_token_ids: true,
+      ...(request.logprobs !== undefined ? { logprobs: Math.max(0, Math.min(request.logprobs, this.maxLogprobs ?? request.logprobs)) } : {}),
     };
-    const res = await this.transport.postJson('/v1/completions', body, guard, 'vllm', this.model);
+    let res: Awaited<ReturnType<typeof this.transport.postJson>>;
+    try {
+      res = await this.transport.postJson('/v1/completions', body, guard, 'vllm', this.model);
+    } catch (err) {
+      // A server started with a lower --max-logprobs refuses the request before any token: ask again within its limit
+      // (0 asks for the sampled tokens' own log-probabilities only, which no limit refuses).
+      const allowed = err instanceof EndpointError && err.status === 400 ? TOO_MANY_LOGPROBS.exec(err.serverMessage ?? '') : null;
+      if (allowed === null || request.logprobs === undefined || this.maxLogprobs !== undefined) throw err;
+      this.maxLogprobs = Math.max(0, Number(allowed[1]));
+      this.warnOnce(`This vLLM server gives at most ${this.maxLogprobs} alternatives per token (--max-logprobs): the alternatives shown with a value are cut to that.`);
+      return yield* this.stream(request, guard);
+    }
     const finishReasons: (string | undefined)[] = [];
     // Only for vLLM before 0.10.2, which ignores return_token_ids: ids come back from the text then.
     const fromText = new Map<number, TextToIds>();
@@ -123,8 +149,9 @@ export class VllmClient extends BaseClient {
         if (!chunk.success) throw endpointErrors.protocol(this.url, 'vllm', `unexpected stream chunk: ${event.data.slice(0, 80)}`);
         for (const choice of chunk.data.choices) {
           if (choice.finish_reason != null) finishReasons[choice.index] = choice.finish_reason;
+          const logprobs = tokenLogprobs(choice.logprobs);
           if (choice.token_ids != null) {
-            yield { choice: choice.index, ids: choice.token_ids };
+            yield { choice: choice.index, ids: choice.token_ids, ...(logprobs !== undefined && logprobs.length === choice.token_ids.length ? { logprobs } : {}) };
             continue;
           }
           this.warnOnce('This vLLM server returns no token ids (return_token_ids needs vLLM 0.10.2 or newer): ids are recovered from the text.');
@@ -148,4 +175,19 @@ export class VllmClient extends BaseClient {
       ...(usage?.completion_tokens != null ? { completionTokens: usage.completion_tokens } : {}),
     };
   }
+}
+
+/**
+ * One chunk's log-probabilities per token. vLLM (_create_completion_logprobs, completion/serving.py) keys top_logprobs
+ * by each token's decoded text, the sampled token first, caps them at -9999.0, and sends null for a token without them.
+ */
+function tokenLogprobs(logprobs: z.infer<typeof chunkSchema>['choices'][number]['logprobs']): (TokenLogprob | undefined)[] | undefined {
+  const values = logprobs?.token_logprobs;
+  if (values == null) return undefined;
+  return values.map((logprob, k) => {
+    if (logprob === null || !Number.isFinite(logprob)) return undefined;
+    const top = logprobs?.top_logprobs?.[k];
+    const alternatives = top == null ? undefined : Object.entries(top).filter(([, p]) => Number.isFinite(p)).map(([text, p]) => ({ text, logprob: Math.min(0, p) }));
+    return { logprob: Math.min(0, logprob), ...(alternatives !== undefined && alternatives.length > 0 ? { top: alternatives } : {}) };
+  });
 }

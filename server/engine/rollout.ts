@@ -4,7 +4,8 @@
 import type { AsyncTokenStreamDecoder, TokenCodec, TokenStreamDecoder } from '../cwm/codec';
 import { CwmTraceReader, MalformedReason } from '../cwm/reader';
 import type { ContextLayout } from '../cwm/context';
-import type { CompletionRequest, CompletionStream } from '../endpoint/types';
+import type { CompletionRequest, CompletionStream, TokenLogprob } from '../endpoint/types';
+import { FrameTokenScores } from './confidence';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame } from '../trace/model';
 import { eventToken } from './prompt';
 
@@ -54,7 +55,12 @@ export interface RolloutRequest {
   readonly chunked?: boolean;
   /** Scheduling priority where the server has one (vLLM: lower is served sooner; absent: the server's default, 0). */
   readonly priority?: number;
+  /** Alternatives per token to ask the endpoint for, for frames' confidence (default 5; servers without log-probabilities ignore it). */
+  readonly logprobs?: number;
 }
+
+/** Alternatives per token asked for by default: enough to show what else the model weighed, well under vLLM's limit of 20. */
+export const DEFAULT_LOGPROBS = 5;
 
 export interface RolloutResult {
   readonly frames: TraceFrame[];
@@ -78,6 +84,8 @@ class ChoiceReader {
   private readonly reader: CwmTraceReader;
   /** A server's tokenizer decodes asynchronously (it may have to ask for the text of new ids). */
   private readonly decoder: TokenStreamDecoder | AsyncTokenStreamDecoder;
+  /** The current frame's text with its tokens' log-probabilities, for each frame's confidence. */
+  private readonly scores = new FrameTokenScores();
 
   constructor(private readonly request: RolloutRequest, private readonly reportFrames: boolean) {
     this.reader = new CwmTraceReader({
@@ -88,22 +96,31 @@ class ChoiceReader {
       prefix: request.prefix,
     });
     this.decoder = request.codec.remote?.asyncStreamDecoder() ?? request.codec.streamDecoder();
-    if (request.forced) this.take(this.reader.push(eventToken(request.forced)));
+    if (request.forced) {
+      this.scores.addUnscored(eventToken(request.forced));
+      this.take(this.reader.push(eventToken(request.forced)));
+    }
   }
 
-  /** Feeds ids; returns true when this choice needs no more tokens. */
-  async push(ids: readonly number[]): Promise<boolean> {
-    this.tokens += ids.length;
-    let text: string;
-    try {
-      text = await this.decoder.push(ids);
-    } catch (error) {
-      // An id outside the vocabulary means a wrong tokenizer: keep what was read, say why the rest is missing.
-      this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
-      this.ended = true;
-      return true;
+  /** Feeds ids (with their log-probabilities, where the endpoint sent them); returns true when this choice needs no more tokens. */
+  async push(ids: readonly number[], logprobs?: readonly (TokenLogprob | undefined)[]): Promise<boolean> {
+    // With log-probabilities each token's text is needed on its own, to know which value it belongs to.
+    const pieces = logprobs !== undefined && ids.length > 1 ? ids.map((id) => [id]) : [ids];
+    for (const [k, piece] of pieces.entries()) {
+      this.tokens += piece.length;
+      let text: string;
+      try {
+        text = await this.decoder.push(piece);
+      } catch (error) {
+        // An id outside the vocabulary means a wrong tokenizer: keep what was read, say why the rest is missing.
+        this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
+        this.ended = true;
+        return true;
+      }
+      this.scores.add(text, piece.length === 1 ? logprobs?.[k] : undefined);
+      this.take(this.reader.push(text));
+      if (this.done()) return true;
     }
-    this.take(this.reader.push(text));
     return this.done();
   }
 
@@ -117,6 +134,7 @@ class ChoiceReader {
       this.malformed.push({ index: this.nextIndex(), raw: '', reason: error instanceof Error ? error.message : String(error) });
       return;
     }
+    this.scores.add(rest, undefined);
     this.take(this.reader.push(rest));
     if (this.done() || this.request.chunked) return;
     const items = this.reader.finish();
@@ -150,11 +168,14 @@ class ChoiceReader {
       if (item.kind === 'end') {
         this.ended = true;
       } else if (item.kind === 'malformed') {
+        this.scores.takeFrame();
         this.malformed.push(item.malformed);
       } else {
-        this.frames.push(item.frame);
-        if (this.reportFrames) this.request.onFrame?.(item.frame);
-        if (this.request.until?.(item.frame)) this.stoppedByCondition = true;
+        const confidence = this.scores.takeFrame();
+        const frame = confidence === undefined ? item.frame : { ...item.frame, confidence };
+        this.frames.push(frame);
+        if (this.reportFrames) this.request.onFrame?.(frame);
+        if (this.request.until?.(frame)) this.stoppedByCondition = true;
       }
     }
   }
@@ -175,12 +196,13 @@ export async function runRollout(request: RolloutRequest): Promise<RolloutResult
     ...(request.maxTokensPerFrame !== undefined ? { maxTokensPerFrame: request.maxTokensPerFrame } : {}),
     ...(request.priority !== undefined ? { priority: request.priority } : {}),
     signal: request.signal,
+    logprobs: request.logprobs ?? DEFAULT_LOGPROBS,
   });
   let stoppedEarly = false;
   for await (const chunk of stream) {
     const choice = choices[chunk.choice];
     if (choice === undefined || choice.done()) continue;
-    await choice.push(chunk.ids);
+    await choice.push(chunk.ids, chunk.logprobs);
     if (choices.every((c) => c.done())) {
       // Leaving the loop closes the HTTP request: the rest of the rollout is not generated.
       stoppedEarly = true;

@@ -1,6 +1,7 @@
 // The prediction engine: a stepping session over frames predicted by CWM. The debug adapter, the language server
 // and the CLI drive it; it knows nothing of DAP. A trace is a recording, so moving back never asks the model again.
 
+import { withAgreement } from './confidence';
 import type { TokenCodec } from '../cwm/codec';
 import { buildContext, type ContextLayout } from '../cwm/context';
 import type { EntryPoint, MalformedFrame, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
@@ -260,7 +261,10 @@ export class PredictionSession {
     }
     const locals = new Map(here.locals);
     locals.set(name, valueRepr);
-    const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined };
+    // The user set this value: the model's confidence in the one it predicted no longer applies to it.
+    const confidence = here.confidence === undefined ? undefined
+      : { ...here.confidence, locals: new Map([...here.confidence.locals].filter(([local]) => local !== name)) };
+    const edited: TraceFrame = { ...here, locals, issues: undefined, raw: undefined, confidence };
     // Frames read ahead from the old state are dropped with the rest, and a stream still reading them is stale.
     this.readAheadStream?.invalidate();
     this.frames = [...this.frames.slice(0, this.cursorIndex), edited];
@@ -324,7 +328,8 @@ export class PredictionSession {
       const result = await runRollout({ ...base, n: count, signal: options.signal });
       rollouts = [result, ...result.alternatives];
     }
-    const frames = rollouts.map((rollout) => rollout.frames);
+    // Where several rollouts exist, how many agree is each frame's confidence (server/engine/confidence.ts).
+    const frames = withAgreement(rollouts.map((rollout) => rollout.frames));
     return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
   }
 

@@ -1,6 +1,7 @@
 // Evaluates one program: its real trace (tracer), full predicted rollouts, their alignment and scores, and teacher-forced
 // next-frame accuracy (each real frame predicted from the real frames before it), with tokens and time spent.
 
+import { calibrateFrame, emptyCalibration, type CalibrationTally } from './calibration';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alignTraces, compareState, sameAction, type Alignment } from '../compare/align';
@@ -125,7 +126,7 @@ async function evaluateRollout(
   given: readonly TraceFrame[],
   seed: number,
   settings: ItemSettings,
-  breakdown: { values: Record<string, [number, number]>; events: Record<string, [number, number]> },
+  breakdown: { values: Record<string, [number, number]>; events: Record<string, [number, number]>; calibration: CalibrationTally },
 ): Promise<RolloutRecord> {
   const started = performance.now();
   const backend = new MeteredBackend(settings.backend);
@@ -147,6 +148,10 @@ async function evaluateRollout(
     bump(breakdown.events, realFrame.event, row.verdict === 'match');
     const guess = row.predicted === undefined ? undefined : predicted[row.predicted];
     if (guess !== undefined && sameAction(guess, realFrame)) countValueTypes(breakdown.values, guess, realFrame);
+  }
+  // The model's confidence against what came true: every predicted frame, against the real one aligned with it.
+  for (const row of alignment.rows) {
+    if (row.predicted !== undefined) calibrateFrame(breakdown.calibration, predicted[row.predicted]!, row.actual === undefined ? undefined : actual[row.actual]);
   }
   return {
     seed,
@@ -172,7 +177,7 @@ async function evaluateForced(
   real: Trace,
   from: number,
   settings: ItemSettings,
-  breakdown: { values: Record<string, [number, number]>; events: Record<string, [number, number]> },
+  breakdown: { values: Record<string, [number, number]>; events: Record<string, [number, number]>; calibration: CalibrationTally },
 ): Promise<ForcedRecord> {
   const started = performance.now();
   const backend = new MeteredBackend(settings.backend);
@@ -208,6 +213,7 @@ async function evaluateForced(
     if (guess !== undefined && (guess.issues === undefined || guess.issues.length === 0)) wellFormed[0]++;
     bump(breakdown.events, actual.event, equal);
     if (guess !== undefined && sameStep) countValueTypes(breakdown.values, guess, actual);
+    if (guess !== undefined) calibrateFrame(breakdown.calibration, guess, actual);
     builder.append(actual);
   }
   let end: boolean | null = null;
@@ -238,13 +244,15 @@ export async function evaluateItem(item: CorpusItem, settings: ItemSettings): Pr
   const rolloutValues: Record<string, [number, number]> = {};
   const rolloutEvents: Record<string, [number, number]> = {};
   const rollouts: RolloutRecord[] = [];
+  const calibration = emptyCalibration();
   for (let k = 0; k < settings.samples; k++) {
-    rollouts.push(await evaluateRollout(real, given, settings.seed + k, settings, { values: rolloutValues, events: rolloutEvents }));
+    rollouts.push(await evaluateRollout(real, given, settings.seed + k, settings, { values: rolloutValues, events: rolloutEvents, calibration }));
   }
   const forcedValues: Record<string, [number, number]> = {};
   const forcedEvents: Record<string, [number, number]> = {};
-  const forced = settings.teacherForcing ? await evaluateForced(real, given.length, settings, { values: forcedValues, events: forcedEvents }) : null;
-  const breakdown: Breakdown = { rolloutValueTypes: rolloutValues, forcedValueTypes: forcedValues, rolloutEvents, forcedEvents };
+  const forced = settings.teacherForcing ? await evaluateForced(real, given.length, settings, { values: forcedValues, events: forcedEvents, calibration }) : null;
+  const calibrated = calibration.some((bucket) => bucket[1] > 0);
+  const breakdown: Breakdown = { rolloutValueTypes: rolloutValues, forcedValueTypes: forcedValues, rolloutEvents, forcedEvents, ...(calibrated ? { calibration } : {}) };
   const last = real.frames[real.frames.length - 1];
   return {
     type: 'item',

@@ -3,6 +3,7 @@
 
 import type { ItemOk, ItemRecord, RunHeader, Tally, Tallies } from './results';
 import { VALUE_TYPES } from './value-types';
+import { calibrationRows, sumCalibration, type CalibrationRow, type CalibrationTally } from './calibration';
 
 export interface Score {
   readonly matched: number;
@@ -66,6 +67,8 @@ export interface RunTotals {
   readonly byValueType: readonly { readonly type: string; readonly rollout: Score; readonly forced: Score }[];
   readonly byEvent: readonly { readonly event: string; readonly rollout: Score; readonly forced: Score }[];
   readonly failures: readonly { readonly id: string; readonly kind: string; readonly message: string }[];
+  /** Predicted confidence against measured correctness, per bucket (all counts 0 when no prediction had a confidence). */
+  readonly calibration: readonly CalibrationRow[];
 }
 
 function add(sum: [number, number], t: Tally): void {
@@ -99,6 +102,7 @@ function bucketOf(steps: number): number {
 export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>): RunTotals {
   const ok: ItemOk[] = [];
   const failures: { id: string; kind: string; message: string }[] = [];
+  const calibrations: (CalibrationTally | undefined)[] = [];
   for (const record of records) {
     if (record.status === 'ok') ok.push(record);
     else failures.push({ id: record.id, ...record.error });
@@ -177,6 +181,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
     mergeTallies(forcedValues, item.breakdown.forcedValueTypes);
     mergeTallies(rolloutEvents, item.breakdown.rolloutEvents);
     mergeTallies(forcedEvents, item.breakdown.forcedEvents);
+    calibrations.push(item.breakdown.calibration as CalibrationTally | undefined);
   }
 
   const typeOrder = [...VALUE_TYPES, ...[...rolloutValues.keys(), ...forcedValues.keys()].filter((t) => !(VALUE_TYPES as readonly string[]).includes(t))];
@@ -217,6 +222,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
     byValueType,
     byEvent,
     failures,
+    calibration: calibrationRows(sumCalibration(calibrations)),
   };
 }
 

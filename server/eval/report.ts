@@ -1,6 +1,8 @@
 // The report of an evaluation run, written from its results file: summary.md (Markdown) and report.html (one
 // self-contained page: inline CSS and SVG charts, no scripts, no external requests, light and dark).
 
+import { calibrationHtml, calibrationMarkdown } from './calibration';
+import { appendAll } from '../trace/arrays';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, escapeHtml, htmlPage, markdownCode, markdownText, type ChartSeries } from './html';
@@ -132,6 +134,8 @@ export function renderSummary(header: RunHeader, totals: RunTotals): string {
   }
   out.push('', '## First divergence (share of the real trace)', '', '| Position | Rollouts |', '|---|---:|');
   for (const bin of totals.firstDivergence) out.push(`| ${bin.label} | ${bin.count} |`);
+  const calibration = calibrationMarkdown(totals.calibration);
+  if (calibration.length > 0) appendAll(out, ['', ...calibration]);
   if (totals.failures.length > 0) {
     out.push('', '## Programs that could not be evaluated', '');
     for (const failure of totals.failures.slice(0, 50)) out.push(`- ${markdownCode(failure.id)} (${markdownText(failure.kind)}): ${markdownText(failure.message.replace(/\s+/g, ' '))}`);
@@ -185,6 +189,8 @@ export function renderHtmlReport(header: RunHeader, totals: RunTotals): string {
     series: [{ name: 'Rollouts', values: totals.firstDivergence.map((bin) => bin.count) }],
     percent: false,
   }));
+
+  appendAll(body, calibrationHtml(totals.calibration));
 
   body.push('<h2>By event kind</h2>', '<table><thead><tr><th>Event</th><th>Rollout exact</th><th>Next frame exact</th></tr></thead><tbody>');
   for (const row of totals.byEvent) body.push(`<tr><td>${escapeHtml(row.event)}</td><td>${cell(row.rollout)}</td><td>${cell(row.forced)}</td></tr>`);

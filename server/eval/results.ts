@@ -92,6 +92,8 @@ const BreakdownSchema = z.object({
   /** Per real event kind: frames matched exactly. */
   rolloutEvents: Tallies,
   forcedEvents: Tallies,
+  /** Per confidence bucket (server/eval/calibration.ts): [right, counted, sum of confidences]; absent without confidence. */
+  calibration: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0), z.number().min(0)])).optional(),
 });
 export type Breakdown = z.infer<typeof BreakdownSchema>;
 

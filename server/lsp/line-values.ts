@@ -1,8 +1,10 @@
 // What each source line did in a trace (the values it set, what it returned or raised), for the inlay hints and hovers
-// the language server draws over a function after a prediction or a comparison.
+// the language server draws over a function after a prediction or a comparison, each predicted value with the model's
+// confidence (a doubtful one marked ⚠ in the hint, and the alternatives the model weighed in the hover).
 
 import { definitionOn } from '../cwm/lines';
-import type { Locals, TraceFrame } from '../trace/model';
+import { DEFAULT_UNSURE_THRESHOLD, percent } from '../trace/confidence';
+import type { Locals, TraceFrame, ValueConfidence } from '../trace/model';
 
 /** One execution of a line: the step that ran it and what came of it. */
 export interface LineExecution {
@@ -18,6 +20,10 @@ export interface LineExecution {
   readonly yielded?: boolean;
   /** The exception raised at this line, as `ValueError('x')`. */
   readonly raised?: string;
+  /** The model's confidence in each changed value, by name (predicted traces whose frames carry confidence). */
+  readonly confidence?: ReadonlyMap<string, ValueConfidence>;
+  /** The model's confidence in the returned value or the exception. */
+  readonly returnedConfidence?: ValueConfidence;
 }
 
 interface MutableExecution {
@@ -28,6 +34,8 @@ interface MutableExecution {
   returned?: string;
   yielded?: boolean;
   raised?: string;
+  confidence?: ReadonlyMap<string, ValueConfidence>;
+  returnedConfidence?: ValueConfidence;
 }
 
 const NO_LOCALS: Locals = new Map();
@@ -62,14 +70,17 @@ export function lineExecutions(frames: readonly TraceFrame[]): Map<number, LineE
     if (frame.event === 'call') {
       // A generator resuming also reports a call, at the line it resumes on: only a call on the def shows parameters.
       if (definitionOn(frame.sourceLine)?.kind !== 'def') return;
-      add(frame.line, { step: frame.index, event: 'call', changed: [...frame.locals], after: frame.locals });
+      const confidence = frame.confidence?.locals;
+      add(frame.line, { step: frame.index, event: 'call', changed: [...frame.locals], after: frame.locals, ...(confidence !== undefined ? { confidence } : {}) });
       return;
     }
     if (frame.event === 'line') {
       const next = nextInScope[i] === undefined ? undefined : frames[nextInScope[i]!];
       const after = next !== undefined && (next.event === 'line' || next.event === 'call') ? next.locals : frame.locals;
       const changed = [...after].filter(([name, value]) => frame.locals.get(name) !== value);
-      const execution: MutableExecution = { step: frame.index, event: 'line', changed, after };
+      // The frame after the line wrote the values the line set: its confidence is theirs.
+      const confidence = next !== undefined && after === next.locals ? next.confidence?.locals : undefined;
+      const execution: MutableExecution = { step: frame.index, event: 'line', changed, after, ...(confidence !== undefined ? { confidence } : {}) };
       recordOf.set(i, execution);
       add(frame.line, execution);
       return;
@@ -79,6 +90,7 @@ export function lineExecutions(frames: readonly TraceFrame[]): Map<number, LineE
     if (frame.event === 'return' && prior?.event === 'exception') return;
     const owner = prior !== undefined && prior.event === 'line' && prior.line === frame.line ? recordOf.get(before!) : undefined;
     const execution = owner ?? { step: frame.index, event: frame.event, changed: [], after: NO_LOCALS };
+    if (frame.confidence?.value !== undefined) execution.returnedConfidence = frame.confidence.value;
     if (frame.event === 'return') {
       execution.returned = frame.value ?? 'None';
       if (YIELD.test(frame.sourceLine)) execution.yielded = true;
@@ -103,11 +115,26 @@ export function shorten(text: string, max: number): string {
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, Math.max(1, max - 1))}…`;
 }
 
+/** Mark of a doubtful value in plain text (inlay hints, hovers): the model gave it less than the threshold. */
+export const UNSURE_MARK = '⚠';
+
+/**
+ * Confidence after a value: `⚠ 30%` when under the threshold; ` 99%` style only with `always` (hovers say it for
+ * every value, hints only for doubtful ones, to stay short).
+ */
+export function confidenceNote(confidence: ValueConfidence | undefined, always: boolean, threshold = DEFAULT_UNSURE_THRESHOLD): string {
+  if (confidence === undefined) return '';
+  if (confidence.p < threshold) return ` ${UNSURE_MARK} ${percent(confidence.p)}`;
+  return always ? ` · ${percent(confidence.p)}` : '';
+}
+
 /** Parts of what an execution produced, e.g. `total = 14`, `return 14`; empty when nothing changed. */
-export function executionParts(execution: LineExecution, maxValue = Number.POSITIVE_INFINITY): string[] {
-  const parts = execution.changed.map(([name, value]) => `${name} = ${shorten(value, maxValue)}`);
-  if (execution.returned !== undefined) parts.push(`${execution.yielded ? 'yield' : 'return'} ${shorten(execution.returned, maxValue)}`);
-  if (execution.raised !== undefined) parts.push(`raises ${shorten(execution.raised, maxValue)}`);
+export function executionParts(execution: LineExecution, maxValue = Number.POSITIVE_INFINITY, allConfidence = false): string[] {
+  const parts = execution.changed.map(([name, value]) =>
+    `${name} = ${shorten(value, maxValue)}${confidenceNote(execution.confidence?.get(name), allConfidence)}`);
+  const note = confidenceNote(execution.returnedConfidence, allConfidence);
+  if (execution.returned !== undefined) parts.push(`${execution.yielded ? 'yield' : 'return'} ${shorten(execution.returned, maxValue)}${note}`);
+  if (execution.raised !== undefined) parts.push(`raises ${shorten(execution.raised, maxValue)}${note}`);
   return parts;
 }
 
@@ -120,7 +147,11 @@ export const LISTED_EXECUTIONS = 20;
 export function hintLabel(executions: readonly LineExecution[]): string | undefined {
   for (let k = executions.length - 1; k >= 0; k--) {
     const parts = executionParts(executions[k]!, 30);
-    if (parts.length > 0) return shorten(visibleControls(parts.join(', ')), HINT_LABEL_LENGTH);
+    if (parts.length === 0) continue;
+    const whole = visibleControls(parts.join(', '));
+    const label = shorten(whole, HINT_LABEL_LENGTH);
+    // A doubtful value cut out of the label still marks it.
+    return whole.includes(UNSURE_MARK) && !label.includes(UNSURE_MARK) ? shorten(`${UNSURE_MARK} ${whole}`, HINT_LABEL_LENGTH) : label;
   }
   return undefined;
 }
@@ -169,18 +200,35 @@ export function hintTooltip(line: number, executions: readonly LineExecution[], 
 }
 
 /** A variable's value after each execution of a line that has it; empty when it is not a local there. */
-export function variableHistory(executions: readonly LineExecution[], name: string): { step: number; value: string }[] {
-  const history: { step: number; value: string }[] = [];
+export function variableHistory(executions: readonly LineExecution[], name: string): HistoryEntry[] {
+  const history: HistoryEntry[] = [];
   for (const execution of executions) {
     const value = execution.after.get(name);
-    if (value !== undefined) history.push({ step: execution.step, value });
+    // Confidence only where this execution wrote the value (an unchanged one was predicted at an earlier step).
+    const confidence = execution.changed.some(([changed]) => changed === name) ? execution.confidence?.get(name) : undefined;
+    if (value !== undefined) history.push({ step: execution.step, value, ...(confidence !== undefined ? { confidence } : {}) });
   }
   return history;
 }
 
+/** A variable's value after one execution of a line, with the model's confidence where the line wrote it. */
+export interface HistoryEntry {
+  readonly step: number;
+  readonly value: string;
+  readonly confidence?: ValueConfidence;
+}
+
 /** One side of a hover: the history of a variable at a line, or that the line never ran. */
-export function historySection(title: string, history: readonly { step: number; value: string }[], ran: boolean, line: number): string[] {
+export function historySection(title: string, history: readonly HistoryEntry[], ran: boolean, line: number): string[] {
   if (!ran) return [`${title}: line ${line} never runs.`];
   if (history.length === 0) return [`${title}: not a local at line ${line}.`];
-  return [`${title}:`, '', ...listed(history, (entry) => `- step ${entry.step}: ${code(shorten(entry.value, 200))}`)];
+  return [`${title}:`, '', ...listed(history, (entry) => `- step ${entry.step}: ${code(shorten(entry.value, 200))}${confidenceMarkdown(entry.confidence)}`)];
+}
+
+/** ` · 99%`, or ` ⚠ 30% (the model also weighed `1` 60%)`: Markdown, every model text in a code span. */
+function confidenceMarkdown(confidence: ValueConfidence | undefined): string {
+  if (confidence === undefined) return '';
+  const note = confidenceNote(confidence, true);
+  const alternatives = (confidence.alternatives ?? []).slice(0, 3).map((a) => `${code(shorten(a.value, 80))} ${percent(a.p)}`);
+  return alternatives.length > 0 ? `${note} (the model also weighed ${alternatives.join(', ')})` : note;
 }

@@ -1,6 +1,7 @@
 // The trace's JSON form: what `cwm-debug ... --format json` prints, what the adapter's custom requests send, and what
 // a saved trace holds (server/adapter/saved-trace.ts reads it back). One writer so the three never drift apart.
 
+import { confidenceToJson } from './confidence';
 import { localsToObject, type Trace, type TraceFrame } from './model';
 
 export function frameToJson(frame: TraceFrame): Record<string, unknown> {
@@ -17,6 +18,7 @@ export function frameToJson(frame: TraceFrame): Record<string, unknown> {
     ...(frame.value !== undefined ? { value: frame.value } : {}),
     ...(frame.output?.length ? { output: frame.output } : {}),
     ...(frame.issues?.length ? { issues: frame.issues } : {}),
+    ...(frame.confidence !== undefined ? { confidence: confidenceToJson(frame.confidence) } : {}),
   };
 }
 

@@ -58,6 +58,31 @@ export interface TraceFrame {
   readonly issues?: readonly FrameIssue[];
   /** The raw CWM text of a predicted frame, kept when it had issues. */
   readonly raw?: string;
+  /** How sure the model was of this predicted frame, where the endpoint said (token log-probabilities) or samples agree. */
+  readonly confidence?: FrameConfidence;
+}
+
+/** How sure the model was of one predicted value, or of a frame's action. */
+export interface ValueConfidence {
+  /**
+   * Probability in [0, 1]. From log-probabilities: the probability of the value's least likely token (a value is as
+   * doubtful as its most doubtful token). From samples: the share of rollouts that agree on it.
+   */
+  readonly p: number;
+  /** Other values the model weighed at that token (top-k log-probabilities), most likely first, as repr text. */
+  readonly alternatives?: readonly { readonly value: string; readonly p: number }[];
+}
+
+/** Confidence of one predicted frame. */
+export interface FrameConfidence {
+  /** 'logprobs': the endpoint's token log-probabilities; 'agreement': several sampled rollouts compared. */
+  readonly source: 'logprobs' | 'agreement';
+  /** Of the frame's action (its event and line); absent when no token of it was scored. */
+  readonly action?: ValueConfidence;
+  /** Of each local whose value this frame writes (new or changed; an unchanged `".."` one has none), by name. */
+  readonly locals: ReadonlyMap<string, ValueConfidence>;
+  /** Of the returned value or the exception (`return`, `exception` frames). */
+  readonly value?: ValueConfidence;
 }
 
 /** Predicted text that could not be turned into a frame at all. */

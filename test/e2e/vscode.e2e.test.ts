@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import type { TraceFrame } from '../../server/trace/model';
+import { withoutConfidence } from '../helpers/debuggee';
 import { repoRoot } from '../helpers/paths';
 import { CHROMIUM_PATH, type VsCodePage } from './harness/browser';
 import { CODE_SERVER_BINARY } from './harness/code-server';
@@ -172,7 +173,9 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
       const expectedPredicted = { ...expectedActual, total: `${WRONG_TOTAL} ≠ ${realTotal}` };
       const predicted = await vscode.waitForScope('Predicted', (values) => sameValues(values, expectedPredicted), `to hold ${JSON.stringify(expectedPredicted)}`);
       const actual = await vscode.waitForScope('Actual', (values) => sameValues(values, expectedActual), `to hold ${JSON.stringify(expectedActual)}`);
-      assert.equal(predicted.get('total'), `${WRONG_TOTAL} ≠ ${realTotal}`);
+      // The injected value is the one the model was unsure of: marked with its confidence; the others say theirs.
+      assert.equal(predicted.get('total'), `${WRONG_TOTAL} ≠ ${realTotal}  ⚠ 30%`);
+      for (const [name, value] of predicted) if (name !== 'total') assert.doesNotMatch(value, /⚠/, `${name} = ${value}`);
       assert.equal(actual.get('total'), realTotal);
       assert.deepEqual((await vscode.variables()).filter((row) => row.kind === 'scope').map((row) => row.name), ['Predicted', 'Actual']);
       // A generator expression, evaluated by the adapter itself over the frame's values (no Python process).
@@ -209,6 +212,11 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
       assert.equal(await marked.getAttribute('data-step'), String(DIVERGENCE_STEP));
       assert.equal(await marked.getAttribute('data-verdict'), 'state-differs');
       assert.match(await marked.innerText(), new RegExp(`total\\s*=\\s*${WRONG_TOTAL}(?!\\d)`));
+      // Shaded and marked by the model's confidence: the injected value and nothing else.
+      const unsure = view.locator('#canvas .changes.side-predicted .unsure');
+      assert.equal(await unsure.count(), 1);
+      assert.match(await unsure.innerText(), new RegExp(`^total=${WRONG_TOTAL} ⚠ 30%$`));
+      assert.equal(await marked.locator('.changes.side-predicted .unsure').count(), 1, 'the unsure value is on the divergence row');
       assert.notEqual((await view.locator('#scores').innerText()).trim(), '');
       // The debugger stepped past the divergence in test 2: the view follows it, so the selection is on a later row.
       const selected = view.locator('#canvas div.row.selected');
@@ -403,7 +411,8 @@ function sumOfSquaresThrough(i: number): number {
 }
 
 /** The scope shows exactly these names with these values. */
+/** The values shown, the model's confidence after a predicted value (`  · 99%`, `  ⚠ 30%`) left aside. */
 function sameValues(shown: ReadonlyMap<string, string>, expected: Readonly<Record<string, string>>): boolean {
   const names = Object.keys(expected);
-  return shown.size === names.length && names.every((name) => shown.get(name) === expected[name]);
+  return shown.size === names.length && names.every((name) => withoutConfidence(shown.get(name) ?? '') === expected[name]);
 }

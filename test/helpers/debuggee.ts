@@ -27,6 +27,8 @@ export interface CwmState {
 export interface LaunchOptions {
   breakpoints?: DebugProtocol.SourceBreakpoint[];
   exceptionFilters?: string[];
+  /** Exception filters with options (a condition), as setExceptionBreakpoints' filterOptions. */
+  exceptionFilterOptions?: DebugProtocol.ExceptionFilterOptions[];
   progress?: boolean;
 }
 
@@ -78,7 +80,10 @@ export class Debuggee {
     launched.catch(() => undefined);
     await initialized;
     if (options.breakpoints) await this.setBreakpoints(String(config.program), options.breakpoints);
-    await this.dc.setExceptionBreakpointsRequest({ filters: options.exceptionFilters ?? ['uncaught'] });
+    await this.dc.setExceptionBreakpointsRequest({
+      filters: options.exceptionFilters ?? ['uncaught'],
+      ...(options.exceptionFilterOptions !== undefined ? { filterOptions: options.exceptionFilterOptions } : {}),
+    });
     await this.dc.configurationDoneRequest();
     await launched;
     return this.nextStop();
@@ -140,8 +145,9 @@ export class Debuggee {
     return new Map(variables.map((v) => [v.name, v]));
   }
 
+  /** Values by name, without the model's confidence after a predicted one (`  · 99%`, `  ⚠ 30%`): locals() has them whole. */
   async values(scopeName?: string): Promise<Record<string, string>> {
-    return Object.fromEntries([...(await this.locals(scopeName))].map(([name, v]) => [name, v.value]));
+    return Object.fromEntries([...(await this.locals(scopeName))].map(([name, v]) => [name, withoutConfidence(v.value)]));
   }
 
   async traces(): Promise<Record<string, unknown>> {
@@ -191,4 +197,11 @@ export function childrenOf(pid: number): { pid: number; cmdline: string }[] {
     }
   }
   return found;
+}
+
+/** The confidence the adapter puts after a predicted value (server/adapter/variables.ts), as the VARIABLES view shows it. */
+export const CONFIDENCE_SUFFIX = /  [·⚠] (?:<1%|>99%|\d{1,3}%)$/;
+
+export function withoutConfidence(value: string): string {
+  return value.replace(CONFIDENCE_SUFFIX, '');
 }

@@ -7,7 +7,7 @@ import type { TokenCodec } from '../../server/cwm/codec';
 import { Tok } from '../../server/cwm/tokens';
 import type { TraceRequest } from '../../server/tracer/runner';
 import type { Trace } from '../../server/trace/model';
-import type { TestModel, TestModelParams } from './protocol-server';
+import { tokenIdOf, type TestModel, type TestModelParams } from './protocol-server';
 import { createReplayModel, type ReplayModel } from './replay-model';
 
 export type Injection =
@@ -100,7 +100,7 @@ export function createImpossibleModel(options: { readonly codec: TokenCodec; rea
     const start = promptIds.indexOf(contextStart);
     const sep = start < 0 ? -1 : promptIds.indexOf(frameSep, start + 1);
     if (sep < 0) {
-      yield* replay.model(promptIds, params);
+      for (const token of replay.model(promptIds, params)) yield tokenIdOf(token);
       return;
     }
     // The client's prompt frames; an injected line frame it kept is taken out before the replay model reads the prompt,
@@ -114,7 +114,7 @@ export function createImpossibleModel(options: { readonly codec: TokenCodec; rea
       return withoutLocal(group, localInjectionAt(k));
     });
     const replayPrompt = [...promptIds.slice(0, sep + 1), ...kept.flat()];
-    const output = groups([...replay.model(replayPrompt, params)]);
+    const output = groups([...replay.model(replayPrompt, params)].map(tokenIdOf));
     if (injections.some((injection) => injection.step === frameCount)) asked.set(frameCount, (asked.get(frameCount) ?? 0) + 1);
     let step = frameCount;
     for (const [k, frame] of output.entries()) {

@@ -19,8 +19,26 @@ export interface TestModelParams {
   sampleIndex: number;
 }
 
+/**
+ * A generated token with how likely the model found it, and what else it weighed there (most likely first). Servers
+ * that return log-probabilities send these; a bare id counts as a token the model was sure of (DEFAULT_TOKEN_LOGPROB).
+ */
+export interface ScoredToken {
+  readonly id: number;
+  readonly logprob: number;
+  readonly top?: readonly { readonly id: number; readonly logprob: number }[];
+}
+
+/** The id of what a TestModel yields. */
+export function tokenIdOf(token: number | ScoredToken): number {
+  return typeof token === 'number' ? token : token.id;
+}
+
+/** Log-probability of a token a TestModel yields as a bare id (probability 0.99). */
+export const DEFAULT_TOKEN_LOGPROB = Math.log(0.99);
+
 /** The ids the "model" would generate for a prompt, before the server's stop handling (may be endless). */
-export type TestModel = (promptIds: number[], params: TestModelParams) => number[] | Iterable<number>;
+export type TestModel = (promptIds: number[], params: TestModelParams) => number[] | Iterable<number | ScoredToken>;
 
 export interface Faults {
   /** Delay before each generated token (each decoding step, all choices together). */
@@ -87,6 +105,8 @@ export interface ProtocolServerOptions {
   strict?: boolean;
   /** vLLM: the served `--max-model-len`, reported in /v1/models and enforced (default 131072). */
   maxModelLen?: number;
+  /** vLLM: the server's `--max-logprobs` (default 20; -1 allows the whole vocabulary). */
+  maxLogprobs?: number;
   /** vLLM: started with `--enable-prompt-tokens-details`, so usage reports cached_tokens (default false). */
   promptTokensDetails?: boolean;
   /**
@@ -374,13 +394,20 @@ function remember(ctx: Ctx, ids: number[]): void {
 
 /** Pulls the model's ids lazily, so endless scripted models work. */
 class Sampler {
-  private readonly it: Iterator<number>;
+  private readonly it: Iterator<number | ScoredToken>;
+  /** The score of the token next() returned last. */
+  last: ScoredToken | undefined;
   constructor(model: TestModel, promptIds: number[], params: TestModelParams) {
     this.it = model([...promptIds], params)[Symbol.iterator]();
   }
   next(): number | undefined {
     const step = this.it.next();
-    return step.done === true ? undefined : step.value;
+    if (step.done === true) {
+      this.last = undefined;
+      return undefined;
+    }
+    this.last = typeof step.value === 'number' ? { id: step.value, logprob: DEFAULT_TOKEN_LOGPROB } : step.value;
+    return this.last.id;
   }
 }
 
@@ -535,8 +562,8 @@ async function routeFgserve(ex: Exchange): Promise<void> {
 
 // ---------------------------------------------------------------- vLLM (FastAPI)
 
-function vllmError(ex: Exchange, status: number, message: string, type: string, headers: Record<string, string> = {}): void {
-  ex.send(status, 'application/json', JSON.stringify({ error: { message, type, param: null, code: status } }), headers);
+function vllmError(ex: Exchange, status: number, message: string, type: string, headers: Record<string, string> = {}, param: string | null = null): void {
+  ex.send(status, 'application/json', JSON.stringify({ error: { message, type, param, code: status } }), headers);
 }
 
 const vllmRequest = z.object({
@@ -557,7 +584,38 @@ const vllmRequest = z.object({
   return_token_ids: z.boolean().nullable().optional(),
   // CompletionRequest.priority (vllm/entrypoints/openai/protocol.py): "lower means earlier handling; default: 0".
   priority: z.number().int().default(0),
+  logprobs: z.number().int().nullable().optional(),
+  return_tokens_as_token_ids: z.boolean().nullable().optional(),
 });
+
+/**
+ * vLLM's CompletionLogProbs for some generated tokens (_create_completion_logprobs, vllm/entrypoints/openai/completion/
+ * serving.py): tokens as decoded text (or `token_id:N` with return_tokens_as_token_ids), log-probabilities floored at
+ * -9999.0, and per token a dict of the sampled token first, then the top `k`, at most k+1 keys (a key appears once);
+ * text_offset counts on from `offset` by each listed token's length.
+ */
+function vllmLogprobs(codec: TokenCodec, scored: readonly ScoredToken[], k: number, asIds: boolean, offset: number): Record<string, unknown> {
+  const name = (id: number): string => (asIds ? `token_id:${id}` : codec.decode([id]));
+  const floor = (logprob: number): number => Math.max(logprob, -9999.0);
+  const textOffset: number[] = [];
+  let at = offset;
+  for (const token of scored) {
+    textOffset.push(at);
+    at += name(token.id).length;
+  }
+  return {
+    text_offset: textOffset,
+    token_logprobs: scored.map((token) => floor(token.logprob)),
+    tokens: scored.map((token) => name(token.id)),
+    top_logprobs: scored.map((token) => {
+      // The test model's vocabulary at this position is the sampled token and the alternatives it names.
+      const vocabulary = [token, ...(token.top ?? []).filter((t) => t.id !== token.id)].sort((a, b) => b.logprob - a.logprob);
+      const top: Record<string, number> = { [name(token.id)]: floor(token.logprob) };
+      for (const alt of vocabulary.slice(0, k)) top[name(alt.id)] ??= floor(alt.logprob);
+      return top;
+    }),
+  };
+}
 
 function servedNames(ex: Exchange, fallback: string): string[] {
   return ex.ctx.options.listedModels ?? [ex.ctx.options.modelName ?? fallback];
@@ -616,6 +674,20 @@ async function routeVllm(ex: Exchange): Promise<void> {
     // greedy allows one sample only; the ValueError becomes a 400 (serving_completion.py, create_completion).
     const temperature = rq.temperature ?? 1;
     if (temperature < 1e-5 && rq.n > 1) return vllmError(ex, 400, `n must be 1 when using greedy sampling, got ${rq.n}.`, 'BadRequestError');
+    // CompletionRequest.check_logprobs (vllm/entrypoints/openai/completion/protocol.py): -1 (the whole vocabulary) or >= 0.
+    if (rq.logprobs != null && rq.logprobs < 0 && rq.logprobs !== -1) {
+      return vllmError(ex, 400, `\`logprobs\` must be a positive value or -1. (parameter=logprobs, value=${rq.logprobs})`, 'BadRequestError', {}, 'logprobs');
+    }
+    // SamplingParams._validate_logprobs (vllm/sampling_params.py): -1 means the vocabulary size, and no more than the
+    // server's --max-logprobs (ModelConfig.max_logprobs, default 20; -1 there is the vocabulary too). A VLLMValidationError
+    // (vllm/exceptions.py) adds "(parameter=..., value=...)" to its message.
+    const vocabulary = codec.ordinaryCount + 256;
+    const maxLogprobs = (ex.ctx.options.maxLogprobs ?? 20) === -1 ? vocabulary : (ex.ctx.options.maxLogprobs ?? 20);
+    const asked = rq.logprobs === -1 ? vocabulary : (rq.logprobs ?? 0);
+    if (asked > maxLogprobs) {
+      return vllmError(ex, 400, `Requested sample logprobs of ${asked}, which is greater than max allowed: ${maxLogprobs} (parameter=logprobs, value=${asked})`,
+        'BadRequestError', {}, 'logprobs');
+    }
     // OpenAIServing._validate_input (vllm/entrypoints/openai/serving_engine.py): prompt plus max_tokens must fit.
     const limit = ex.ctx.options.maxModelLen ?? 131072;
     if (promptIds.length + maxTokens > limit) {
@@ -645,10 +717,16 @@ async function routeVllm(ex: Exchange): Promise<void> {
     !ex.ctx.strict || (ex.ctx.options.promptTokensDetails === true && cached > 0) ? { prompt_tokens_details: { cached_tokens: cached } } : {};
   const requestId = `cmpl-${randomUUID().replace(/-/g, '')}`;
   const model = rq.model ?? served;
+  // logprobs: -1 lists the whole vocabulary; the test model's is what it names.
+  const topCount = rq.logprobs === -1 ? Number.MAX_SAFE_INTEGER : (rq.logprobs ?? 0);
 
   interface Choice {
     sampler: Sampler;
     out: number[];
+    /** Each generated token's score, for `logprobs`. */
+    scored: ScoredToken[];
+    /** Text sent so far (previous_text_lens in completion_stream_generator: where the next chunk's text_offset starts). */
+    textLength: number;
     decoder: TokenStreamDecoder;
     finish?: string;
     stopReason: number | null;
@@ -664,6 +742,8 @@ async function routeVllm(ex: Exchange): Promise<void> {
         sampleIndex: i,
       }),
       out: [],
+      scored: [],
+      textLength: 0,
       decoder: codec.streamDecoder(),
       stopReason: null,
     });
@@ -676,6 +756,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
       return { text: '' };
     }
     choice.out.push(id);
+    choice.scored.push(choice.sampler.last ?? { id, logprob: DEFAULT_TOKEN_LOGPROB });
     const isStop = stopIds.includes(id);
     const isEos = ex.ctx.eos.includes(id);
     if (isStop || isEos) {
@@ -706,7 +787,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
       choices: choices.map((c, index) => ({
         index,
         text: codec.decode(c.out.filter((id) => !(rq.skip_special_tokens && codec.isSpecial(id)))),
-        logprobs: null,
+        logprobs: rq.logprobs != null ? vllmLogprobs(codec, c.scored, topCount, rq.return_tokens_as_token_ids === true, 0) : null,
         finish_reason: c.finish ?? 'length',
         stop_reason: c.stopReason,
         token_ids: returnIds ? c.out : null,
@@ -753,7 +834,10 @@ async function routeVllm(ex: Exchange): Promise<void> {
           {
             index,
             text,
-            logprobs: null,
+            // completion_stream_generator: this chunk's new tokens only, text_offset going on from the text sent before.
+            logprobs: rq.logprobs != null
+              ? vllmLogprobs(codec, id === undefined ? [] : c.scored.slice(-1), topCount, rq.return_tokens_as_token_ids === true, c.textLength)
+              : null,
             finish_reason: c.finish ?? null,
             stop_reason: c.finish === undefined ? null : c.stopReason,
             token_ids: returnIds ? (id === undefined ? [] : [id]) : null,
@@ -761,6 +845,7 @@ async function routeVllm(ex: Exchange): Promise<void> {
           },
         ],
       };
+      c.textLength += text.length;
       ex.write(`data: ${JSON.stringify(chunk)}\n\n`);
       if (id !== undefined) sent++;
     }
@@ -988,6 +1073,7 @@ async function serveMlxCompletion(
   });
   const decoder = codec.streamDecoder();
   let tokens: number[] = [];
+  let scores: ScoredToken[] = [];
   const generated: number[] = [];
   let text = '';
   let segment = '';
@@ -1003,6 +1089,7 @@ async function serveMlxCompletion(
     text += piece;
     segment += piece;
     tokens.push(id);
+    scores.push(sampler.last ?? { id, logprob: DEFAULT_TOKEN_LOGPROB });
     if (isEos) {
       finish = 'stop';
       segment = '';
@@ -1013,6 +1100,7 @@ async function serveMlxCompletion(
       finish = 'stop';
       const seq = stopSeqs[hit] ?? [];
       tokens = tokens.slice(0, tokens.length - seq.length);
+      scores = scores.slice(0, tokens.length);
       text = text.slice(0, text.length - (stopWords[hit] ?? '').length);
       segment = '';
       break;
@@ -1044,7 +1132,19 @@ async function serveMlxCompletion(
   }
   // generate_response puts ids in logprobs.content[].id only in the whole (non-streamed) answer (mlx-lm 0.31+).
   const choice: Record<string, unknown> = { index: 0, finish_reason: finish };
-  if (rq.logprobs) choice.logprobs = { content: tokens.map((id) => ({ id, logprob: -0.25 })) };
+  // With top_logprobs > 0 each entry is the first of the top tokens (_format_top_logprobs: argpartition, not the sampled
+  // token) with the list as top_logprobs; else {id, logprob} of the sampled token (logprobs: true).
+  if (rq.top_logprobs > 0) {
+    choice.logprobs = {
+      content: scores.map((token) => {
+        const top = [token, ...(token.top ?? []).filter((t) => t.id !== token.id)].slice(0, rq.top_logprobs)
+          .map((t) => ({ id: t.id, token: codec.decode([t.id]), logprob: t.logprob }));
+        return { ...top[0], top_logprobs: top };
+      }),
+    };
+  } else if (rq.logprobs) {
+    choice.logprobs = { content: scores.map((token) => ({ id: token.id, logprob: token.logprob })) };
+  }
   choice.text = text;
   mlxSend(ex, 200, pyJson(frame(choice, { usage })));
 }

@@ -1,5 +1,6 @@
 // The test endpoint's "model" (tests and benchmark only, never shipped): it replays the REAL trace of the program in
 // the prompt, recorded by the bundled tracer, continuing from the frames already in the prompt, with injectable corruption.
+// Its tokens carry log-probabilities (for servers that return them): sure of real values, unsure of injected wrong ones.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,12 +8,19 @@ import { join } from 'node:path';
 import type { TokenCodec } from '../../server/cwm/codec';
 import { readCwmTrace } from '../../server/cwm/reader';
 import { Tok } from '../../server/cwm/tokens';
-import { CwmFrameEncoder } from '../../server/cwm/writer';
+import { CwmFrameEncoder, pythonJsonString } from '../../server/cwm/writer';
 import { buildContext, type ContextLayout } from '../../server/cwm/context';
 import type { CorpusItem } from '../../server/eval/corpus';
 import type { Trace, TraceEventKind, TraceFrame } from '../../server/trace/model';
 import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
-import type { TestModel, TestModelParams } from './protocol-server';
+import type { ScoredToken, TestModel, TestModelParams } from './protocol-server';
+
+/** Probability of each token of a real (uncorrupted) frame. */
+export const REPLAY_SURE = 0.99;
+/** Probability of each token of an injected wrong value or line: the model "hesitated" there. */
+export const REPLAY_UNSURE = 0.3;
+/** Probability the model gave the real value's first token where it wrote a wrong one (listed as an alternative). */
+export const REPLAY_REAL_ALTERNATIVE = 0.6;
 
 /** A fault in the replayed output, at a step of the trace the client sees (prompt frames count too). */
 export type Corruption =
@@ -96,7 +104,7 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
   const eventIds = new Map<number, TraceEventKind>();
   for (const [text, event] of EVENT_TOKENS) eventIds.set(codec.specialTokenId(text)!, event);
 
-  function* generate(promptIds: number[], params: TestModelParams): Generator<number> {
+  function* generate(promptIds: number[], params: TestModelParams): Generator<number | ScoredToken> {
     answered++;
     const start = promptIds.indexOf(contextStart);
     const sep = start < 0 ? -1 : promptIds.indexOf(frameSep, start + 1);
@@ -127,7 +135,7 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
     promptFrames: readonly TraceFrame[],
     forced: TraceEventKind | undefined,
     active: readonly Corruption[],
-  ): Generator<number> {
+  ): Generator<number | ScoredToken> {
     const real = prepared.trace.frames;
     // Walk the prompt's frames along the real ones: equal action at the same depth; skipped bodies (forced returns) are jumped.
     const scopeMap = new Map<number, number>();
@@ -165,7 +173,8 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
         return;
       }
       if (corruption?.kind === 'garbage') yield* codec.encodeWithSpecialTokens('@@ garbage ~~ <|reserved_special_token_42|> %%');
-      let text = encoder.renderFrame(applyCorruption(frame, corruption, prepared.trace.source, rateCorruption?.variable));
+      const corrupted = applyCorruption(frame, corruption, prepared.trace.source, rateCorruption?.variable);
+      let text = encoder.renderFrame(corrupted);
       if (corruption?.kind === 'malformed-json') text = text.replace(`}${Tok.actionSep}`, Tok.actionSep);
       if (first && forced !== undefined) text = text.slice(eventTokenText(forced).length);
       first = false;
@@ -173,7 +182,7 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
         yield* codec.encodeWithSpecialTokens(text.slice(0, Math.floor(text.length / 2)));
         return;
       }
-      yield* codec.encodeWithSpecialTokens(text);
+      yield* scoreFrame(codec, text, unsureSpan(frame, corrupted, text));
     }
     if (prepared.trace.end.kind === 'returned' || prepared.trace.end.kind === 'raised') yield endOfText;
   }
@@ -198,6 +207,62 @@ export function createReplayModel(options: ReplayModelOptions): ReplayModel {
       return answered;
     },
   };
+}
+
+/** Where in a frame's text the model wrote something the real run did not, and the real text's start there. */
+interface UnsureSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly real: string;
+}
+
+/** The injected wrong value's text (inside its JSON quotes) or the wrong line, in the frame's text. */
+function unsureSpan(real: TraceFrame, written: TraceFrame, text: string): UnsureSpan | undefined {
+  if (written.line !== real.line) {
+    const start = text.indexOf(Tok.actionSep);
+    if (start < 0) return undefined;
+    const from = start + Tok.actionSep.length;
+    return { start: from, end: from + written.sourceLine.length, real: real.sourceLine };
+  }
+  for (const [name, value] of written.locals) {
+    const was = real.locals.get(name);
+    if (was === undefined || was === value) continue;
+    const key = `${pythonJsonString(name)}: `;
+    const at = text.indexOf(`${key}${pythonJsonString(value)}`);
+    if (at < 0) return undefined;
+    const start = at + key.length + 1;
+    return { start, end: start + pythonJsonString(value).length - 2, real: pythonJsonString(was).slice(1, -1) };
+  }
+  return undefined;
+}
+
+/**
+ * The frame's tokens with log-probabilities: every token sure, except those overlapping the unsure span, of which the
+ * first lists the real text's first token as the alternative the model found likelier.
+ */
+function scoreFrame(codec: TokenCodec, text: string, unsure: UnsureSpan | undefined): ScoredToken[] {
+  const ids = codec.encodeWithSpecialTokens(text);
+  const sure = Math.log(REPLAY_SURE);
+  if (unsure === undefined) return ids.map((id) => ({ id, logprob: sure }));
+  const realFirst = codec.encodeOrdinary(unsure.real)[0];
+  const scored: ScoredToken[] = [];
+  let at = 0;
+  let marked = false;
+  for (const id of ids) {
+    const end = at + codec.decode([id]).length;
+    const overlaps = end > unsure.start && at < Math.max(unsure.end, unsure.start + 1);
+    if (!overlaps) {
+      scored.push({ id, logprob: sure });
+    } else {
+      const top = !marked && realFirst !== undefined && realFirst !== id
+        ? [{ id: realFirst, logprob: Math.log(REPLAY_REAL_ALTERNATIVE) }, { id, logprob: Math.log(REPLAY_UNSURE) }]
+        : undefined;
+      scored.push({ id, logprob: Math.log(REPLAY_UNSURE), ...(top !== undefined ? { top } : {}) });
+      marked = true;
+    }
+    at = end;
+  }
+  return scored;
 }
 
 function sameLocals(a: TraceFrame, b: TraceFrame): boolean {

@@ -222,7 +222,8 @@ describe('cwm-debug eval against the replay endpoint', { timeout: 600_000 }, () 
     const htmlPath = join(work, 'wrong-int', 'report.html');
     const html = readFileSync(htmlPath, 'utf8');
     assert.doesNotMatch(html, /<script|<link|<img|<iframe|@import|url\(|\b(?:src|href)=|\bon[a-z]+=/i, 'the page loads nothing and runs nothing');
-    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 3);
+    // Length, value type, first divergence, and the calibration of the confidence (the replay endpoint gives log-probabilities).
+    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 4);
     if (!existsSync(CHROMIUM)) {
       t.skip(`${CHROMIUM} is not installed: the page was checked as text only`);
       return;
@@ -242,7 +243,7 @@ describe('cwm-debug eval against the replay endpoint', { timeout: 600_000 }, () 
           const box = node.getBoundingClientRect();
           return { width: box.width, height: box.height, bars: node.querySelectorAll('rect').length };
         }));
-        assert.equal(charts.length, 3);
+        assert.equal(charts.length, 4);
         for (const chart of charts) {
           assert.ok(chart.width > 300 && chart.height > 100, `a chart is drawn at ${chart.width}x${chart.height}`);
           assert.ok(chart.bars > 2, 'a chart has bars');

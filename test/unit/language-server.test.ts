@@ -464,6 +464,26 @@ describe('language server', { timeout: 180_000 }, () => {
     assert.equal(await client.hover(uri, lineOf('import time'), 8), null, 'no hover outside the traced code');
   });
 
+  test('confidence over vllm: the injected wrong value is marked ⚠ in its hint and tooltip, the hover gives every value\'s confidence and the alternative', async () => {
+    client.settings = settingsFor(servers.get('vllm')!);
+    // Step 10 writes the `total` that `total += cost` (step 9) set: 15 instead of 14, a value the replay model is unsure of.
+    replay.setCorruptions([{ kind: 'wrong-value', step: 10, variable: 'total', value: '15' }]);
+    try {
+      await client.run({ uri, functionName: 'total_price', mode: 'predict', allowExecution: true });
+    } finally {
+      replay.setCorruptions([]);
+    }
+    const hints = (await client.inlayHints(uri)) ?? [];
+    const addLine = lineOf('total += cost');
+    const marked = hints.filter((hint) => String(hint.label).includes('⚠')).map((hint) => [hint.position.line, hint.label]);
+    assert.deepEqual(marked, [[addLine, 'total = 15 ⚠ 30%']]);
+    const tooltip = markdown(hintAt(hints, addLine)!.tooltip);
+    assert.match(tooltip, /step 5: `total = 6`\n- step 9: `total = 15 ⚠ 30%`/);
+    const hover = markdown((await client.hover(uri, addLine, columnOf(addLine, 'total') + 1))?.contents);
+    assert.match(hover, /step 5: `6` · 99%/);
+    assert.match(hover, /step 9: `15` ⚠ 30% \(the model also weighed `14` 60%\)/);
+  });
+
   test('predict with arguments starts from them; long values are cut in the hint, whole in the tooltip', async () => {
     client.settings = settingsFor(servers.get('fgserve')!);
     const result = await client.run({ uri, functionName: 'shout', mode: 'predict', args: "'ab'", allowExecution: true });

@@ -15,7 +15,7 @@ import type { EndpointClient } from '../../server/endpoint/types';
 import { PredictionSession } from '../../server/engine/session';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
-import { startProtocolServer, type ProtocolServer, type TestModel } from '../servers/protocol-server';
+import { startProtocolServer, tokenIdOf, type ProtocolServer, type TestModel } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
 
 // A call on a line of its own (stepped over and into) and a call inside an expression.
@@ -132,7 +132,8 @@ class ReferenceDebugger {
     const frameSep = this.id(Tok.frameSep);
     const eos = this.id(Tok.endOfText);
     const reply: number[] = [];
-    for (const id of this.model(tokens, { maxTokens: 2048, temperature: 0.6, stopIds: [frameSep, eos], sampleIndex: 0 })) {
+    for (const token of this.model(tokens, { maxTokens: 2048, temperature: 0.6, stopIds: [frameSep, eos], sampleIndex: 0 })) {
+      const id = tokenIdOf(token);
       reply.push(id);
       if (id === frameSep || id === eos || reply.length >= 2048) break;
     }

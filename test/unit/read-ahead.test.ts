@@ -16,7 +16,7 @@ import type { Trace } from '../../server/trace/model';
 import { ADAPTER, Debuggee } from '../helpers/debuggee';
 import { fixturesDir } from '../helpers/paths';
 import { writeTestTokenizer } from '../helpers/tokenizer-fixture';
-import { startProtocolServer, type ProtocolServer, type RecordedRequest, type TestModel } from '../servers/protocol-server';
+import { startProtocolServer, tokenIdOf, type ProtocolServer, type RecordedRequest, type TestModel } from '../servers/protocol-server';
 import { createReplayModel, type ReplayModel } from '../servers/replay-model';
 
 const LOOP = join(fixturesDir, 'adapter', 'loop.py');
@@ -317,7 +317,8 @@ function heedlessBackend(model: TestModel): { backend: CompletionBackend; prompt
       async function* tokens(): AsyncGenerator<TokenChunk> {
         let count = 0;
         try {
-          for (const id of model([...request.promptIds], { maxTokens: request.maxTokens, temperature: 0, stopIds: [], sampleIndex: 0 })) {
+          for (const token of model([...request.promptIds], { maxTokens: request.maxTokens, temperature: 0, stopIds: [], sampleIndex: 0 })) {
+            const id = tokenIdOf(token);
             if (count++ >= request.maxTokens) break;
             await new Promise((resolve) => setTimeout(resolve, 2));
             yield { choice: 0, ids: [id] };
