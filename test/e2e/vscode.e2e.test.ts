@@ -370,11 +370,19 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
 
       // The call history view and the lenses: square ran 4 times, none raised.
       await vscode.waitForCodeLens(/^4 calls$/);
-      const calls = vscode.page.locator('.pane', { has: vscode.page.locator('.pane-header', { hasText: 'CWM Call History' }) });
+      // Views added to Run and Debug start collapsed under the built-in ones: open ours.
+      const expand = async (title: string): Promise<void> => {
+        const header = vscode.page.locator('.pane-header', { hasText: new RegExp(title, 'i') }).first();
+        await vscode.waitVisible(header, `the ${title} view's header`);
+        if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      };
+      await expand('CWM Call History');
+      const calls = vscode.page.locator('.pane', { has: vscode.page.locator('.pane-header', { hasText: /CWM Call History/i }) });
       await vscode.waitVisible(calls.locator('.monaco-list-row', { hasText: /sum_of_squares\(n=4\)/ }).first(), 'sum_of_squares(n=4) in the call history');
       await vscode.screenshot('15-call-history-and-lenses');
 
       // The timeline: a click in the middle moves the debugger about halfway through the trace.
+      await expand('CWM Timeline');
       const timeline = await vscode.findFrame(/Step \d+ of \d+/, 'the CWM Timeline');
       const bar = timeline.locator('#bar');
       const box = await bar.boundingBox();
