@@ -106,8 +106,9 @@ Frames print as they arrive.
 ${ENTRY_OPTIONS.replace(/  -- ARG\.\.\..*\n/, '')}
 ${MODEL_OPTIONS}  --samples N          N independent rollouts (1 to 64) and how much they
                        agree
-  --python PATH        accepted as for trace, but unused: predict starts no
-                       Python (--args is read in TypeScript)
+  --python PATH        accepted as for trace, but unused: predict runs none
+                       of your code (--args is read in TypeScript; python3
+                       only parses the program for the impossible-step checks)
 
 ${OUTPUT_OPTIONS('table (default), cwm or json')}
 ${EXIT_CODES}`;

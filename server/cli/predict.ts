@@ -131,8 +131,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     const session = new PredictionSession({
       source, path: file, files, entry, backend: model.pool, codec: model.codec, initialFrames,
       temperature: settings.temperature, sampleTemperature: settings.sampleTemperature, seed: settings.seed, contextTokens: settings.contextTokens,
-      // The symbolic checks parse the program (never run it) with the interpreter the user named, else python3.
-      ...(values.python !== undefined ? { flowPython: values.python } : {}),
+      // The symbolic checks parse the program (never run it) with python3: --python is for runs, and predict runs nothing.
     });
     session.onNotice = noticePrinter(paint, style.width);
     const signal = interruptible();
