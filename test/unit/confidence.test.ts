@@ -289,6 +289,13 @@ describe('the debug adapter: VARIABLES and "stop when unsure"', { timeout: 300_0
   });
 
   test('"When the model is unsure" stops at the injected low-confidence step and says which value and how sure', async () => {
+    await session?.close();
+    session = await Debuggee.open();
+    const capabilities = (await session.initialize()).body!;
+    assert.equal(capabilities.supportsExceptionFilterOptions, true, 'without it a client sends no condition');
+    const filter = capabilities.exceptionBreakpointFilters?.find((f) => f.filter === 'uncertain');
+    assert.equal(filter?.label, 'When the Model Is Unsure');
+    assert.equal(filter?.supportsCondition, true);
     const { debuggee, stop } = await launch({ exceptionFilterOptions: [{ filterId: 'uncertain', condition: '0.5' }] });
     assert.equal(stop.body.reason, 'entry');
     const unsure = await debuggee.move('continue');
