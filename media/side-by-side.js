@@ -492,7 +492,8 @@
 
   /**
    * Shades a value (or a step) by how sure the model was: the less sure, the stronger (shade-0 to shade-4); a value
-   * under the threshold also says its confidence after a ⚠. Returns the words for the title (empty without confidence).
+   * under the threshold also leads with ⚠ and its confidence (first, so a cut cell still shows it). Returns the words
+   * for the title (empty without confidence).
    */
   function shadeByConfidence(target, confidence) {
     if (!confidence) return '';
@@ -500,7 +501,7 @@
     target.dataset.confidence = confidence.text;
     if (confidence.unsure) {
       target.classList.add('unsure');
-      target.append(element('span', 'confidence-mark', ` ⚠ ${confidence.text}`));
+      target.prepend(element('span', 'confidence-mark', `⚠ ${confidence.text} `));
     }
     return ` — ${confidence.words}`;
   }

@@ -141,6 +141,8 @@ export class CwmDebugSession extends DebugSession {
       supportsCancelRequest: true,
       supportsTerminateRequest: true,
       supportsDelayedStackTraceLoading: true,
+      // Filters with a condition: "When the Model Is Unsure" takes its threshold that way.
+      supportsExceptionFilterOptions: true,
       exceptionBreakpointFilters: [
         { filter: 'raised', label: 'Raised Exceptions', description: 'Stop where an exception is raised, caught or not.', default: false },
         { filter: 'uncaught', label: 'Uncaught Exceptions', description: 'Stop where an exception leaves the program.', default: true },

@@ -1,10 +1,11 @@
 // Client for mlx_lm.server (Apple silicon): text prompts, SSE text streaming with `: keepalive` comments,
-// no `n` (one request per sample, seeds spread so the samples differ), stop words cut from the output.
+// no `n` (one request per sample, seeds spread so the samples differ), stop words cut from the output; a single step
+// asked whole instead of streamed, since mlx_lm returns token log-probabilities (the step's confidence) only then.
 import { endpointInfo, readModelList, requireModelList } from './base';
 import type { HttpTransport } from './http';
 import { TextStreamClient } from './text-stream';
 import type { TokenCodec } from '../cwm/codec';
-import type { CompletionRequest, EndpointInfo } from './types';
+import type { BackendKind, CompletionRequest, EndpointInfo } from './types';
 
 export class MlxClient extends TextStreamClient {
   readonly kind = 'mlx' as const;
@@ -34,7 +35,22 @@ export class MlxClient extends TextStreamClient {
     return this.configuredModel;
   }
 
-  protected requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number): Record<string, unknown> {
+  /**
+   * One step with log-probabilities wanted: asked whole, as mlx_lm's generate_response puts `logprobs.content` only in
+   * an answer that is not streamed (mlx_lm/server.py). Longer rollouts stay streamed, to stop early and show progress.
+   */
+  protected override wholeAnswer(request: CompletionRequest): boolean {
+    return request.logprobs !== undefined && request.stopAtFrameEnd;
+  }
+
+  /** A whole answer comes only when the step is generated: the deadlines grow with the tokens asked for, as for fgserve. */
+  protected override guardOptions(request: CompletionRequest): { extraMs?: number; backend?: BackendKind } {
+    if (!this.wholeAnswer(request)) return { backend: 'mlx' };
+    const { perTokenMs, totalMs } = this.transport.config;
+    return { backend: 'mlx', extraMs: Math.min(request.maxTokens * perTokenMs, 3 * totalMs) };
+  }
+
+  protected requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number, whole: boolean): Record<string, unknown> {
     return {
       ...(this.configuredModel !== undefined ? { model: this.configuredModel } : {}),
       prompt,
@@ -44,9 +60,9 @@ export class MlxClient extends TextStreamClient {
       // A seeded request is served alone, never batched (mlx_lm/server.py, _is_batchable): a seed goes out only when one
       // was set, and never for greedy decoding, which it cannot change.
       ...(request.seed !== undefined && request.temperature > 0 ? { seed: request.seed + sample } : {}),
-      stream: true,
-      stream_options: { include_usage: true },
-      // Sampled token ids ride in logprobs.content[].id where the server sends logprobs (its non-streamed answers).
+      ...(whole ? { stream: false } : { stream: true, stream_options: { include_usage: true } }),
+      // Sampled token ids and their log-probabilities ride in logprobs.content[] where the server sends them (answers
+      // that are not streamed). No top_logprobs: with it each entry's id is the first of the top tokens, not the sampled one.
       logprobs: true,
       stop,
     };

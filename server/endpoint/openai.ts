@@ -26,7 +26,7 @@ export class OpenAiClient extends TextStreamClient {
     return this.model;
   }
 
-  protected requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number): Record<string, unknown> {
+  protected requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number, _whole: boolean): Record<string, unknown> {
     return {
       ...(this.model !== undefined ? { model: this.model } : {}),
       prompt,

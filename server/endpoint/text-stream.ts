@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { BaseClient, parseJson, streamError } from './base';
 import { endpointErrors } from './errors';
-import type { RequestGuard } from './http';
+import { readBounded, type RequestGuard } from './http';
 import { readSseUntilDone } from './sse';
 import { TextToIds } from './text-ids';
 import type { CompletionRequest, CompletionResult, TokenChunk } from './types';
@@ -36,8 +36,16 @@ export abstract class TextStreamClient extends BaseClient {
   abstract override readonly kind: 'mlx' | 'openai';
   readonly streams = true;
 
-  /** The JSON body of one sample's request. */
-  protected abstract requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number): Record<string, unknown>;
+  /** The JSON body of one sample's request (`whole`: asked without streaming, see wholeAnswer). */
+  protected abstract requestBody(request: CompletionRequest, prompt: string, stop: string[], sample: number, whole: boolean): Record<string, unknown>;
+
+  /**
+   * Whether to ask for this request's answer whole instead of streamed: a server that returns log-probabilities only
+   * in whole answers (mlx_lm) gets single steps asked that way. Default: always streamed.
+   */
+  protected wholeAnswer(_request: CompletionRequest): boolean {
+    return false;
+  }
 
   /** Model name for error messages about the request (undefined when the request names none). */
   protected abstract requestModel(): string | undefined;
@@ -50,8 +58,9 @@ export abstract class TextStreamClient extends BaseClient {
     const finishReasons: (string | undefined)[] = [];
     let usage: Usage | undefined;
     let completionTokens = 0;
+    const whole = this.wholeAnswer(request);
     for (let sample = 0; sample < (request.n ?? 1); sample++) {
-      const res = await this.transport.postJson('/v1/completions', this.requestBody(request, prompt, stop, sample), guard, this.kind, this.requestModel());
+      const res = await this.transport.postJson('/v1/completions', this.requestBody(request, prompt, stop, sample, whole), guard, this.kind, this.requestModel());
       const recover = new TextToIds(this.codec);
       const stream = { done: false };
       let finish: string | undefined;
@@ -60,7 +69,9 @@ export abstract class TextStreamClient extends BaseClient {
       let cut = false;
       try {
         // mlx_lm's `: keepalive processed/total` comments through a long prefill are progress: the first-token clock restarts.
-        for await (const event of readSseUntilDone(res.body, stream, () => guard.stillWorking())) {
+        // A whole answer is one JSON object of the same shape as a stream chunk (mlx_lm's generate_response).
+        const events = whole ? wholeBody(res.body, stream) : readSseUntilDone(res.body, stream, () => guard.stillWorking());
+        for await (const event of events) {
           const payload = parseJson(event.data, this.url, this.kind);
           const failed = streamError(payload, this.url);
           if (failed !== undefined) throw failed;
@@ -132,4 +143,14 @@ export abstract class TextStreamClient extends BaseClient {
     }
     return text;
   }
+}
+
+/** Most bytes of a whole (not streamed) answer: one step's text and its log-probabilities. */
+const WHOLE_ANSWER_LIMIT = 8 * 1024 * 1024;
+
+/** A whole JSON answer as the one event of a stream; `stream.done` once it was read completely. */
+async function* wholeBody(body: Parameters<typeof readBounded>[0], stream: { done: boolean }): AsyncGenerator<{ data: string }> {
+  const text = await readBounded(body, WHOLE_ANSWER_LIMIT);
+  stream.done = text.length < WHOLE_ANSWER_LIMIT;
+  yield { data: text };
 }

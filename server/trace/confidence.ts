@@ -13,11 +13,6 @@ export function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
 }
 
-/** The confidence of a frame's local, if the frame wrote that local's value. */
-export function localConfidence(frame: TraceFrame, name: string): ValueConfidence | undefined {
-  return frame.confidence?.locals.get(name);
-}
-
 /** What a frame's lowest confidence is about: 'action' (event and line), a local's name, or 'return value'. */
 export interface LowestConfidence {
   readonly what: 'action' | 'local' | 'value';
@@ -36,14 +31,6 @@ export function lowestConfidence(frame: TraceFrame): LowestConfidence | undefine
   }
   if (c.value !== undefined && (lowest === undefined || c.value.p < lowest.confidence.p)) lowest = { what: 'value', confidence: c.value };
   return lowest;
-}
-
-/** `total 41%`, `the step (line 7) 30%`, `the return value 12%`: what the lowest confidence is about, in words. */
-export function describeLowest(frame: TraceFrame, lowest: LowestConfidence): string {
-  const p = percent(lowest.confidence.p);
-  if (lowest.what === 'local') return `${lowest.name ?? '?'} ${p}`;
-  if (lowest.what === 'value') return `the ${frame.event === 'exception' ? 'exception' : 'return value'} ${p}`;
-  return `the step to line ${frame.line} ${p}`;
 }
 
 /** Alternatives as `99 (60%), 98 (5%)`, at most `max` of them. */

@@ -215,7 +215,7 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
       // Shaded and marked by the model's confidence: the injected value and nothing else.
       const unsure = view.locator('#canvas .changes.side-predicted .unsure');
       assert.equal(await unsure.count(), 1);
-      assert.match(await unsure.innerText(), new RegExp(`^total=${WRONG_TOTAL} ⚠ 30%$`));
+      assert.match(await unsure.innerText(), new RegExp(`^⚠ 30% total=${WRONG_TOTAL}$`));
       assert.equal(await marked.locator('.changes.side-predicted .unsure').count(), 1, 'the unsure value is on the divergence row');
       assert.notEqual((await view.locator('#scores').innerText()).trim(), '');
       // The debugger stepped past the divergence in test 2: the view follows it, so the selection is on a later row.

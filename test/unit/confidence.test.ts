@@ -43,7 +43,7 @@ before(async () => {
   codec = await loadTokenizer(tokenizerPath);
   replay = createReplayModel({ codec, corruptions: [WRONG] });
   realLoop = await replay.prepare({ file: LOOP, entry: 'main', args: '8' });
-  for (const protocol of ['vllm', 'fgserve'] as BackendKind[]) servers.set(protocol, await startProtocolServer({ protocol, codec, model: replay.model }));
+  for (const protocol of ['vllm', 'fgserve', 'mlx'] as BackendKind[]) servers.set(protocol, await startProtocolServer({ protocol, codec, model: replay.model }));
 });
 
 after(async () => {
@@ -194,6 +194,24 @@ describe('the engine: confidence per frame', { timeout: 120_000 }, () => {
     assert.equal(frames[WRONG_STEP + 1]!.confidence!.locals.has('n'), false);
   });
 
+  test('over mlx_lm: each step is asked whole (its only answer with log-probabilities): low exactly on the injected value', async () => {
+    const server = servers.get('mlx')!;
+    const client = await connectEndpoint({ url: server.url, backend: 'mlx' }, codec);
+    clients.push(client);
+    const before = server.requests.length;
+    const session = new PredictionSession({ source: realLoop.source, entry: realLoop.entry, backend: client, codec, initialFrames: [realLoop.frames[0]!] });
+    await session.start();
+    for (let k = 1; k <= WRONG_STEP + 1; k++) await session.stepIn();
+    const frames = session.trace;
+    assert.equal(frames.length, WRONG_STEP + 2);
+    assert.deepEqual(unsurePlaces(frames), [`${WRONG_STEP}:total`]);
+    assert.ok(frames.slice(1).every((frame) => frame.confidence !== undefined));
+    // mlx_lm sends no alternatives we can use (with top_logprobs its entries' ids are not the sampled tokens').
+    assert.equal(frames[WRONG_STEP]!.confidence!.locals.get('total')!.alternatives, undefined);
+    const bodies = server.requests.slice(before).filter((r) => r.method === 'POST').map((r) => r.body as { stream?: boolean; logprobs?: boolean });
+    assert.ok(bodies.length > 0 && bodies.every((body) => body.stream === false && body.logprobs === true), JSON.stringify(bodies));
+  });
+
   test('over fgserve, which returns no log-probabilities: no confidence at all', async () => {
     const frames = await predictAll('fgserve');
     assert.equal(frames.length, realLoop.frames.length);
@@ -271,6 +289,13 @@ describe('the debug adapter: VARIABLES and "stop when unsure"', { timeout: 300_0
   });
 
   test('"When the model is unsure" stops at the injected low-confidence step and says which value and how sure', async () => {
+    await session?.close();
+    session = await Debuggee.open();
+    const capabilities = (await session.initialize()).body!;
+    assert.equal(capabilities.supportsExceptionFilterOptions, true, 'without it a client sends no condition');
+    const filter = capabilities.exceptionBreakpointFilters?.find((f) => f.filter === 'uncertain');
+    assert.equal(filter?.label, 'When the Model Is Unsure');
+    assert.equal(filter?.supportsCondition, true);
     const { debuggee, stop } = await launch({ exceptionFilterOptions: [{ filterId: 'uncertain', condition: '0.5' }] });
     assert.equal(stop.body.reason, 'entry');
     const unsure = await debuggee.move('continue');

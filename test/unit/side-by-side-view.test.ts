@@ -596,7 +596,7 @@ describe('the webview in headless Chromium', { timeout: 300_000, skip: existsSyn
     assert.match(marked[0]!.label!, /first divergence/);
     assert.ok(marked[0]!.label!.includes(first.description));
     // The injected wrong value is the one the model was unsure of (the replay model's 30%).
-    assert.equal(marked[0]!.predicted, 'total=99 ⚠ 30%');
+    assert.equal(marked[0]!.predicted, '⚠ 30% total=99');
     assert.equal(marked[0]!.actual, `total=${realLoop.frames[8]!.locals.get('total')}`);
     assert.ok(await page.isVisible('#canvas .row.first-divergence .first-divergence-badge'));
     assert.ok((await page.textContent('#divergence'))!.includes(first.description));
