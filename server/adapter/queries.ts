@@ -36,8 +36,8 @@ const USAGE: Record<QueryCommand, string> = {
   'cwm/timeline': 'cwm/timeline takes { "side"?: "actual" | "predicted" }.',
 };
 
-/** Most entries one answer lists unless the request asks for more (a long loop's line ran 200,000 times). */
-const DEFAULT_LIMIT = 1000;
+/** Most entries one answer lists unless the request asks for more (a long loop's line ran 200,000 times; a quick pick of more is no help). */
+const DEFAULT_LIMIT = 200;
 
 /** What a query answered, and where the debugger should move (a position of the timeline), if anywhere. */
 export interface QueryAnswer {

@@ -4,6 +4,7 @@
 
 import type { FrameIssue, TraceEventKind, TraceFrame } from '../trace/model';
 import type { FileFlowFacts, FlowFacts, UnitFacts } from './flow-facts';
+import { appendAll } from '../trace/arrays';
 
 export const IMPOSSIBLE_LINE = 'impossible-line';
 export const IMPOSSIBLE_LOCAL = 'impossible-local';
@@ -123,7 +124,7 @@ export class FlowChecker {
       const outside = units.every((unit) => !unit.owned.has(frame.line)) ? ` (line ${frame.line} is not in ${units[0]!.names[0]})` : '';
       issues.push({ kind: IMPOSSIBLE_LINE, message: `line ${frame.line} cannot follow line ${state.shown}${outside}` });
     }
-    issues.push(...localIssues(frame, units));
+    appendAll(issues, localIssues(frame, units));
     return { issues, state: { units, ...base, lines: possible.length > 0 ? possible : lines } };
   }
 

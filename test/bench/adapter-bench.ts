@@ -111,7 +111,28 @@ export async function benchAdapter(): Promise<string[]> {
     const atEnd = (await dc.customRequest('cwm/state')).body as { position: number };
     // Back to the start in one reverse continue (no breakpoints): a scan over the whole recording.
     const reverse = await timed(() => dc.reverseContinueRequest({ threadId: 1 }));
+    // The time-travel questions (answered from the index built while recording), at the step reverse continue reached
+    // and in the loop: median of 9 each.
+    const askTimes = async (command: string, args: Record<string, unknown>): Promise<number> => {
+      const times: number[] = [];
+      for (let k = 0; k < 9; k++) {
+        const start = performance.now();
+        await dc.customRequest(command, args);
+        times.push(performance.now() - start);
+      }
+      return median(times);
+    };
+    const questions: [string, string, Record<string, unknown>][] = [
+      ['where did total come from', 'cwm/lastChange', { name: 'total', step: 190_000, move: false }],
+      ['value history of total (first 200 and the count)', 'cwm/valueHistory', { name: 'total', step: 190_000 }],
+      ['every run of the loop line', 'cwm/lineRuns', { line: LOOP_LINE }],
+      ['every call', 'cwm/calls', {}],
+      ['timeline', 'cwm/timeline', {}],
+    ];
+    const answered: string[] = [];
+    for (const [label, command, args] of questions) answered.push(`${label} ${ms(await askTimes(command, args))}`);
     const rssEnd = rssMb(pid);
+    lines.push(`adapter: time-travel questions over DAP, median of 9: ${answered.join(' · ')} (target ≤ 20 ms each)`);
 
     lines.push(`adapter: data = ${data.value.slice(0, 40)}… (${data.indexedVariables} indexed children)`);
     lines.push(`adapter: next over make(): ${overMake.map(ms).join(', ')}`);
