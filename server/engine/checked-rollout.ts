@@ -1,6 +1,6 @@
 // Rollouts whose frames pass the symbolic checker: a frame the program cannot take is re-sampled (a few single-frame
 // requests at the sample temperature), the first possible one kept, else the best one with its mark, and the rollout
-// goes on from there. Wraps runRollout; the prediction session calls it instead.
+// goes on from there. Wraps runRollout; the prediction session calls it instead (flow-check.ts judges the frames).
 
 import type { TraceEventKind, TraceFrame, FrameIssue, MalformedFrame } from '../trace/model';
 import { FlowChecker, withFlowIssues } from './flow-check';
@@ -106,7 +106,7 @@ export async function runCheckedRollout(request: RolloutRequest, check: FlowChec
     const stream = openStream({
       ...request,
       promptIds,
-      ...(forced !== undefined ? { forced } : { forced: undefined }),
+      forced,
       prefix: [...request.prefix, ...frames],
       maxTokens: Math.max(1, request.maxTokens - tokens),
       ...(request.maxFrames !== undefined ? { maxFrames: Math.max(1, request.maxFrames - frames.length) } : {}),
