@@ -3,7 +3,7 @@
 // goes on from there. Wraps runRollout; the prediction session calls it instead (flow-check.ts judges the frames).
 
 import type { TraceEventKind, TraceFrame, FrameIssue, MalformedFrame } from '../trace/model';
-import { FlowChecker, withFlowIssues } from './flow-check';
+import { checkTrace, FlowChecker, isMarkedImpossible, withFlowIssues } from './flow-check';
 import { loadFlowFacts } from './flow-facts';
 import { runRollout, type RolloutRequest, type RolloutResult } from './rollout';
 
@@ -63,6 +63,26 @@ export class FlowGuard {
       return undefined;
     });
     return this.checker;
+  }
+
+  /**
+   * Marks the impossible frames of independent rollouts from `prefix` (several samples), each judged on its own; they are
+   * not re-sampled (the samples are there to show how the model varies).
+   */
+  async markRollouts(prefix: readonly TraceFrame[], rollouts: readonly (readonly TraceFrame[])[]): Promise<TraceFrame[][]> {
+    const checker = await this.ready();
+    if (checker === undefined) return rollouts.map((frames) => [...frames]);
+    return rollouts.map((frames) => {
+      const marked = checkTrace([...prefix, ...frames], checker.facts, prefix.length).slice(prefix.length);
+      for (const frame of marked) {
+        this.stats.checked++;
+        if (isMarkedImpossible(frame)) {
+          this.stats.impossible++;
+          this.stats.marked++;
+        }
+      }
+      return marked;
+    });
   }
 
   run(request: RolloutRequest, promptFor: PromptFor, sampleTemperature: number): Promise<RolloutResult> {

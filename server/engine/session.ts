@@ -286,7 +286,7 @@ export class PredictionSession {
       const result = await runRollout({ ...base, n: count, signal: options.signal });
       rollouts = [result, ...result.alternatives];
     }
-    const frames = rollouts.map((rollout) => rollout.frames);
+    const frames = await this.flow.markRollouts(prefix, rollouts.map((rollout) => rollout.frames));
     return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
   }
 
