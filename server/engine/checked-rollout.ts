@@ -1,9 +1,9 @@
 // Rollouts whose frames pass the symbolic checker: a frame the program cannot take is re-sampled (a few single-frame
 // requests at the sample temperature), the first possible one kept, else the best one with its mark, and the rollout
-// goes on from there. Wraps runRollout; the prediction session calls it instead.
+// goes on from there. Wraps runRollout; the prediction session calls it instead (flow-check.ts judges the frames).
 
 import type { TraceEventKind, TraceFrame, FrameIssue, MalformedFrame } from '../trace/model';
-import { FlowChecker, withFlowIssues } from './flow-check';
+import { checkTrace, FlowChecker, isMarkedImpossible, withFlowIssues } from './flow-check';
 import { loadFlowFacts } from './flow-facts';
 import { runRollout, type RolloutRequest, type RolloutResult } from './rollout';
 
@@ -65,6 +65,26 @@ export class FlowGuard {
     return this.checker;
   }
 
+  /**
+   * Marks the impossible frames of independent rollouts from `prefix` (several samples), each judged on its own; they are
+   * not re-sampled (the samples are there to show how the model varies).
+   */
+  async markRollouts(prefix: readonly TraceFrame[], rollouts: readonly (readonly TraceFrame[])[]): Promise<TraceFrame[][]> {
+    const checker = await this.ready();
+    if (checker === undefined) return rollouts.map((frames) => [...frames]);
+    return rollouts.map((frames) => {
+      const marked = checkTrace([...prefix, ...frames], checker.facts, prefix.length).slice(prefix.length);
+      for (const frame of marked) {
+        this.stats.checked++;
+        if (isMarkedImpossible(frame)) {
+          this.stats.impossible++;
+          this.stats.marked++;
+        }
+      }
+      return marked;
+    });
+  }
+
   run(request: RolloutRequest, promptFor: PromptFor, sampleTemperature: number): Promise<RolloutResult> {
     if (this.options.enabled === false) return runRollout(request);
     return runCheckedRollout(request, { checker: this.ready(), promptFor, temperature: sampleTemperature, retries: this.options.retries ?? DEFAULT_FLOW_RETRIES, stats: this.stats });
@@ -106,7 +126,7 @@ export async function runCheckedRollout(request: RolloutRequest, check: FlowChec
     const stream = openStream({
       ...request,
       promptIds,
-      ...(forced !== undefined ? { forced } : { forced: undefined }),
+      forced,
       prefix: [...request.prefix, ...frames],
       maxTokens: Math.max(1, request.maxTokens - tokens),
       ...(request.maxFrames !== undefined ? { maxFrames: Math.max(1, request.maxFrames - frames.length) } : {}),

@@ -328,8 +328,9 @@ export class PredictionSession {
       const result = await runRollout({ ...base, n: count, signal: options.signal });
       rollouts = [result, ...result.alternatives];
     }
-    // Where several rollouts exist, how many agree is each frame's confidence (server/engine/confidence.ts).
-    const frames = withAgreement(rollouts.map((rollout) => rollout.frames));
+    // Impossible steps are marked in each rollout; then how many rollouts agree is each frame's confidence
+    // (server/engine/confidence.ts).
+    const frames = withAgreement(await this.flow.markRollouts(prefix, rollouts.map((rollout) => rollout.frames)));
     return { rollouts: frames, agreement: computeAgreement(frames, prefix.length) };
   }
 

@@ -11,6 +11,7 @@ import symtable
 
 MAX_SOURCE_CHARS = 1000000
 MAX_NODES = 20000
+MAX_RELATION = 2000000
 EXIT = -1
 
 COMPREHENSIONS = {
@@ -233,6 +234,9 @@ def function_facts(node):
     call_lines = list(range(first_line(node), node.lineno + 1))
     prologue = flow.node(call_lines, ctx, silent=True)
     flow.succ[prologue] |= body
+    if sum(len(lines) ** 2 for lines in flow.lines) > MAX_RELATION:
+        # Statements thousands of lines long (a data literal): the line relation would be huge; lines alone are checked.
+        return {'owned': sorted({line for lines in flow.lines for line in lines})}
     by_line = {}
     for index, lines in enumerate(flow.lines):
         for line in lines:
@@ -345,7 +349,7 @@ def facts_of(source):
         return {'error': 'the program is longer than %d characters' % MAX_SOURCE_CHARS}
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return {'error': 'Python %d.%d cannot parse the program: %s' % (sys.version_info[0], sys.version_info[1], error)}
     try:
         units = Units(tree, source)

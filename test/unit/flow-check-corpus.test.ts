@@ -21,7 +21,7 @@ const corpus = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8
 
 const FULL = process.env.CWM_FULL_CORPUS === '1';
 /** Programs per Python version in the bounded run: a different slice of the corpus under each version. */
-const SAMPLE_PER_VERSION = 16;
+const SAMPLE_PER_VERSION = 12;
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

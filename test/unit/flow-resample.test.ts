@@ -133,6 +133,20 @@ test('cwm-debug predict shows each impossible step with its reason and counts th
   assert.deepEqual(frames.filter((frame) => frame.issues !== undefined).map((frame) => ({ index: frame.index, issues: frame.issues })), EXPECTED_MARKS);
 });
 
+test('cwm-debug predict --samples marks the impossible steps of every rollout (samples are not re-sampled)', { timeout: 120_000 }, async () => {
+  model.setInjections(INJECTIONS);
+  const json = await runCli(['predict', file, '--entry', 'f', '--args', ARGS, '--samples', '2', '--endpoint', server.url, '--tokenizer', tokenizerPath, '--format', 'json']);
+  assert.equal(json.code, 0, json.stderr);
+  const rollouts = (JSON.parse(json.stdout) as { rollouts: { index: number; issues?: { kind: string; message: string }[] }[][] }).rollouts;
+  assert.equal(rollouts.length, 2);
+  for (const frames of rollouts) {
+    assert.deepEqual(frames.filter((frame) => frame.issues !== undefined).map((frame) => ({ index: frame.index, issues: frame.issues })), [
+      ...EXPECTED_MARKS,
+      { index: 7, issues: [{ kind: IMPOSSIBLE_LINE, message: 'line 5 cannot follow line 6' }] },
+    ]);
+  }
+});
+
 test('cwm-debug compare marks each impossible predicted step in the side-by-side table, with its reason under the row', { timeout: 120_000 }, async () => {
   model.setInjections(INJECTIONS);
   const result = await runCli(['compare', file, '--entry', 'f', '--args', ARGS, '--endpoint', server.url, '--tokenizer', tokenizerPath], { COLUMNS: '160' });
