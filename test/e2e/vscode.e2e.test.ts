@@ -36,6 +36,8 @@ const WRONG_TOTAL = '99';
 const WATCH = 'sum(k * k for k in range(i + 1))';
 
 /** "Find Inputs That Reach This Line": a gate whose inner branch few inputs reach (no marker: the command needs none). */
+const CIRCLE_PROGRAM = 'circle.py';
+const CIRCLE_LINES = { def: 14, grow: 16 };
 const GATE_PROGRAM = 'gate.py';
 const GATE_SOURCE = readFileSync(join(repoRoot, 'test', 'fixtures', 'inverse', 'gate.py'), 'utf8').replace('  # << START_OF_TRACE', '');
 const GATE_TARGET = GATE_SOURCE.split('\n').findIndex((line) => line.includes('return total')) + 1;
@@ -394,7 +396,32 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
     });
   });
 
-  test('10. code-server stops with its whole process group', async () => {
+  test('10. a real run records the attributes of an object without a __repr__: VARIABLES expands it', async () => {
+    await step('object-state', async () => {
+      rmSync(workspace!.path('.vscode/launch.json'), { force: true });
+      await vscode.quickOpen(CIRCLE_PROGRAM);
+      await vscode.goToLine(CIRCLE_LINES.grow);
+      await vscode.focusWorkbench();
+      await vscode.page.keyboard.press('F5');
+      await vscode.pickQuickInputRow('Record the real run of make_and_grow()');
+      await vscode.answerInputBox('Arguments for make_and_grow', '3');
+      await vscode.waitForDebugToolbar();
+      assert.equal((await vscode.waitForStopped(30_000))[0]!.line, CIRCLE_LINES.def);
+      await vscode.stepOver();
+      await vscode.waitForStopped();
+      await vscode.stepOver();
+      assert.equal((await vscode.waitForStopped())[0]!.line, CIRCLE_LINES.grow);
+      await vscode.expandVariable('Locals', 'scope');
+      await vscode.expandVariable('c', 'variable');
+      const rows = await vscode.poll('the attributes of c in VARIABLES', () => vscode.variables(),
+        (found) => found.some((row) => row.name === 'radius' && row.value === '3'));
+      assert.ok(rows.some((row) => row.name === 'c' && row.expanded === true));
+      await vscode.screenshot('17-expanded-object');
+      await vscode.stopDebugging();
+    });
+  });
+
+  test('11. code-server stops with its whole process group', async () => {
     await step('stop-server', async () => {
       const server = session!.server;
       const members = server.members();
