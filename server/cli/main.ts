@@ -80,7 +80,11 @@ async function traceCommand(argv: string[]): Promise<number> {
       process.stdout.once('drain', done).once('close', done);
     });
   };
-  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file, drained)
+  const writeBytes = (bytes: Buffer): void => {
+    flush();
+    process.stdout.write(bytes);
+  };
+  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file, drained, writeBytes)
     : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
       : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!);
 

@@ -4,7 +4,6 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { traceContext } from '../cwm/context';
 import { CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
 import { Tok } from '../cwm/tokens';
@@ -115,7 +114,17 @@ export class CwmTraceWriter implements TraceWriter {
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
 
-  constructor(private readonly write: Write, private readonly source: string, private readonly path?: string, private readonly drained: Drained = async () => undefined) {}
+  /**
+   * @param writeBytes where the held frames go at the end, as the UTF-8 bytes they are kept in (no decoding and
+   * re-encoding of what may be hundreds of megabytes); default: decoded and given to `write`.
+   */
+  constructor(
+    private readonly write: Write,
+    private readonly source: string,
+    private readonly path?: string,
+    private readonly drained: Drained = async () => undefined,
+    private readonly writeBytes: (bytes: Buffer) => void = (bytes) => write(bytes.toString('utf8')),
+  ) {}
 
   /** The prompt waits for the end (every traced file is known then): a run that fails early prints only its error. */
   begin(entry: EntryPoint): void {
@@ -167,26 +176,23 @@ export class CwmTraceWriter implements TraceWriter {
     const held = this.held.splice(0);
     this.heldBytes = 0;
     for (let i = 0; i < held.length; i++) {
-      this.write(held[i]!.toString('utf8'));
+      this.writeBytes(held[i]!);
       held[i] = EMPTY;
       await this.drained();
     }
     if (this.spool) {
       const { dir, fd } = this.spool;
       try {
-        const buffer = Buffer.alloc(1 << 20);
         let position = 0;
-        // The spooled frames are whole UTF-8 text; a chunk may end inside a character, so the decoder carries it over.
-        const decoder = new StringDecoder('utf8');
+        // The spooled frames go out as the bytes they are (a chunk may end inside a character: bytes do not care).
         for (;;) {
+          const buffer = Buffer.allocUnsafe(1 << 20);
           const read = readSync(fd, buffer, 0, buffer.length, position);
           if (read === 0) break;
           position += read;
-          this.write(decoder.write(buffer.subarray(0, read)));
+          this.writeBytes(buffer.subarray(0, read));
           await this.drained();
         }
-        const rest = decoder.end();
-        if (rest) this.write(rest);
       } finally {
         closeSync(fd);
         rmSync(dir, { recursive: true, force: true });

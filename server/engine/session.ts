@@ -452,6 +452,10 @@ export class PredictionSession {
     readonly signal: AbortSignal;
     readonly accept: (frame: TraceFrame) => StreamVerdict;
   }): Promise<RolloutResult> {
+    // In the background nobody waits: the read-ahead waits for the impossible-step checker's facts (a parse taking a
+    // fraction of a second), so that its frames are judged as they stream and its bound stops the stream on time.
+    await this.flow.ready();
+    options.signal.throwIfAborted();
     const last = this.frames[this.frames.length - 1];
     // Forced as stepping in forces it: the first frame of an empty trace is a call, and a call's next frame enters its body.
     const forced: TraceEventKind | undefined = last === undefined ? 'call' : last.event === 'call' ? 'line' : undefined;
