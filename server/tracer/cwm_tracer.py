@@ -2,7 +2,8 @@
 # Standard library only, Python 3.8 to 3.13; server/tracer/protocol.ts reads what it writes.
 #
 # Usage: cwm_tracer.py [--entry NAME [--args EXPR]] [--script] [--include PATH]... [--max-events N]
-#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] [--hook auto|settrace|monitoring] FILE
+#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] [--hook auto|settrace|monitoring]
+#                      [--objects] FILE
 #
 # Wire format: one token per line (UTF-8). The hot path only appends ready-made strings to a buffer, which is
 # written in batches; so most events cost one list append and most values none at all.
@@ -16,6 +17,8 @@
 #   r12,3           return event in scope 3; the next line is the value
 #   x12,3           exception event in scope 3 (which becomes current); the next line is the value
 #   :name           a local whose repr changed (or all locals after a call); the next line is its repr
+#   .a.b            only with --objects: attribute b of the object in local a changed; the next line is its repr
+#   !a.b            only with --objects: attribute b of the object in local a is no longer there (see object state)
 #   {...}           JSON record, one of:
 #                   {"t": "start", "python": sys.version, "pid", "file"}        first, written at once
 #                   {"t": "begin", "entry": {"kind": "function", "name", "line", "args"?} | {"kind": "script"}}
@@ -766,10 +769,15 @@ def _local(frame, event, arg):
                 _cur = sid
                 _push(_Ev('l%d,%d' % (line, sid)))
             if info[2]:
-                _relocals(*_names_values(frame, info[3]), names, ntoks, objs, reps)
+                new_names, values = _names_values(frame, info[3])
+                _relocals(new_names, values, names, ntoks, objs, reps)
+                if _objects_on:
+                    _object_step(frame, new_names, values)
                 return _local
             if loc is None:
                 loc = frame.f_locals
+            if _objects_on:
+                _object_step(frame, loc, loc.values())
             if info[5]:
                 if list(loc) != names:
                     _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
@@ -858,6 +866,8 @@ def _local(frame, event, arg):
             _cur = _spop() if _scope_stack else 0
             if not (info[4] and _suspended(frame)):
                 _states.pop(frame, None)
+                if _objects_on:
+                    _ostates.pop(frame, None)
                 if sid == 1:
                     _end_of_entry()
             return None
@@ -947,6 +957,9 @@ def _global(frame, event, arg):
             st[4][:] = objs
             st[5][:] = reps
         _extend(out)
+        if _objects_on:
+            _ostates.pop(frame, None)  # a resumed generator's attributes come afresh, as its locals do
+            _object_step(frame, names, values)
         _spush(_cur)
         _cur = sid
         return _local
@@ -966,6 +979,213 @@ def _suspended(frame):
         return op == _YIELD_VALUE or op == _YIELD_FROM or (i + 2 < len(code) and code[i + 2] == _YIELD_FROM)
     except Exception:
         return True  # keeping the state only costs memory; dropping it could split a scope
+
+
+# ---------------------------------------------------------------- object state (--objects)
+# With --objects, the attributes of user objects held by locals are recorded as well, outside the CWM text: an
+# object is recorded when its class is defined in traced code (the program or an included file), whatever its
+# __repr__. Its attributes are read from its instance dict and __slots__ through the C descriptors of the class's
+# bases, never through getattr (so no property, __getattr__ or __getattribute__ of the program runs); their values
+# are shown with the same bounded repr as locals, and a recorded object found among them is opened in turn, to
+# _OBJ_DEPTH levels. At most _OBJ_MAX attributes are recorded per step; past that a note says so once.
+# Per frame, a tree of caches (local name -> attribute -> [value, repr, snapshot, child cache]) is compared with
+# what the objects hold now: an attribute whose value is the same object with a repr that cannot change (see
+# _STABLE, _Snap) costs an identity check; the wire only carries the paths whose repr changed:
+#   .PATH   an attribute (dotted path from a local, e.g. .self.radius) whose repr changed; the next line is its repr
+#   !PATH   an attribute no longer there (deleted, or its object no longer held)
+_OBJ_DEPTH = 2
+_OBJ_MAX = 100
+_objects_on = False
+_ostates = {}  # frame -> {local name: [object, {attribute: entry}]}
+_ostates_get = _ostates.get
+_obj_layouts = {}  # class -> (dict getter or None, ((name, member descriptor), ...)), or None: not recorded
+_obj_layouts_get = _obj_layouts.get
+_not_objects = set()  # classes known not to be recorded: a frame whose locals are all of these costs one set check
+_GETSET = types.GetSetDescriptorType
+_MEMBER = types.MemberDescriptorType
+_type_mro = type.__dict__['__mro__'].__get__
+_type_dict = type.__dict__['__dict__'].__get__
+_type_module = type.__dict__['__module__'].__get__
+
+
+def _traced_source(filename):
+    """Whether a file is traced code, decided as _decide does but with no side effect (no file record written)."""
+    traced = _fd_get(filename)
+    if traced is not None:
+        return traced
+    try:
+        if filename.startswith('<'):
+            return False
+        real = os.path.realpath(filename)
+        if real == _target:
+            return True
+        if any(real.startswith(d) for d in _excluded_dirs) or any(p in real for p in _PACKAGE_DIRS):
+            return False
+        return real in _includes_files or any(real.startswith(d) for d in _includes_dirs)
+    except Exception:
+        return False
+
+
+def _obj_layout(cls):
+    """How to read an instance's own attributes without running the program's code, or None when its class is not
+    defined in traced code (cached per class)."""
+    layout = None
+    try:
+        own = _type_dict(cls)
+        filename = None
+        for value in own.values():
+            if type(value) is _FUNCTION:
+                filename = value.__code__.co_filename
+                break
+        if filename is None:
+            module = sys.modules.get(_type_module(cls))
+            if type(module) is types.ModuleType:
+                filename = module.__dict__.get('__file__')
+        if type(filename) is str and _traced_source(filename):
+            getter = None
+            slots = []
+            for base in _type_mro(cls):
+                found = _type_dict(base)
+                if getter is None and type(found.get('__dict__')) is _GETSET:
+                    getter = found['__dict__'].__get__
+                for name, value in found.items():
+                    if type(value) is _MEMBER and type(name) is str and name not in ('__weakref__',):
+                        slots.append((name, value.__get__))
+            if getter is not None or slots:
+                layout = (getter, tuple(slots))
+    except Exception:
+        layout = None
+    _obj_layouts[cls] = layout
+    if layout is None:
+        _not_objects.add(cls)
+    return layout
+
+
+class _ObjectBudget(Exception):
+    pass
+
+
+_obj_count = 0
+_obj_out = None
+
+
+def _obj_attributes(value, layout):
+    """(name, value) pairs of an object's own attributes, in dict order then slots; no code of the program runs."""
+    getter, slots = layout
+    pairs = []
+    if getter is not None:
+        d = getter(value)
+        if type(d) is dict:
+            pairs = [(k, v) for k, v in d.items() if type(k) is str]
+    for name, get in slots:
+        try:
+            pairs.append((name, get(value)))
+        except AttributeError:  # an unset slot
+            pass
+    return pairs
+
+
+def _obj_walk(prefix, value, layout, cache, depth):
+    """Compares an object's attributes with its cache, pushing what changed; opens recorded objects below."""
+    global _obj_count
+    seen = 0
+    for name, v in _obj_attributes(value, layout):
+        _obj_count += 1
+        if _obj_count > _OBJ_MAX:
+            raise _ObjectBudget()
+        seen += 1
+        entry = cache.get(name)
+        t = type(v)
+        if entry is not None and (entry[0] is v and (t in _STABLE or _is_stable(v, t))
+                                  or type(entry[2]) is _Snap and entry[2][0] is v and _snap_unchanged(v, t, entry[2])):
+            r = None
+        else:
+            r = _rv(v)
+            if entry is None:
+                entry = cache[name] = [v, r, _M, None]
+                _obj_out.append('.' + prefix + name)
+                _obj_out.append(r)
+            else:
+                if entry[1] != r:
+                    _obj_out.append('.' + prefix + name)
+                    _obj_out.append(r)
+                    entry[1] = r
+                entry[0] = v
+            entry[2] = _snapshot(v, t) if (t is list or t is set or t is dict) and len(v) * 6 <= _LIM else _M
+        if depth < _OBJ_DEPTH and t not in _not_objects:
+            sub = _obj_layouts_get(t, _M)
+            if sub is _M:
+                sub = _obj_layout(t)
+            if sub is not None:
+                if entry[3] is None:
+                    entry[3] = {}
+                _obj_walk(prefix + name + '.', v, sub, entry[3], depth + 1)
+                continue
+        if entry[3] is not None:
+            _obj_forget(prefix + name + '.', entry[3])
+            entry[3] = None
+    if seen != len(cache):
+        current = set(name for name, _ in _obj_attributes(value, layout))
+        for name in [n for n in cache if n not in current]:
+            entry = cache.pop(name)
+            _obj_out.append('!' + prefix + name)
+            if entry[3] is not None:
+                _obj_forget(prefix + name + '.', entry[3])
+
+
+def _snap_unchanged(v, t, snap):
+    if t is dict:
+        return len(v) == len(snap[1]) and all(map(_is_, v, snap[1])) and all(map(_is_, v.values(), snap[2]))
+    return len(v) == len(snap[1]) and all(map(_is_, v, snap[1]))
+
+
+def _obj_forget(prefix, cache):
+    """Says that every attribute under a cache is gone (its object is no longer held there)."""
+    for name, entry in cache.items():
+        _obj_out.append('!' + prefix + name)
+        if entry[3] is not None:
+            _obj_forget(prefix + name + '.', entry[3])
+
+
+def _object_step(frame, names, values):
+    """Records the attributes of the recorded objects among a frame's locals (after its call or line token)."""
+    global _obj_count, _obj_out
+    ost = _ostates_get(frame)
+    if ost is None:
+        if _not_objects.issuperset(map(type, values)):
+            return
+        ost = _ostates[frame] = {}
+    _obj_count = 0
+    out = _obj_out = []
+    held = set()
+    try:
+        for name, value in zip(names, values):
+            t = type(value)
+            if t in _not_objects:
+                continue
+            layout = _obj_layouts_get(t, _M)
+            if layout is _M:
+                layout = _obj_layout(t)
+            if layout is None:
+                continue
+            held.add(name)
+            cache = ost.get(name)
+            if cache is None:
+                cache = ost[name] = {}
+            _obj_walk(name + '.', value, layout, cache, 1)
+    except _ObjectBudget:
+        _note('objects', 'Object state cut at %d attributes per step: the attributes of the objects held by a step\'s '
+                         'locals past that many are not recorded (the trace itself is complete).' % _OBJ_MAX)
+        held = None
+    except Exception:
+        _internal_error('object state')
+        held = None
+    if held is not None and len(held) != len(ost):
+        for name in [n for n in ost if n not in held]:
+            _obj_forget(name + '.', ost.pop(name))
+    _obj_out = None
+    if out:
+        _extend(out)
 
 
 # ---------------------------------------------------------------- the hook: sys.settrace, or sys.monitoring (3.12+)
@@ -1240,6 +1460,7 @@ def _writer():
 # ---------------------------------------------------------------- setup
 def _parse_options(argv):
     global _LIM, _BIGI, _NBIGI, _MAXEV, _TIMEOUT, _MAXOUT
+    global _objects_on
     opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None, 'argv': [], 'hook': 'auto'}
     i = 0
     numeric = {'--max-events': int, '--timeout': float, '--max-repr': int, '--max-output': int}
@@ -1265,6 +1486,8 @@ def _parse_options(argv):
             opts['include'].append(value)
         elif a == '--script':
             opts['script'] = True
+        elif a == '--objects':
+            _objects_on = True  # attributes of the program's objects, outside the CWM text (see object state)
         elif a == '--hook':
             # auto: sys.monitoring where there is one (3.12+), else sys.settrace; the same trace either way.
             if value not in ('auto', 'settrace', 'monitoring'):
