@@ -1,0 +1,160 @@
+// Object state in real runs (issue 16): the tracer records the attributes of the program's objects outside the CWM
+// text, the same on every Python 3.8–3.13 and on both hooks, bounded, without running property getters; through DAP,
+// VARIABLES expands `self`, data breakpoints watch `self.radius` both ways, and "where did this come from" finds the line
+// that set an attribute.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { renderTrace } from '../../server/cwm/writer';
+import type { Trace, TraceFrame } from '../../server/trace/model';
+import { TraceIndex } from '../../server/trace/queries';
+import { recordTrace } from '../../server/tracer/runner';
+import { runCli } from '../helpers/cli-run';
+import { Debuggee } from '../helpers/debuggee';
+import { fixturesDir } from '../helpers/paths';
+import { availablePythons } from '../helpers/pythons';
+
+const PROGRAM = join(fixturesDir, 'objects', 'shapes.py');
+const L = { setRadius: 15, growRadius: 20, growCenter: 21, growReturn: 22, setBig: 54 };
+const LIMIT_NOTE = /^Object state cut at 100 attributes per step/;
+
+/** Per frame: its step, line and attributes, for comparing recordings. */
+function objectsOf(trace: Trace): [number, number, Record<string, string>][] {
+  return trace.frames.filter((f) => f.objects !== undefined).map((f) => [f.index, f.line, Object.fromEntries(f.objects!)]);
+}
+
+function framesAt(trace: Trace, functionName: string, line: number): TraceFrame[] {
+  return trace.frames.filter((f) => f.functionName === functionName && f.line === line && f.event === 'line');
+}
+
+describe('the tracer records object state', { timeout: 600_000 }, () => {
+  let reference: [number, number, Record<string, string>][] | undefined;
+  for (const { version, path: python } of availablePythons()) {
+    test(`Python ${version}: attributes by path, bounded, no property run, CWM text unchanged, both hooks alike`, async () => {
+      const hooks = Number(version.split('.')[1]) >= 12 ? (['settrace', 'monitoring'] as const) : (['settrace'] as const);
+      const plain = await recordTrace({ file: PROGRAM, python, entry: 'main' });
+      assert.equal(plain.frames.some((f) => f.objects !== undefined), false, 'object state is off unless asked for');
+      for (const hook of hooks) {
+        const trace = await recordTrace({ file: PROGRAM, python, entry: 'main', hook, objects: true });
+        assert.equal(trace.end.kind, 'returned', JSON.stringify(trace.end));
+        assert.equal(renderTrace(trace), renderTrace(plain), `${hook}: the CWM text is the same with object state`);
+        // Nothing ran the property getter or __getattr__: main returns len(CALLED).
+        assert.equal(trace.frames[trace.frames.length - 1]!.value, '0');
+        const [firstGrow, secondGrow] = framesAt(trace, 'grow', L.growReturn);
+        assert.deepEqual(Object.fromEntries(firstGrow!.objects!), {
+          'self.radius': '6', 'self.center': '<shapes.Point object>', 'self.center.x': '1', 'self.center.y': '0', 'self.tags': '[]',
+        });
+        assert.equal(secondGrow!.objects!.get('self.radius'), '12');
+        assert.equal(secondGrow!.objects!.get('self.center.x'), '2');
+        // In __init__, radius appears once the line that sets it ran; the slotted object's unset slot is not there.
+        const [afterSet] = framesAt(trace, '__init__', L.setRadius + 1);
+        assert.deepEqual(Object.fromEntries(afterSet!.objects!), { 'self.radius': '2' });
+        const [atBig] = framesAt(trace, 'main', L.setBig);
+        assert.equal(atBig!.objects!.get('g.value'), '5');
+        assert.equal(atBig!.objects!.has('g.spare'), false);
+        // The huge object costs its limit: 100 attributes a step at most, said once, and the trace goes on to the end.
+        assert.ok(trace.frames.every((f) => (f.objects?.size ?? 0) <= 100));
+        assert.equal(atBig!.objects!.size, 100);
+        assert.equal(trace.notes.filter((n) => LIMIT_NOTE.test(n)).length, 1, trace.notes.join('\n'));
+        const last = trace.frames.filter((f) => f.functionName === 'main' && f.event === 'line').pop()!;
+        assert.equal(last.line, 55);
+        const recorded = objectsOf(trace);
+        reference ??= recorded;
+        assert.deepEqual(recorded, reference, `Python ${version} ${hook} records the same object state as the first Python`);
+      }
+    });
+  }
+
+  test('the index answers "where did this attribute come from" and its history', async () => {
+    const trace = await recordTrace({ file: PROGRAM, entry: 'main', objects: true });
+    const index = new TraceIndex(trace.frames);
+    const at = framesAt(trace, 'grow', L.growReturn)[0]!.index;
+    const change = index.lastChange(at, 'self.radius')!;
+    assert.equal(trace.frames[change.setBy]!.line, L.growRadius);
+    assert.deepEqual([change.before, change.value], ['2', '6']);
+    const center = index.lastChange(at, 'self.center.x')!;
+    assert.equal(trace.frames[center.setBy]!.line, L.growCenter);
+    const inMain = framesAt(trace, 'main', L.setBig)[0]!.index;
+    assert.deepEqual(index.valueHistory(inMain, 'c.radius').map((e) => [trace.frames[e.setBy]!.line, e.value]), [[48, '2'], [49, '6'], [50, '12']]);
+  });
+
+  test('cwm-debug trace --format json carries "objects"; --no-objects and the CWM format leave it out', async () => {
+    const json = await runCli(['trace', PROGRAM, '--format', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const frames = (JSON.parse(json.stdout) as { frames: { line: number; function: string; objects?: Record<string, string> }[] }).frames;
+    assert.equal(frames.find((f) => f.function === 'grow' && f.line === L.growReturn)?.objects?.['self.radius'], '6');
+    const without = await runCli(['trace', PROGRAM, '--format', 'json', '--no-objects']);
+    assert.equal(without.code, 0, without.stderr);
+    assert.doesNotMatch(without.stdout, /"objects"/);
+  });
+});
+
+describe('object state through DAP (real run)', { timeout: 300_000 }, () => {
+  let session: Debuggee | undefined;
+  after(async () => session?.close());
+
+  async function launchAt(line: number, config: Record<string, unknown> = {}): Promise<Debuggee> {
+    await session?.close();
+    session = await Debuggee.open();
+    await session.launch({ program: PROGRAM, entry: 'main', mode: 'actual', ...config });
+    await session.setBreakpoints(PROGRAM, [{ line }]);
+    await session.move('continue');
+    return session;
+  }
+
+  async function children(debuggee: Debuggee, reference: number): Promise<Map<string, DebugProtocol.Variable>> {
+    const { variables } = (await debuggee.dc.variablesRequest({ variablesReference: reference })).body;
+    return new Map(variables.map((v) => [v.name, v]));
+  }
+
+  test('VARIABLES expands self into its attributes, and a nested object into its own', async () => {
+    const s = await launchAt(L.growReturn);
+    const self = (await s.locals()).get('self')!;
+    assert.equal(self.value, '<shapes.Circle object>');
+    assert.ok(self.variablesReference > 0, 'self is expandable');
+    const attributes = await children(s, self.variablesReference);
+    assert.deepEqual([...attributes.keys()], ['radius', 'center', 'tags']);
+    assert.equal(attributes.get('radius')!.value, '6');
+    assert.equal(attributes.get('radius')!.evaluateName, 'self.radius');
+    const center = await children(s, attributes.get('center')!.variablesReference);
+    assert.deepEqual([...center].map(([name, v]) => [name, v.value]), [['x', '1'], ['y', '0']]);
+
+    const off = await launchAt(L.growReturn, { recordObjects: false });
+    assert.equal((await off.locals()).get('self')!.variablesReference, 0, 'without object state self does not expand');
+  });
+
+  test('a data breakpoint on self.radius stops where it changes, forwards and backwards', async () => {
+    const s = await launchAt(L.growRadius);
+    const self = (await s.locals()).get('self')!;
+    const info = (await s.dc.dataBreakpointInfoRequest({ name: 'radius', variablesReference: self.variablesReference })).body;
+    assert.ok(info.dataId, info.description);
+    assert.equal(info.description, 'self.radius in grow()');
+    await s.setBreakpoints(PROGRAM, []);
+    const set = await s.dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.dataId!, accessType: 'write' }] });
+    assert.equal(set.body.breakpoints[0]!.verified, true);
+    const first = await s.move('continue');
+    assert.equal(first.body.reason, 'data breakpoint');
+    assert.equal(first.body.description, 'self.radius changed from 2 to 6');
+    assert.equal((await s.stack())[0]!.line, L.growCenter);
+    const firstPosition = (await s.state()).position;
+    const second = await s.move('continue');
+    assert.equal(second.body.description, 'self.radius changed from 6 to 12');
+    const back = await s.move('reverseContinue');
+    assert.equal(back.body.reason, 'data breakpoint');
+    assert.equal(back.body.description, 'self.radius changed from 2 to 6');
+    assert.equal((await s.state()).position, firstPosition);
+  });
+
+  test('cwm/lastChange on self.radius moves to the line that assigned it', async () => {
+    const s = await launchAt(L.growReturn);
+    const stopped = s.nextStop();
+    const answer = (await s.dc.customRequest('cwm/lastChange', { name: 'self.radius' })).body as { change: { value: string; before: string; line: number } };
+    await stopped;
+    assert.deepEqual([answer.change.value, answer.change.before, answer.change.line], ['6', '2', L.growRadius]);
+    assert.equal((await s.stack())[0]!.line, L.growRadius);
+    const self = (await s.locals()).get('self')!;
+    assert.equal((await children(s, self.variablesReference)).get('radius')!.value, '2', 'there radius still holds the value before');
+  });
+});
