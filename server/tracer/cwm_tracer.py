@@ -996,16 +996,22 @@ def _suspended(frame):
 _OBJ_DEPTH = 2
 _OBJ_MAX = 100
 _objects_on = False
-_ostates = {}  # frame -> {local name: [object, {attribute: entry}]}
+_ostates = {}  # frame -> {local name: node} (see _obj_walk)
 _ostates_get = _ostates.get
-_obj_layouts = {}  # class -> (dict getter or None, ((name, member descriptor), ...)), or None: not recorded
+_obj_layouts = {}  # class -> (dict getter or None, ((name, slot getter), ...)), or None: not recorded
 _obj_layouts_get = _obj_layouts.get
-_not_objects = set()  # classes known not to be recorded: a frame whose locals are all of these costs one set check
+# Classes known not to be recorded: a frame whose locals are all of these costs one set check per step.
+_not_objects = set(_STABLE) | {list, dict, set, frozenset, tuple, bytearray, type, types.ModuleType, _FUNCTION,
+                               types.BuiltinFunctionType, types.MethodType, types.GeneratorType}
+# Classes whose repr depends on nothing but the object's identity: atoms, and recorded classes with object's own
+# __repr__ (`<shapes.Circle object>` once the address is stripped). Only used for attributes, never for locals.
+_obj_stable = set(_STABLE)
 _GETSET = types.GetSetDescriptorType
 _MEMBER = types.MemberDescriptorType
 _type_mro = type.__dict__['__mro__'].__get__
 _type_dict = type.__dict__['__dict__'].__get__
 _type_module = type.__dict__['__module__'].__get__
+_object_repr = object.__repr__
 
 
 def _traced_source(filename):
@@ -1028,7 +1034,7 @@ def _traced_source(filename):
 
 def _obj_layout(cls):
     """How to read an instance's own attributes without running the program's code, or None when its class is not
-    defined in traced code (cached per class)."""
+    defined in traced code (cached per class). Reads only the class dicts along the MRO, through type's descriptors."""
     layout = None
     try:
         own = _type_dict(cls)
@@ -1044,15 +1050,20 @@ def _obj_layout(cls):
         if type(filename) is str and _traced_source(filename):
             getter = None
             slots = []
+            own_repr = None
             for base in _type_mro(cls):
                 found = _type_dict(base)
                 if getter is None and type(found.get('__dict__')) is _GETSET:
                     getter = found['__dict__'].__get__
+                if own_repr is None and '__repr__' in found:
+                    own_repr = found['__repr__']
                 for name, value in found.items():
-                    if type(value) is _MEMBER and type(name) is str and name not in ('__weakref__',):
+                    if type(value) is _MEMBER and type(name) is str:
                         slots.append((name, value.__get__))
             if getter is not None or slots:
                 layout = (getter, tuple(slots))
+                if own_repr is _object_repr:
+                    _obj_stable.add(cls)
     except Exception:
         layout = None
     _obj_layouts[cls] = layout
@@ -1065,99 +1076,168 @@ class _ObjectBudget(Exception):
     pass
 
 
-_obj_count = 0
-_obj_out = None
+_obj_out = []  # the tokens of the step being recorded
 
 
-def _obj_attributes(value, layout):
-    """(name, value) pairs of an object's own attributes, in dict order then slots; no code of the program runs."""
+def _obj_node():
+    """Cache of one object's attributes as last recorded:
+    [keys, values (tuples, as last walked), all values stable or snapshot, {name: entry}, nested names, snapshot names]
+    entry: [value, repr, snapshot or _M, nested node or None, path]"""
+    return [(), (), False, {}, [], []]
+
+
+def _obj_walk(prefix, value, layout, node, depth, budget):
+    """Compares an object's attributes with its node, pushing what changed, and walks the recorded objects among them;
+    returns how many attributes the step may still record (raises _ObjectBudget past the limit)."""
     getter, slots = layout
-    pairs = []
-    if getter is not None:
-        d = getter(value)
-        if type(d) is dict:
-            pairs = [(k, v) for k, v in d.items() if type(k) is str]
-    for name, get in slots:
-        try:
-            pairs.append((name, get(value)))
-        except AttributeError:  # an unset slot
-            pass
-    return pairs
-
-
-def _obj_walk(prefix, value, layout, cache, depth):
-    """Compares an object's attributes with its cache, pushing what changed; opens recorded objects below."""
-    global _obj_count
-    seen = 0
-    for name, v in _obj_attributes(value, layout):
-        _obj_count += 1
-        if _obj_count > _OBJ_MAX:
-            raise _ObjectBudget()
-        seen += 1
-        entry = cache.get(name)
+    d = getter(value) if getter is not None else None
+    if slots:
+        keys = list(d) if type(d) is dict else []
+        vals = list(d.values()) if type(d) is dict else []
+        for name, get in slots:
+            try:
+                v = get(value)
+            except AttributeError:  # an unset slot
+                continue
+            keys.append(name)
+            vals.append(v)
+    elif type(d) is dict:
+        keys = d
+        vals = d.values()
+    else:
+        keys = vals = ()
+    entries = node[3]
+    n = len(keys)
+    # Nothing changed at this level: the same attribute objects, whose reprs cannot have changed.
+    if node[2] and n == len(node[0]) and all(map(_is_, vals, node[1])) and all(map(_is_, keys, node[0])):
+        for name in node[5]:
+            snap = entries[name][2]
+            v = snap[0]
+            if len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
+                    or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
+                break
+        else:
+            budget -= n
+            if budget < 0:
+                raise _ObjectBudget()
+            for name in node[4]:
+                e = entries[name]
+                budget = _obj_walk(e[4] + '.', e[0], _obj_layouts[type(e[0])], e[3], depth + 1, budget)
+            return budget
+    cut = n > budget
+    if cut:
+        keys = list(keys)[:budget]
+        vals = list(vals)[:budget]
+        budget = 0
+    else:
+        budget -= n  # counted before the objects below, which share what is left
+    out = _obj_out
+    stable = True
+    nested = []
+    snapped = []
+    for name, v in zip(keys, vals):
+        if type(name) is not str:
+            stable = False
+            continue
+        entry = entries.get(name)
         t = type(v)
-        if entry is not None and (entry[0] is v and (t in _STABLE or _is_stable(v, t))
-                                  or type(entry[2]) is _Snap and entry[2][0] is v and _snap_unchanged(v, t, entry[2])):
-            r = None
+        if entry is None:
+            path = prefix + name
+            r = _rv(v)
+            entry = entries[name] = [v, r, _M, None, path]
+            out.append('.' + path)
+            out.append(r)
+        elif entry[0] is v and (t in _obj_stable or type(entry[2]) is _Snap and _snap_unchanged(v, t, entry[2])):
+            pass
         else:
             r = _rv(v)
-            if entry is None:
-                entry = cache[name] = [v, r, _M, None]
-                _obj_out.append('.' + prefix + name)
-                _obj_out.append(r)
+            if entry[1] != r:
+                out.append('.' + entry[4])
+                out.append(r)
+                entry[1] = r
+            entry[0] = v
+        if t in _obj_stable:
+            entry[2] = _M
+        elif (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+            snap = entry[2]
+            if not (type(snap) is _Snap and snap[0] is v and _snap_unchanged(v, t, snap)):
+                snap = entry[2] = _obj_snapshot(v, t)
+            if snap is _M:
+                stable = False
             else:
-                if entry[1] != r:
-                    _obj_out.append('.' + prefix + name)
-                    _obj_out.append(r)
-                    entry[1] = r
-                entry[0] = v
-            entry[2] = _snapshot(v, t) if (t is list or t is set or t is dict) and len(v) * 6 <= _LIM else _M
+                snapped.append(name)
+        else:
+            entry[2] = _M
+            stable = False
         if depth < _OBJ_DEPTH and t not in _not_objects:
             sub = _obj_layouts_get(t, _M)
             if sub is _M:
                 sub = _obj_layout(t)
             if sub is not None:
                 if entry[3] is None:
-                    entry[3] = {}
-                _obj_walk(prefix + name + '.', v, sub, entry[3], depth + 1)
+                    entry[3] = _obj_node()
+                nested.append(name)
+                budget = _obj_walk(entry[4] + '.', v, sub, entry[3], depth + 1, budget)
                 continue
         if entry[3] is not None:
-            _obj_forget(prefix + name + '.', entry[3])
+            _obj_forget(entry[3])
             entry[3] = None
-    if seen != len(cache):
-        current = set(name for name, _ in _obj_attributes(value, layout))
-        for name in [n for n in cache if n not in current]:
-            entry = cache.pop(name)
-            _obj_out.append('!' + prefix + name)
+    if cut:
+        raise _ObjectBudget()
+    if len(entries) != n:
+        current = set(keys)
+        for name in [k for k in entries if k not in current]:
+            entry = entries.pop(name)
+            out.append('!' + entry[4])
             if entry[3] is not None:
-                _obj_forget(prefix + name + '.', entry[3])
+                _obj_forget(entry[3])
+    node[0] = tuple(keys)
+    node[1] = tuple(vals)
+    node[2] = stable
+    node[4] = nested
+    node[5] = snapped
+    return budget
+
+
+def _obj_snapshot(value, t):
+    """_snapshot, with recorded objects of object's own repr counted as atoms too (attributes only)."""
+    issuperset = _obj_stable.issuperset
+    if t is dict:
+        if issuperset(map(type, value)) and issuperset(map(type, value.values())):
+            return _Snap((value, tuple(value), tuple(value.values())))
+    elif issuperset(map(type, value)):
+        return _Snap((value, tuple(value)))
+    return _M
 
 
 def _snap_unchanged(v, t, snap):
+    if snap[0] is not v:
+        return False
     if t is dict:
         return len(v) == len(snap[1]) and all(map(_is_, v, snap[1])) and all(map(_is_, v.values(), snap[2]))
     return len(v) == len(snap[1]) and all(map(_is_, v, snap[1]))
 
 
-def _obj_forget(prefix, cache):
-    """Says that every attribute under a cache is gone (its object is no longer held there)."""
-    for name, entry in cache.items():
-        _obj_out.append('!' + prefix + name)
+def _obj_forget(node):
+    """Says that every attribute under a node is gone (its object is no longer held there)."""
+    for entry in node[3].values():
+        _obj_out.append('!' + entry[4])
         if entry[3] is not None:
-            _obj_forget(prefix + name + '.', entry[3])
+            _obj_forget(entry[3])
 
 
 def _object_step(frame, names, values):
     """Records the attributes of the recorded objects among a frame's locals (after its call or line token)."""
-    global _obj_count, _obj_out
+    global _obj_out
     ost = _ostates_get(frame)
     if ost is None:
         if _not_objects.issuperset(map(type, values)):
             return
-        ost = _ostates[frame] = {}
-    _obj_count = 0
+        ost = {}
+    new = not ost
     out = _obj_out = []
-    held = set()
+    held = 0
+    budget = _OBJ_MAX
     try:
         for name, value in zip(names, values):
             t = type(value)
@@ -1166,13 +1246,13 @@ def _object_step(frame, names, values):
             layout = _obj_layouts_get(t, _M)
             if layout is _M:
                 layout = _obj_layout(t)
-            if layout is None:
-                continue
-            held.add(name)
-            cache = ost.get(name)
-            if cache is None:
-                cache = ost[name] = {}
-            _obj_walk(name + '.', value, layout, cache, 1)
+                if layout is None:
+                    continue
+            held += 1
+            node = ost.get(name)
+            if node is None:
+                node = ost[name] = _obj_node()
+            budget = _obj_walk(name + '.', value, layout, node, 1, budget)
     except _ObjectBudget:
         _note('objects', 'Object state cut at %d attributes per step: the attributes of the objects held by a step\'s '
                          'locals past that many are not recorded (the trace itself is complete).' % _OBJ_MAX)
@@ -1180,13 +1260,18 @@ def _object_step(frame, names, values):
     except Exception:
         _internal_error('object state')
         held = None
-    if held is not None and len(held) != len(ost):
-        for name in [n for n in ost if n not in held]:
-            _obj_forget(name + '.', ost.pop(name))
-    _obj_out = None
+    if held is not None and held != len(ost):
+        # A local no longer holds a recorded object (rebound, or deleted): its attributes are gone.
+        now = set([n for n, v in zip(names, values) if type(v) not in _not_objects])
+        for name in [n for n in ost if n not in now]:
+            _obj_forget(ost.pop(name))
+    if new:
+        if ost:
+            _ostates[frame] = ost
+    elif not ost:
+        _ostates.pop(frame, None)
     if out:
         _extend(out)
-
 
 # ---------------------------------------------------------------- the hook: sys.settrace, or sys.monitoring (3.12+)
 # Both hooks drive the same _global/_local above. On 3.12+ sys.settrace is itself built on sys.monitoring
