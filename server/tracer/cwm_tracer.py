@@ -771,20 +771,22 @@ def _local(frame, event, arg):
             if info[2]:
                 new_names, values = _names_values(frame, info[3])
                 _relocals(new_names, values, names, ntoks, objs, reps)
-                if _objects_on:
+                if _objects_on and (_M in objs or frame in _ostates):
                     _object_step(frame, new_names, values)
                 return _local
             if loc is None:
                 loc = frame.f_locals
-            if _objects_on:
-                _object_step(frame, loc, loc.values())
             if info[5]:
                 if list(loc) != names:
                     _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                    if _objects_on and (_M in objs or frame in _ostates):
+                        _object_step(frame, loc, loc.values())
                     return _local
             elif len(loc) != len(names):
                 # Locals are only ever added here, so an unchanged length means unchanged names and order.
                 _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                if _objects_on and (_M in objs or frame in _ostates):
+                    _object_step(frame, loc, loc.values())
                 return _local
             i = -1
             for value in loc.values():
@@ -847,6 +849,11 @@ def _local(frame, event, arg):
                 if r != reps[i]:
                     reps[i] = r
                     _extend((ntoks[i], r))
+            # A recorded object is never a value kept in objs (see _STABLE): a frame whose locals are all kept there
+            # holds none, which `in` tells at C speed (objs holds no program object, so no __eq__ of the program runs);
+            # a frame that held one until now still needs its step, to say its attributes are gone.
+            if _objects_on and (_M in objs or frame in _ostates):
+                _object_step(frame, loc, loc.values())
             return _local
         if event == 'return':
             line = frame.f_lineno or 0
@@ -959,7 +966,8 @@ def _global(frame, event, arg):
         _extend(out)
         if _objects_on:
             _ostates.pop(frame, None)  # a resumed generator's attributes come afresh, as its locals do
-            _object_step(frame, names, values)
+            if _M in objs:
+                _object_step(frame, names, values)
         _spush(_cur)
         _cur = sid
         return _local
@@ -1012,6 +1020,9 @@ _type_mro = type.__dict__['__mro__'].__get__
 _type_dict = type.__dict__['__dict__'].__get__
 _type_module = type.__dict__['__module__'].__get__
 _object_repr = object.__repr__
+_range = range
+from itertools import compress as _compress
+from operator import is_not as _is_not
 
 
 def _traced_source(filename):
@@ -1108,18 +1119,37 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
         keys = vals = ()
     entries = node[3]
     n = len(keys)
-    # Nothing changed at this level: the same attribute objects, whose reprs cannot have changed.
-    if node[2] and n == len(node[0]) and all(map(_is_, vals, node[1])) and all(map(_is_, keys, node[0])):
-        for name in node[5]:
-            snap = entries[name][2]
-            v = snap[0]
-            if len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
-                    or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
-                break
-        else:
+    # The same attribute names, and every value an atom (or a recorded object of object's own repr) or a small
+    # container of them: only the values that are other objects now need a repr, and only if they are atoms again.
+    if node[2] and n == len(node[0]) and n <= budget and all(map(_is_, keys, node[0])):
+        old = node[1]
+        if type(vals) is not tuple:
+            vals = tuple(vals)
+        quick = True
+        if not all(map(_is_, vals, old)):
+            for i in _compress(_range(n), map(_is_not, vals, old)):
+                v = vals[i]
+                entry = entries[node[0][i]]
+                if type(v) not in _obj_stable or entry[3] is not None or type(entry[2]) is _Snap:
+                    quick = False
+                    break
+                r = _rv(v)
+                if entry[1] != r:
+                    _obj_out.append('.' + entry[4])
+                    _obj_out.append(r)
+                    entry[1] = r
+                entry[0] = v
+        if quick:
+            for name in node[5]:
+                snap = entries[name][2]
+                v = snap[0]
+                if len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
+                        or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
+                    quick = False
+                    break
+        if quick:
+            node[1] = vals
             budget -= n
-            if budget < 0:
-                raise _ObjectBudget()
             for name in node[4]:
                 e = entries[name]
                 budget = _obj_walk(e[4] + '.', e[0], _obj_layouts[type(e[0])], e[3], depth + 1, budget)
@@ -1192,7 +1222,7 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             if entry[3] is not None:
                 _obj_forget(entry[3])
     node[0] = tuple(keys)
-    node[1] = tuple(vals)
+    node[1] = vals if type(vals) is tuple else tuple(vals)
     node[2] = stable
     node[4] = nested
     node[5] = snapped
