@@ -1123,10 +1123,12 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
     # container of them: only the values that are other objects now need a repr, and only if they are atoms again.
     if node[2] and n == len(node[0]) and n <= budget and all(map(_is_, keys, node[0])):
         old = node[1]
-        if type(vals) is not tuple:
-            vals = tuple(vals)
         quick = True
-        if not all(map(_is_, vals, old)):
+        if all(map(_is_, vals, old)):
+            vals = old
+        else:
+            if type(vals) is not tuple:
+                vals = tuple(vals)
             for i in _compress(_range(n), map(_is_not, vals, old)):
                 v = vals[i]
                 entry = entries[node[0][i]]
