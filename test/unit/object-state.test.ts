@@ -4,12 +4,15 @@
 // that set an attribute.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { renderTrace } from '../../server/cwm/writer';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { TraceIndex } from '../../server/trace/queries';
+import { TracerStreamParser } from '../../server/tracer/protocol';
 import { recordTrace } from '../../server/tracer/runner';
 import { runCli } from '../helpers/cli-run';
 import { Debuggee } from '../helpers/debuggee';
@@ -67,6 +70,19 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     });
   }
 
+  test('CRUXEval sample: the CWM text is byte-identical with object state on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cwm-objects-'));
+    const corpus = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8').split('\n').filter((line) => line.trim())
+      .map((line) => JSON.parse(line) as { code: string; input: string; id: string }).filter((_, i) => i % 80 === 11);
+    for (const item of corpus) {
+      const file = join(dir, `${item.id.replace(/\W/g, '_')}.py`);
+      writeFileSync(file, `${item.code}\n`);
+      const request = { file, entry: 'f', args: item.input };
+      const [plain, withObjects] = [await recordTrace(request), await recordTrace({ ...request, objects: true })];
+      assert.equal(renderTrace(withObjects), renderTrace(plain), item.id);
+    }
+  });
+
   test('the index answers "where did this attribute come from" and its history', async () => {
     const trace = await recordTrace({ file: PROGRAM, entry: 'main', objects: true });
     const index = new TraceIndex(trace.frames);
@@ -88,6 +104,30 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     const without = await runCli(['trace', PROGRAM, '--format', 'json', '--no-objects']);
     assert.equal(without.code, 0, without.stderr);
     assert.doesNotMatch(without.stdout, /"objects"/);
+  });
+});
+
+describe('object state in the stream reader', () => {
+  test('attributes follow their scope and frame, disappear with !, and stray ones are dropped without an error', () => {
+    const source = 'def f(c):\n    c.r = 2\n    del c.r\n    return c\n';
+    const stream = [
+      '.stray', 'no frame yet', '!nothing',
+      'c1,0,f', ':c', '<C object>', '2', '3', '.c.r', '2', '.c.s', '[1]', '4', '!c.r', '!c.unknown', '-4', '<C object>', '.c.r', 'on a return',
+      '{"t": "end", "events": 4, "end": {"kind": "returned"}}', '',
+    ].join('\n');
+    const frames: TraceFrame[] = [];
+    const errors: string[] = [];
+    const parser = new TracerStreamParser({
+      onFrame: (frame) => frames.push(frame), onOutsideOutput: () => undefined, onNote: () => undefined, onStart: () => undefined,
+      onBegin: () => undefined, onEnd: () => undefined, onProtocolError: (message) => errors.push(message),
+    }, source.split('\n'));
+    parser.push(stream);
+    parser.finish();
+    assert.deepEqual(errors, []);
+    assert.deepEqual(frames.map((f) => [f.event, f.line, f.objects === undefined ? null : Object.fromEntries(f.objects)]), [
+      ['call', 1, null], ['line', 2, null], ['line', 3, { 'c.r': '2', 'c.s': '[1]' }], ['line', 4, { 'c.s': '[1]' }], ['return', 4, null],
+    ]);
+    assert.equal(frames[4]!.value, '<C object>');
   });
 });
 
