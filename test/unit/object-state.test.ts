@@ -70,6 +70,23 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     });
   }
 
+  test('hostile objects: a raising repr, a name with a newline, a cycle, a non-string key, __getattribute__ never called', async () => {
+    const request = { file: PROGRAM, entry: 'hostile' };
+    const [plain, trace] = [await recordTrace(request), await recordTrace({ ...request, objects: true })];
+    assert.equal(renderTrace(trace), renderTrace(plain));
+    assert.equal(trace.end.kind, 'returned');
+    const last = trace.frames[trace.frames.length - 1]!;
+    assert.equal(last.value, '0', 'nothing called __getattribute__');
+    const objects = Object.fromEntries(trace.frames.filter((f) => f.functionName === 'hostile' && f.event === 'line').pop()!.objects!);
+    assert.match(objects['w.bad']!, /^<repr raised ValueError: boom>$/);
+    assert.equal(objects['w.two\nlines'], '1');
+    assert.equal(objects['w.me'], '<shapes.Weird object>');
+    assert.equal(objects['w.me.me'], '<shapes.Weird object>');
+    assert.equal(objects['w.me.me.bad'], undefined, 'two levels deep at most');
+    assert.equal(objects['s.x'], '1');
+    assert.ok(Object.keys(objects).every((path) => !path.endsWith('.5')), 'a non-string key is left out');
+  });
+
   test('CRUXEval sample: the CWM text is byte-identical with object state on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cwm-objects-'));
     const corpus = readFileSync(join(fixturesDir, 'corpus', 'cruxeval.jsonl'), 'utf8').split('\n').filter((line) => line.trim())
