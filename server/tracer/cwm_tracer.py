@@ -1132,7 +1132,22 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             for i in _compress(_range(n), map(_is_not, vals, old)):
                 v = vals[i]
                 entry = entries[node[0][i]]
-                if type(v) not in _obj_stable or entry[3] is not None or type(entry[2]) is _Snap:
+                t = type(v)
+                if entry[3] is not None:
+                    quick = False
+                    break
+                if t in _obj_stable:
+                    if type(entry[2]) is _Snap:
+                        quick = False
+                        break
+                elif type(entry[2]) is _Snap and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+                    # Another small container where there was one (the loop variable now holds the next object).
+                    snap = _obj_snapshot(v, t)
+                    if snap is _M:
+                        quick = False
+                        break
+                    entry[2] = snap
+                else:
                     quick = False
                     break
                 r = _rv(v)
