@@ -1011,8 +1011,8 @@ _obj_layouts_get = _obj_layouts.get
 # Classes known not to be recorded: a frame whose locals are all of these costs one set check per step.
 _not_objects = set(_STABLE) | {list, dict, set, frozenset, tuple, bytearray, type, types.ModuleType, _FUNCTION,
                                types.BuiltinFunctionType, types.MethodType, types.GeneratorType}
-# Classes whose repr depends on nothing but the object's identity: atoms, and recorded classes with object's own
-# __repr__ (`<shapes.Circle object>` once the address is stripped). Only used for attributes, never for locals.
+# Classes whose repr needs no call to know: atoms (the same object, the same repr), and recorded classes with object's
+# own __repr__ (`<shapes.Circle object>` once the address is stripped: the class's). Only for attributes, never locals.
 _obj_stable = set(_STABLE)
 _GETSET = types.GetSetDescriptorType
 _MEMBER = types.MemberDescriptorType
@@ -1022,7 +1022,7 @@ _type_module = type.__dict__['__module__'].__get__
 _object_repr = object.__repr__
 _range = range
 from itertools import compress as _compress
-from operator import is_not as _is_not
+from operator import ne as _ne
 
 
 def _traced_source(filename):
@@ -1091,15 +1091,21 @@ _obj_out = []  # the tokens of the step being recorded
 
 
 def _obj_node():
-    """Cache of one object's attributes as last recorded:
-    [keys, values (tuples, as last walked), all values stable or snapshot, {name: entry}, nested names, snapshot names]
-    entry: [value, repr, snapshot or _M, nested node or None, path]"""
-    return [(), (), False, {}, [], []]
+    """Cache of one object's attributes as last recorded: [names (tuple), ids of their values (tuple), whether every
+    value's repr can be known without calling repr (see _obj_walk), {name: entry}, positions of recorded objects
+    below, names of small containers kept as snapshots, types of the values (tuple)]
+    entry: [the value when an atom else _M, repr, _Snap or _M, nested node or None, path, type of the value]
+    No entry holds a program object other than atoms and builtin containers of atoms (as the locals' caches do), so
+    recording object state never keeps an object of the program alive (its __del__ and weak references run on time)."""
+    return [(), (), False, {}, [], [], ()]
 
 
 def _obj_walk(prefix, value, layout, node, depth, budget):
     """Compares an object's attributes with its node, pushing what changed, and walks the recorded objects among them;
-    returns how many attributes the step may still record (raises _ObjectBudget past the limit)."""
+    returns how many attributes the step may still record (raises _ObjectBudget past the limit). A value's repr is
+    known without calling repr when it is the same atom as before (kept alive by its entry, so the same id is the same
+    object), a recorded object of object's own repr of the same class as before (its repr is the class's), or a small
+    container of atoms whose snapshot still holds."""
     getter, slots = layout
     d = getter(value) if getter is not None else None
     if slots:
@@ -1119,43 +1125,42 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
         keys = vals = ()
     entries = node[3]
     n = len(keys)
-    # The same attribute names, and every value an atom (or a recorded object of object's own repr) or a small
-    # container of them: only the values that are other objects now need a repr, and only if they are atoms again.
+    # The same attribute names, values of the same classes: only atoms that are other objects now need a repr.
     if node[2] and n == len(node[0]) and n <= budget and all(map(_is_, keys, node[0])):
-        old = node[1]
-        quick = True
-        if all(map(_is_, vals, old)):
-            vals = old
-        else:
-            if type(vals) is not tuple:
-                vals = tuple(vals)
-            for i in _compress(_range(n), map(_is_not, vals, old)):
-                v = vals[i]
-                entry = entries[node[0][i]]
-                t = type(v)
-                if entry[3] is not None:
-                    quick = False
-                    break
-                if t in _obj_stable:
-                    if type(entry[2]) is _Snap:
+        types_ = tuple(map(type, vals))
+        quick = all(map(_is_, types_, node[6]))
+        if quick:
+            ids = tuple(map(id, vals))
+            if ids != node[1]:
+                vals_t = tuple(vals)
+                for i in _compress(_range(n), map(_ne, ids, node[1])):
+                    v = vals_t[i]
+                    t = types_[i]
+                    entry = entries[node[0][i]]
+                    if entry[3] is not None:
                         quick = False
                         break
-                elif type(entry[2]) is _Snap and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
-                    # Another small container where there was one (the loop variable now holds the next object).
-                    snap = _obj_snapshot(v, t)
-                    if snap is _M:
+                    if t in _obj_stable:
+                        if t not in _STABLE:
+                            continue  # another object of the same class: the same repr
+                        r = _rv(v)
+                        entry[0] = v
+                    elif type(entry[2]) is _Snap and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+                        # Another small container where there was one (the loop variable holds the next object).
+                        snap = _snapshot(v, t)
+                        if snap is _M:
+                            quick = False
+                            break
+                        entry[2] = snap
+                        r = _rv(v)
+                    else:
                         quick = False
                         break
-                    entry[2] = snap
-                else:
-                    quick = False
-                    break
-                r = _rv(v)
-                if entry[1] != r:
-                    _obj_out.append('.' + entry[4])
-                    _obj_out.append(r)
-                    entry[1] = r
-                entry[0] = v
+                    if entry[1] != r:
+                        _obj_out.append('.' + entry[4])
+                        _obj_out.append(r)
+                        entry[1] = r
+                node[1] = ids
         if quick:
             for name in node[5]:
                 snap = entries[name][2]
@@ -1165,11 +1170,14 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
                     quick = False
                     break
         if quick:
-            node[1] = vals
             budget -= n
-            for name in node[4]:
-                e = entries[name]
-                budget = _obj_walk(e[4] + '.', e[0], _obj_layouts[type(e[0])], e[3], depth + 1, budget)
+            if node[4]:
+                vals_t = tuple(vals)
+                names = node[0]
+                for i in node[4]:
+                    v = vals_t[i]
+                    e = entries[names[i]]
+                    budget = _obj_walk(e[4] + '.', v, _obj_layouts[type(v)], e[3], depth + 1, budget)
             return budget
     cut = n > budget
     if cut:
@@ -1182,7 +1190,9 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
     stable = True
     nested = []
     snapped = []
+    i = -1
     for name, v in zip(keys, vals):
+        i += 1
         if type(name) is not str:
             stable = False
             continue
@@ -1191,10 +1201,11 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
         if entry is None:
             path = prefix + name
             r = _rv(v)
-            entry = entries[name] = [v, r, _M, None, path]
+            entry = entries[name] = [_M, r, _M, None, path, t]
             out.append('.' + path)
             out.append(r)
-        elif entry[0] is v and (t in _obj_stable or type(entry[2]) is _Snap and _snap_unchanged(v, t, entry[2])):
+        elif (entry[0] is v if t in _STABLE else entry[5] is t) if t in _obj_stable else \
+                (type(entry[2]) is _Snap and _snap_unchanged(v, t, entry[2])):
             pass
         else:
             r = _rv(v)
@@ -1202,13 +1213,14 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
                 out.append('.' + entry[4])
                 out.append(r)
                 entry[1] = r
-            entry[0] = v
+        entry[0] = v if t in _STABLE else _M
+        entry[5] = t
         if t in _obj_stable:
             entry[2] = _M
         elif (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
             snap = entry[2]
-            if not (type(snap) is _Snap and snap[0] is v and _snap_unchanged(v, t, snap)):
-                snap = entry[2] = _obj_snapshot(v, t)
+            if not (type(snap) is _Snap and _snap_unchanged(v, t, snap)):
+                snap = entry[2] = _snapshot(v, t)
             if snap is _M:
                 stable = False
             else:
@@ -1223,7 +1235,7 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             if sub is not None:
                 if entry[3] is None:
                     entry[3] = _obj_node()
-                nested.append(name)
+                nested.append(i)
                 budget = _obj_walk(entry[4] + '.', v, sub, entry[3], depth + 1, budget)
                 continue
         if entry[3] is not None:
@@ -1239,22 +1251,12 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             if entry[3] is not None:
                 _obj_forget(entry[3])
     node[0] = tuple(keys)
-    node[1] = vals if type(vals) is tuple else tuple(vals)
+    node[1] = tuple(map(id, vals))
     node[2] = stable
     node[4] = nested
     node[5] = snapped
+    node[6] = tuple(map(type, vals))
     return budget
-
-
-def _obj_snapshot(value, t):
-    """_snapshot, with recorded objects of object's own repr counted as atoms too (attributes only)."""
-    issuperset = _obj_stable.issuperset
-    if t is dict:
-        if issuperset(map(type, value)) and issuperset(map(type, value.values())):
-            return _Snap((value, tuple(value), tuple(value.values())))
-    elif issuperset(map(type, value)):
-        return _Snap((value, tuple(value)))
-    return _M
 
 
 def _snap_unchanged(v, t, snap):

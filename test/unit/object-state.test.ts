@@ -70,7 +70,7 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     });
   }
 
-  test('hostile objects: a raising repr, a name with a newline, a cycle, a non-string key, __getattribute__ never called', async () => {
+  test('hostile objects: a raising repr, a name with a newline, a cycle, a non-string key, __getattribute__ never called, nothing kept alive', async () => {
     const request = { file: PROGRAM, entry: 'hostile' };
     const [plain, trace] = [await recordTrace(request), await recordTrace({ ...request, objects: true })];
     assert.equal(renderTrace(trace), renderTrace(plain));
@@ -84,6 +84,9 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     assert.equal(objects['w.me.me'], '<shapes.Weird object>');
     assert.equal(objects['w.me.me.bad'], undefined, 'two levels deep at most');
     assert.equal(objects['s.x'], '1');
+    assert.equal(objects['w.leaf'], 'None');
+    assert.equal(trace.frames.filter((f) => f.functionName === 'hostile' && f.event === 'line').pop()!.locals.get('alive'), 'False',
+      'object state holds no object of the program: the leaf was freed at once');
     assert.ok(Object.keys(objects).every((path) => !path.endsWith('.5')), 'a non-string key is left out');
   });
 
