@@ -1145,9 +1145,9 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
                             continue  # another object of the same class: the same repr
                         r = _rv(v)
                         entry[0] = v
-                    elif type(entry[2]) is _Snap and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+                    elif type(entry[2]) in _SNAP_TYPES and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
                         # Another small container where there was one (the loop variable holds the next object).
-                        snap = _snapshot(v, t)
+                        snap = _attr_snapshot(v, t)
                         if snap is _M:
                             quick = False
                             break
@@ -1161,12 +1161,12 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
                         _obj_out.append(r)
                         entry[1] = r
                 node[1] = ids
-        if quick:
-            for name in node[5]:
-                snap = entries[name][2]
-                v = snap[0]
-                if len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
-                        or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
+        if quick and node[5]:
+            vals_t = tuple(vals)
+            names = node[0]
+            for i in node[5]:
+                v = vals_t[i]
+                if not _attr_snap_holds(v, type(v), entries[names[i]][2]):
                     quick = False
                     break
         if quick:
@@ -1205,7 +1205,7 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             out.append('.' + path)
             out.append(r)
         elif (entry[0] is v if t in _STABLE else entry[5] is t) if t in _obj_stable else \
-                (type(entry[2]) is _Snap and _snap_unchanged(v, t, entry[2])):
+                (type(entry[2]) in _SNAP_TYPES and entry[5] is t and _attr_snap_holds(v, t, entry[2])):
             pass
         else:
             r = _rv(v)
@@ -1214,17 +1214,18 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
                 out.append(r)
                 entry[1] = r
         entry[0] = v if t in _STABLE else _M
+        old_type = entry[5]
         entry[5] = t
         if t in _obj_stable:
             entry[2] = _M
         elif (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
             snap = entry[2]
-            if not (type(snap) is _Snap and _snap_unchanged(v, t, snap)):
-                snap = entry[2] = _snapshot(v, t)
+            if not (type(snap) in _SNAP_TYPES and old_type is t and _attr_snap_holds(v, t, snap)):
+                snap = entry[2] = _attr_snapshot(v, t)
             if snap is _M:
                 stable = False
             else:
-                snapped.append(name)
+                snapped.append(i)
         else:
             entry[2] = _M
             stable = False
@@ -1257,6 +1258,33 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
     node[5] = snapped
     node[6] = tuple(map(type, vals))
     return budget
+
+
+class _TypeSnap(tuple):
+    """The classes of a small list's or set's items, all recorded classes of object's own repr: its repr is theirs
+    (`[<shapes.Point object>, ...]`), so no item needs to be held to know it."""
+    __slots__ = ()
+
+
+_SNAP_TYPES = frozenset((_Snap, _TypeSnap))
+
+
+def _attr_snapshot(v, t):
+    """A snapshot of a small container attribute: of its atoms (_Snap, holding them as the locals' caches do), or of
+    its objects' classes (_TypeSnap); _M when neither."""
+    snap = _snapshot(v, t)
+    if snap is _M and t is not dict and v:
+        kinds = tuple(map(type, v))
+        if _obj_stable.issuperset(kinds) and _STABLE.isdisjoint(kinds):
+            return _TypeSnap(kinds)
+    return snap
+
+
+def _attr_snap_holds(v, t, snap):
+    """Whether a container attribute still shows as its snapshot did (the caller checked its class)."""
+    if type(snap) is _Snap:
+        return _snap_unchanged(v, t, snap)
+    return len(v) == len(snap) and all(map(_is_, map(type, v), snap))
 
 
 def _snap_unchanged(v, t, snap):

@@ -85,6 +85,9 @@ describe('the tracer records object state', { timeout: 600_000 }, () => {
     assert.equal(objects['w.me.me.bad'], undefined, 'two levels deep at most');
     assert.equal(objects['s.x'], '1');
     assert.equal(objects['w.leaf'], 'None');
+    // A list of objects changes as its items' classes do (appended to, an item replaced), with no item held.
+    const leaves = trace.frames.filter((f) => f.functionName === 'hostile' && f.objects?.has('w.leaves')).map((f) => f.objects!.get('w.leaves'));
+    assert.deepEqual([...new Set(leaves)], ['[<shapes.Leaf object>]', '[<shapes.Leaf object>, <shapes.Leaf object>]', '[<shapes.Sneaky object>, <shapes.Leaf object>]']);
     assert.equal(trace.frames.filter((f) => f.functionName === 'hostile' && f.event === 'line').pop()!.locals.get('alive'), 'False',
       'object state holds no object of the program: the leaf was freed at once');
     assert.ok(Object.keys(objects).every((path) => !path.endsWith('.5')), 'a non-string key is left out');
