@@ -115,7 +115,7 @@ export class VariableStore {
     const out: DebugProtocol.Variable[] = [];
     const objects = scope.frame.objects;
     for (const [name, repr] of scope.frame.locals) {
-      const variable = objects !== undefined ? this.objectVariable(scope.frame, name, repr, name) : this.variable(name, repr, name);
+      const variable = objects !== undefined ? this.objectVariable(scope.frame, name, name, repr, name) : this.variable(name, repr, name);
       out.push(this.marked(variable, scope, name));
     }
     if (scope.frame.value !== undefined) {
@@ -139,10 +139,10 @@ export class VariableStore {
    * A local or attribute that holds a recorded object: expands into its attributes (which the repr alone may not show,
    * e.g. `<Circle object>`); any other value as `variable` does.
    */
-  private objectVariable(frame: TraceFrame, path: string, repr: string, evaluateName: string | undefined): DebugProtocol.Variable {
+  private objectVariable(frame: TraceFrame, name: string, path: string, repr: string, evaluateName: string | undefined): DebugProtocol.Variable {
+    const variable = this.variable(name, repr, evaluateName);
     const count = attributeNames(frame, path).length;
-    if (count === 0) return this.variable(path.slice(path.lastIndexOf('.') + 1), repr, evaluateName);
-    const variable = this.variable(path.slice(path.lastIndexOf('.') + 1), repr, evaluateName);
+    if (count === 0) return variable;
     variable.variablesReference = this.handles.create({ kind: 'object', frame, path });
     variable.namedVariables = count;
     delete variable.indexedVariables;
@@ -155,7 +155,7 @@ export class VariableStore {
     const out: DebugProtocol.Variable[] = [];
     for (const name of attributeNames(frame, path)) {
       const child = `${path}.${name}`;
-      const variable = this.objectVariable(frame, child, frame.objects!.get(child)!, /^[\p{ID_Start}_][\p{ID_Continue}]*$/u.test(name) ? child : undefined);
+      const variable = this.objectVariable(frame, name, child, frame.objects!.get(child)!, /^[\p{ID_Start}_][\p{ID_Continue}]*$/u.test(name) ? child : undefined);
       variable.presentationHint = { ...(variable.presentationHint ?? {}), kind: variable.presentationHint?.kind ?? 'property', attributes: ['readOnly'] };
       out.push(variable);
     }
