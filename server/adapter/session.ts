@@ -1077,7 +1077,8 @@ function differencesOf(predicted: TraceFrame, actual: TraceFrame): Map<string, V
 /** A name of the frame's locals (or the pseudo-variables) needs no evaluation: its repr is known. */
 function directValue(frame: TraceFrame, expression: string): string | undefined {
   const name = expression.trim();
-  const local = frame.locals.get(name);
+  // A local, or an attribute of a recorded object (`self.radius`, real runs): hover and watch read it as is.
+  const local = valueAt(frame, name);
   if (local !== undefined) return local;
   if ((name === '(return)' || name === '(exception)') && frame.value !== undefined) return frame.value;
   return undefined;

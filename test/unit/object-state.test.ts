@@ -183,6 +183,8 @@ describe('object state through DAP (real run)', { timeout: 300_000 }, () => {
     assert.equal(attributes.get('radius')!.evaluateName, 'self.radius');
     const center = await children(s, attributes.get('center')!.variablesReference);
     assert.deepEqual([...center].map(([name, v]) => [name, v.value]), [['x', '1'], ['y', '0']]);
+    const hover = (await s.dc.evaluateRequest({ expression: 'self.center.x', context: 'hover' })).body;
+    assert.equal(hover.result, '1', 'hover and watch read a recorded attribute');
 
     const off = await launchAt(L.growReturn, { recordObjects: false });
     assert.equal((await off.locals()).get('self')!.variablesReference, 0, 'without object state self does not expand');
