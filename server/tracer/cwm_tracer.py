@@ -1127,11 +1127,14 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
     n = len(keys)
     # The same attribute names, values of the same classes: only atoms that are other objects now need a repr.
     if node[2] and n == len(node[0]) and n <= budget and all(map(_is_, keys, node[0])):
-        types_ = tuple(map(type, vals))
-        quick = all(map(_is_, types_, node[6]))
-        if quick:
-            ids = tuple(map(id, vals))
-            if ids != node[1]:
+        ids = tuple(map(id, vals))
+        if ids == node[1]:
+            # The same objects, or others at the same addresses (only atoms are held): the same classes tells.
+            quick = all(map(_is_, map(type, vals), node[6]))
+        else:
+            types_ = tuple(map(type, vals))
+            quick = all(map(_is_, types_, node[6]))
+            if quick:
                 vals_t = tuple(vals)
                 for i in _compress(_range(n), map(_ne, ids, node[1])):
                     v = vals_t[i]
@@ -1166,7 +1169,13 @@ def _obj_walk(prefix, value, layout, node, depth, budget):
             names = node[0]
             for i in node[5]:
                 v = vals_t[i]
-                if not _attr_snap_holds(v, type(v), entries[names[i]][2]):
+                snap = entries[names[i]][2]
+                if type(snap) is _Snap:  # _snap_unchanged, inline: most objects have a small list or two
+                    if snap[0] is not v or len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
+                            or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
+                        quick = False
+                        break
+                elif not _attr_snap_holds(v, type(v), snap):
                     quick = False
                     break
         if quick:
