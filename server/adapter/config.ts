@@ -32,6 +32,8 @@ export interface LaunchConfig {
   readonly contextTokens?: number;
   readonly requestTimeoutMs: number;
   readonly tracerLimits: Partial<TracerLimits>;
+  /** Real runs also record the attributes of the program's objects (VARIABLES expands `self`); default true. */
+  readonly recordObjects: boolean;
   readonly cwd?: string;
   /** A saved trace (.cwmtrace or .json) to replay instead of running the program (actual mode). */
   readonly trace?: string;
@@ -103,6 +105,7 @@ const LaunchSchema = z.object({
     .min(256, { error: 'must be a whole number of at least 256' }).optional(),
   requestTimeoutMs: positiveInt('a positive whole number of milliseconds').default(600_000),
   tracerLimits: TracerLimitsSchema.default({}),
+  recordObjects: z.boolean({ error: 'must be true or false' }).default(true),
   cwd: nonEmpty('the path of a folder').optional(),
   trace: nonEmpty('the path of a saved trace (.cwmtrace or .json)').optional(),
   readAhead: ReadAheadSchema.optional(),
@@ -175,6 +178,7 @@ export function parseLaunchConfig(raw: unknown, env: NodeJS.ProcessEnv = process
     contextTokens: value.contextTokens,
     requestTimeoutMs: value.requestTimeoutMs,
     tracerLimits: value.tracerLimits,
+    recordObjects: value.recordObjects,
     cwd,
     trace,
     ...(value.readAhead !== undefined ? { readAhead: value.readAhead } : {}),

@@ -29,6 +29,7 @@ const FrameJson = z.object({
   function: z.string(),
   depth: z.number().int().nonnegative(),
   locals: z.record(z.string(), z.string()).default({}),
+  objects: z.record(z.string(), z.string()).optional(),
   value: z.string().optional(),
   output: z.array(Output).optional(),
 });
@@ -141,6 +142,7 @@ function fromJson(path: string, text: string, program: SavedTraceProgram | undef
     functionName: frame.function,
     depth: frame.depth,
     locals: new Map(Object.entries(frame.locals)),
+    ...(frame.objects !== undefined ? { objects: new Map(Object.entries(frame.objects)) } : {}),
     ...(frame.value !== undefined ? { value: frame.value } : {}),
     ...(frame.output ? { output: frame.output } : {}),
   }));

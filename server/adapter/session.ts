@@ -19,7 +19,7 @@ import type { FlowCheckStats } from '../engine/checked-rollout';
 import { renderTrace } from '../cwm/writer';
 import { findEntryPoint } from '../trace/entry';
 import { importedProjectFiles } from '../trace/project-files';
-import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame } from '../trace/model';
+import { valueAt, type EntryPoint, type OutputChunk, type Trace, type TraceEnd, type TraceFrame } from '../trace/model';
 import { frameToJson, traceToJson } from '../trace/json';
 import { buildEntryCallFrame } from '../tracer/entry-frame';
 import { FrameEvaluator } from '../values/evaluator';
@@ -210,6 +210,7 @@ export class CwmDebugSession extends DebugSession {
         entry: config.entry,
         args: config.args,
         limits: config.tracerLimits,
+        objects: config.recordObjects,
         ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
         signal: abort ?? signal,
       });
@@ -549,18 +550,25 @@ export class CwmDebugSession extends DebugSession {
 
   protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
     let functionName: string | undefined;
+    let name = args.name;
     if (args.variablesReference !== undefined) {
       const scope = this.store.scopeOf(args.variablesReference);
+      // An attribute of a recorded object (real runs): watched by its dotted path, e.g. self.radius.
+      const object = this.store.objectOf(args.variablesReference);
       if (scope && scope.frame.locals.has(args.name)) functionName = scope.frame.functionName;
+      else if (object && valueAt(object.frame, `${object.path}.${args.name}`) !== undefined) {
+        functionName = object.frame.functionName;
+        name = `${object.path}.${args.name}`;
+      }
     } else {
       const frame = this.controller?.currentFrame();
-      if (frame && frame.locals.has(args.name)) functionName = frame.functionName;
+      if (frame && valueAt(frame, args.name) !== undefined) functionName = frame.functionName;
     }
     response.body = functionName === undefined
-      ? { dataId: null, description: 'Only a local variable of a frame can be watched for changes.' }
+      ? { dataId: null, description: 'Only a local variable of a frame, or an attribute of an object it holds in a real run, can be watched for changes.' }
       : {
-        dataId: JSON.stringify([functionName, args.name]),
-        description: `${args.name} in ${functionName}()`,
+        dataId: JSON.stringify([functionName, name]),
+        description: `${name} in ${functionName}()`,
         accessTypes: ['write'],
         canPersist: false,
       };
@@ -1099,7 +1107,8 @@ function differencesOf(predicted: TraceFrame, actual: TraceFrame): Map<string, V
 /** A name of the frame's locals (or the pseudo-variables) needs no evaluation: its repr is known. */
 function directValue(frame: TraceFrame, expression: string): string | undefined {
   const name = expression.trim();
-  const local = frame.locals.get(name);
+  // A local, or an attribute of a recorded object (`self.radius`, real runs): hover and watch read it as is.
+  const local = valueAt(frame, name);
   if (local !== undefined) return local;
   if ((name === '(return)' || name === '(exception)') && frame.value !== undefined) return frame.value;
   return undefined;

@@ -5,7 +5,7 @@
 
 import { splitSourceLines } from '../cwm/lines';
 import { alternativesText, DEFAULT_UNSURE_THRESHOLD, lowestConfidence, percent } from '../trace/confidence';
-import type { Locals, TraceFrame } from '../trace/model';
+import { valueAt, type Locals, type TraceFrame } from '../trace/model';
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'data breakpoint' | 'exception' | 'unsure' | 'goto' | 'divergence' | 'pause' | 'end';
 
@@ -429,8 +429,11 @@ function propagated(last?: ScannedFrame, beforeLast?: ScannedFrame): boolean {
 
 /** `y changed from 1 to 2`, or undefined when the value did not change since the previous frame of the scope. */
 export function valueChange(frame: TraceFrame, previous: TraceFrame | undefined, name: string): string | undefined {
-  const now = frame.locals.get(name);
-  const before = previous?.locals.get(name);
+  // A dotted name is an attribute of a recorded object (`self.radius`, real runs with object state). Objects come into
+  // a call with the attributes they had: at a call frame (nothing before it in the scope) an attribute did not change.
+  if (previous === undefined && !frame.locals.has(name) && name.includes('.')) return undefined;
+  const now = valueAt(frame, name);
+  const before = previous === undefined ? undefined : valueAt(previous, name);
   if (now === before) return undefined;
   if (now === undefined) return `${name} was deleted (it was ${shorten(before ?? '')})`;
   if (before === undefined) return `${name} was set to ${shorten(now)}`;

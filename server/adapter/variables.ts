@@ -35,8 +35,17 @@ export interface LocalsScope {
   readonly editable: boolean;
 }
 
+/** A recorded object (real runs with object state): its attributes are the frame's `objects` under `path.`. */
+export interface ObjectContainer {
+  readonly kind: 'object';
+  readonly frame: TraceFrame;
+  /** Dotted path from a local: `self`, `self.center`. */
+  readonly path: string;
+}
+
 type Container =
   | LocalsScope
+  | ObjectContainer
   | { readonly kind: 'node'; readonly node: ReprNode; readonly evaluateName?: string; readonly full?: string }
   | { readonly kind: 'full'; readonly text: string };
 
@@ -59,6 +68,12 @@ export class VariableStore {
     return container?.kind === 'locals' ? container : undefined;
   }
 
+  /** The recorded object a reference expands, if it is one. */
+  objectOf(reference: number): ObjectContainer | undefined {
+    const container = this.handles.get(reference);
+    return container?.kind === 'object' ? container : undefined;
+  }
+
   /** Children of a reference, honouring DAP's filter and paging. */
   variables(reference: number, filter?: 'indexed' | 'named', start = 0, count = 0): DebugProtocol.Variable[] {
     const container = this.handles.get(reference);
@@ -68,6 +83,8 @@ export class VariableStore {
         return filter === 'indexed' ? [] : this.localsVariables(container);
       case 'full':
         return filter === 'indexed' ? [] : [fullValueVariable(container.text)];
+      case 'object':
+        return filter === 'indexed' ? [] : this.attributeVariables(container);
       case 'node':
         return this.nodeVariables(container.node, container.evaluateName, container.full, filter, start, count);
     }
@@ -103,8 +120,10 @@ export class VariableStore {
   private localsVariables(scope: LocalsScope): DebugProtocol.Variable[] {
     const out: DebugProtocol.Variable[] = [];
     const confidence = scope.frame.confidence;
+    const objects = scope.frame.objects;
     for (const [name, repr] of scope.frame.locals) {
-      out.push(this.withConfidence(this.marked(this.variable(name, repr, name), scope, name), confidence?.locals.get(name)));
+      const variable = objects !== undefined ? this.objectVariable(scope.frame, name, name, repr, name) : this.variable(name, repr, name);
+      out.push(this.withConfidence(this.marked(variable, scope, name), confidence?.locals.get(name)));
     }
     if (scope.frame.value !== undefined) {
       const name = scope.frame.event === 'exception' ? EXCEPTION_NAME : RETURN_NAME;
@@ -119,6 +138,33 @@ export class VariableStore {
         attributes.add('readOnly');
         variable.presentationHint = { ...hint, attributes: [...attributes] };
       }
+    }
+    return out;
+  }
+
+  /**
+   * A local or attribute that holds a recorded object: expands into its attributes (which the repr alone may not show,
+   * e.g. `<Circle object>`); any other value as `variable` does.
+   */
+  private objectVariable(frame: TraceFrame, name: string, path: string, repr: string, evaluateName: string | undefined): DebugProtocol.Variable {
+    const variable = this.variable(name, repr, evaluateName);
+    const count = attributeNames(frame, path).length;
+    if (count === 0) return variable;
+    variable.variablesReference = this.handles.create({ kind: 'object', frame, path });
+    variable.namedVariables = count;
+    delete variable.indexedVariables;
+    return variable;
+  }
+
+  /** The attributes of a recorded object, in the order the tracer found them; read-only (a recording cannot change). */
+  private attributeVariables(container: ObjectContainer): DebugProtocol.Variable[] {
+    const { frame, path } = container;
+    const out: DebugProtocol.Variable[] = [];
+    for (const name of attributeNames(frame, path)) {
+      const child = `${path}.${name}`;
+      const variable = this.objectVariable(frame, name, child, frame.objects!.get(child)!, /^[\p{ID_Start}_][\p{ID_Continue}]*$/u.test(name) ? child : undefined);
+      variable.presentationHint = { ...(variable.presentationHint ?? {}), kind: variable.presentationHint?.kind ?? 'property', attributes: ['readOnly'] };
+      out.push(variable);
     }
     return out;
   }
@@ -178,6 +224,18 @@ export class VariableStore {
     }
     return out;
   }
+}
+
+/** Names of the attributes recorded right under `path` (`radius` for `self.radius`, not `self.center.x`). */
+function attributeNames(frame: TraceFrame, path: string): string[] {
+  const objects = frame.objects;
+  if (objects === undefined) return [];
+  const prefix = `${path}.`;
+  const names: string[] = [];
+  for (const key of objects.keys()) {
+    if (key.startsWith(prefix) && !key.includes('.', prefix.length)) names.push(key.slice(prefix.length));
+  }
+  return names;
 }
 
 /** Sequences and sets are always paged (indexed); mappings and records only when large. */

@@ -95,7 +95,9 @@ as it runs: each step's event, line, source and the locals that changed.
 
 ${ENTRY_OPTIONS}
 ${TRACER_OPTIONS}
-${OUTPUT_OPTIONS('table (default); cwm: the exact text CWM is trained\n                     on; json: frames with resolved locals')}
+${OUTPUT_OPTIONS('table (default); cwm: the exact text CWM is trained\n                     on; json: frames with resolved locals')}  --no-objects       json: leave out "objects", the attributes of the
+                     program's objects held by locals (recorded for json
+                     only; the CWM text never holds them)
 ${EXIT_CODES}`;
 
 export const PREDICT_HELP = `Usage: cwm-debug predict FILE.py [options]

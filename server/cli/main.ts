@@ -23,7 +23,7 @@ import { TraceTable } from './table';
 import { visible } from './terminal';
 import { CwmTraceWriter, JsonTraceWriter, TableTraceWriter, type TraceWriter } from './trace-output';
 
-const TRACE_OPTIONS = { ...TRACER_OPTION_SPECS, format: { type: 'string' } } as const;
+const TRACE_OPTIONS = { ...TRACER_OPTION_SPECS, format: { type: 'string' }, 'no-objects': { type: 'boolean' } } as const;
 const FORMATS = ['table', 'cwm', 'json'];
 
 
@@ -96,6 +96,8 @@ async function traceCommand(argv: string[]): Promise<number> {
     trace = await recordTrace({
       file, python, entry: values.entry, args: values.args, script: values.script, includePaths: values.include, limits,
       signal: abort.signal, programArgs, ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
+      // Object state only shows in JSON (never in the CWM text or the table): recorded for it alone.
+      objects: format === 'json' && values['no-objects'] !== true,
       // Frames go straight to stdout: a trace of millions of steps is never held whole.
       keepFrames: false,
       output: process.stdout,

@@ -176,6 +176,17 @@ export class LocalsBuilder {
     this.changed = -2;
   }
 
+  /** No names at all. */
+  get empty(): boolean {
+    return this.layout.names.length === 0;
+  }
+
+  /** Takes one name out (an attribute that is no longer there); the others keep their order. */
+  remove(name: string): void {
+    if (this.layout.positionOf(name) === undefined) return;
+    this.reorder(this.layout.names.filter((other) => other !== name));
+  }
+
   /** The locals as they are now, for a frame to keep; unchanged frames share one object. */
   snapshot(): CompactLocals {
     const last = this.last;

@@ -15,6 +15,7 @@ export function frameToJson(frame: TraceFrame): Record<string, unknown> {
     function: frame.functionName,
     depth: frame.depth,
     locals: localsToObject(frame.locals),
+    ...(frame.objects?.size ? { objects: localsToObject(frame.objects) } : {}),
     ...(frame.value !== undefined ? { value: frame.value } : {}),
     ...(frame.output?.length ? { output: frame.output } : {}),
     ...(frame.issues?.length ? { issues: frame.issues } : {}),

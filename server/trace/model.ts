@@ -14,6 +14,16 @@ export type TraceOrigin = 'actual' | 'predicted';
  */
 export type Locals = ReadonlyMap<string, string>;
 
+/** Attributes of objects by dotted path (`self.radius`) → repr; see `TraceFrame.objects`. */
+export type ObjectState = ReadonlyMap<string, string>;
+
+/** The value of a local (`x`) or of a recorded attribute (`self.radius`) at a frame, if it has one. */
+export function valueAt(frame: TraceFrame, name: string): string | undefined {
+  const local = frame.locals.get(name);
+  if (local !== undefined || !name.includes('.')) return local;
+  return frame.objects?.get(name);
+}
+
 /** Text printed by the program during one step. */
 export interface OutputChunk {
   readonly stream: 'stdout' | 'stderr';
@@ -50,6 +60,12 @@ export interface TraceFrame {
   readonly depth: number;
   /** Locals before the line runs (`call`, `line`); empty for `return` and `exception`. */
   readonly locals: Locals;
+  /**
+   * Real runs recorded with object state only (`call`, `line`): attributes of the program's objects held by the locals,
+   * by dotted path from a local (`self.radius`, `self.center.x`) to the attribute's repr, as the locals were at this
+   * step. Never part of the CWM text. Absent when no local holds such an object (or object state was off).
+   */
+  readonly objects?: ObjectState;
   /** `repr` of the returned value (`return`) or of `(type, value, traceback)` (`exception`). */
   readonly value?: string;
   /** What the program printed while this step ran. */

@@ -1,7 +1,7 @@
 // Questions a recording answers directly (omniscient time travel): where a value was set, every value a variable held,
 // every time a line ran, every call with its outcome. Indexes built once per frame list and extended as frames arrive.
 
-import type { Locals, TraceFrame } from './model';
+import { valueAt, type Locals, type ObjectState, type TraceFrame } from './model';
 import { DeltaLocals } from './compact-locals';
 
 /** Where a variable got the value it holds at some step. */
@@ -200,7 +200,9 @@ export class TraceIndex {
       this.previousInScope[i] = previous;
       state.lastFrame = i;
       state.afterException = false;
-      this.recordChanges(state, frame, i, previous === NONE ? undefined : this.frames[previous]!.locals);
+      const before = previous === NONE ? undefined : this.frames[previous]!;
+      this.recordChanges(state, frame, i, before?.locals);
+      if (frame.objects !== undefined || before?.objects !== undefined) this.recordAttributeChanges(state, frame.objects, i, before?.objects);
       if (frame.event === 'line') {
         const file = frame.file ?? '';
         let byLine = this.lineRuns.get(file);
@@ -269,6 +271,26 @@ export class TraceIndex {
     }
   }
 
+  /**
+   * Attributes of recorded objects (`self.radius`) are indexed as names of their own: a dotted path can be no local's
+   * name. One that disappears counts as a change too (its object is no longer held there).
+   */
+  private recordAttributeChanges(state: ScopeState, objects: ObjectState | undefined, i: number, before: ObjectState | undefined): void {
+    if (before === objects) return;
+    if (before !== undefined && objects instanceof DeltaLocals && objects.base === before) {
+      this.noteChange(state, objects.layout.names[objects.at]!, i);
+      return;
+    }
+    if (objects !== undefined) {
+      for (const [name, value] of objects) {
+        if (before === undefined || before.get(name) !== value) this.noteChange(state, name, i);
+      }
+    }
+    if (before !== undefined) {
+      for (const name of before.keys()) if (!objects?.has(name)) this.noteChange(state, name, i);
+    }
+  }
+
   private noteChange(state: ScopeState, name: string, i: number): void {
     const at = state.names.indexOf(name);
     if (at >= 0) state.changes[at]!.push(i);
@@ -283,9 +305,9 @@ export class TraceIndex {
   private changeAt(name: string, shownAt: number): ValueChange {
     const frame = this.frames[shownAt]!;
     const previous = this.previousInScope[shownAt]!;
-    const value = frame.locals.get(name) ?? '';
+    const value = valueAt(frame, name) ?? '';
     if (frame.event === 'call' || previous === NONE) return { shownAt, setBy: shownAt, name, value };
-    const before = this.frames[previous]!.locals.get(name);
+    const before = valueAt(this.frames[previous]!, name);
     return { shownAt, setBy: previous, name, value, ...(before !== undefined ? { before } : {}) };
   }
 

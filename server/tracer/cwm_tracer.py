@@ -2,7 +2,8 @@
 # Standard library only, Python 3.8 to 3.13; server/tracer/protocol.ts reads what it writes.
 #
 # Usage: cwm_tracer.py [--entry NAME [--args EXPR]] [--script] [--include PATH]... [--max-events N]
-#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] [--hook auto|settrace|monitoring] FILE
+#                      [--timeout SECONDS] [--max-repr N] [--max-output BYTES] [--hook auto|settrace|monitoring]
+#                      [--objects] FILE
 #
 # Wire format: one token per line (UTF-8). The hot path only appends ready-made strings to a buffer, which is
 # written in batches; so most events cost one list append and most values none at all.
@@ -16,6 +17,8 @@
 #   r12,3           return event in scope 3; the next line is the value
 #   x12,3           exception event in scope 3 (which becomes current); the next line is the value
 #   :name           a local whose repr changed (or all locals after a call); the next line is its repr
+#   .a.b            only with --objects: attribute b of the object in local a changed; the next line is its repr
+#   !a.b            only with --objects: attribute b of the object in local a is no longer there (see object state)
 #   {...}           JSON record, one of:
 #                   {"t": "start", "python": sys.version, "pid", "file"}        first, written at once
 #                   {"t": "begin", "entry": {"kind": "function", "name", "line", "args"?} | {"kind": "script"}}
@@ -766,17 +769,24 @@ def _local(frame, event, arg):
                 _cur = sid
                 _push(_Ev('l%d,%d' % (line, sid)))
             if info[2]:
-                _relocals(*_names_values(frame, info[3]), names, ntoks, objs, reps)
+                new_names, values = _names_values(frame, info[3])
+                _relocals(new_names, values, names, ntoks, objs, reps)
+                if _objects_on and (_M in objs or frame in _ostates):
+                    _object_step(frame, new_names, values)
                 return _local
             if loc is None:
                 loc = frame.f_locals
             if info[5]:
                 if list(loc) != names:
                     _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                    if _objects_on and (_M in objs or frame in _ostates):
+                        _object_step(frame, loc, loc.values())
                     return _local
             elif len(loc) != len(names):
                 # Locals are only ever added here, so an unchanged length means unchanged names and order.
                 _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                if _objects_on and (_M in objs or frame in _ostates):
+                    _object_step(frame, loc, loc.values())
                 return _local
             i = -1
             for value in loc.values():
@@ -839,6 +849,11 @@ def _local(frame, event, arg):
                 if r != reps[i]:
                     reps[i] = r
                     _extend((ntoks[i], r))
+            # A recorded object is never a value kept in objs (see _STABLE): a frame whose locals are all kept there
+            # holds none, which `in` tells at C speed (objs holds no program object, so no __eq__ of the program runs);
+            # a frame that held one until now still needs its step, to say its attributes are gone.
+            if _objects_on and (_M in objs or frame in _ostates):
+                _object_step(frame, loc, loc.values())
             return _local
         if event == 'return':
             line = frame.f_lineno or 0
@@ -858,6 +873,8 @@ def _local(frame, event, arg):
             _cur = _spop() if _scope_stack else 0
             if not (info[4] and _suspended(frame)):
                 _states.pop(frame, None)
+                if _objects_on:
+                    _ostates.pop(frame, None)
                 if sid == 1:
                     _end_of_entry()
             return None
@@ -947,6 +964,10 @@ def _global(frame, event, arg):
             st[4][:] = objs
             st[5][:] = reps
         _extend(out)
+        if _objects_on:
+            _ostates.pop(frame, None)  # a resumed generator's attributes come afresh, as its locals do
+            if _M in objs:
+                _object_step(frame, names, values)
         _spush(_cur)
         _cur = sid
         return _local
@@ -967,6 +988,376 @@ def _suspended(frame):
     except Exception:
         return True  # keeping the state only costs memory; dropping it could split a scope
 
+
+# ---------------------------------------------------------------- object state (--objects)
+# With --objects, the attributes of user objects held by locals are recorded as well, outside the CWM text: an
+# object is recorded when its class is defined in traced code (the program or an included file), whatever its
+# __repr__. Its attributes are read from its instance dict and __slots__ through the C descriptors of the class's
+# bases, never through getattr (so no property, __getattr__ or __getattribute__ of the program runs); their values
+# are shown with the same bounded repr as locals, and a recorded object found among them is opened in turn, to
+# _OBJ_DEPTH levels. At most _OBJ_MAX attributes are recorded per step; past that a note says so once.
+# Per frame, a tree of caches (local name -> attribute -> [value, repr, snapshot, child cache]) is compared with
+# what the objects hold now: an attribute whose value is the same object with a repr that cannot change (see
+# _STABLE, _Snap) costs an identity check; the wire only carries the paths whose repr changed:
+#   .PATH   an attribute (dotted path from a local, e.g. .self.radius) whose repr changed; the next line is its repr
+#   !PATH   an attribute no longer there (deleted, or its object no longer held)
+_OBJ_DEPTH = 2
+_OBJ_MAX = 100
+_objects_on = False
+_ostates = {}  # frame -> {local name: node} (see _obj_walk)
+_ostates_get = _ostates.get
+_obj_layouts = {}  # class -> (dict getter or None, ((name, slot getter), ...)), or None: not recorded
+_obj_layouts_get = _obj_layouts.get
+# Classes known not to be recorded: a frame whose locals are all of these costs one set check per step.
+_not_objects = set(_STABLE) | {list, dict, set, frozenset, tuple, bytearray, type, types.ModuleType, _FUNCTION,
+                               types.BuiltinFunctionType, types.MethodType, types.GeneratorType}
+# Classes whose repr needs no call to know: atoms (the same object, the same repr), and recorded classes with object's
+# own __repr__ (`<shapes.Circle object>` once the address is stripped: the class's). Only for attributes, never locals.
+_obj_stable = set(_STABLE)
+_GETSET = types.GetSetDescriptorType
+_MEMBER = types.MemberDescriptorType
+_type_mro = type.__dict__['__mro__'].__get__
+_type_dict = type.__dict__['__dict__'].__get__
+_type_module = type.__dict__['__module__'].__get__
+_object_repr = object.__repr__
+_range = range
+from itertools import compress as _compress
+from operator import ne as _ne
+
+
+def _traced_source(filename):
+    """Whether a file is traced code, decided as _decide does but with no side effect (no file record written)."""
+    traced = _fd_get(filename)
+    if traced is not None:
+        return traced
+    try:
+        if filename.startswith('<'):
+            return False
+        real = os.path.realpath(filename)
+        if real == _target:
+            return True
+        if any(real.startswith(d) for d in _excluded_dirs) or any(p in real for p in _PACKAGE_DIRS):
+            return False
+        return real in _includes_files or any(real.startswith(d) for d in _includes_dirs)
+    except Exception:
+        return False
+
+
+def _obj_layout(cls):
+    """How to read an instance's own attributes without running the program's code, or None when its class is not
+    defined in traced code (cached per class). Reads only the class dicts along the MRO, through type's descriptors."""
+    layout = None
+    try:
+        own = _type_dict(cls)
+        filename = None
+        for value in own.values():
+            if type(value) is _FUNCTION:
+                filename = value.__code__.co_filename
+                break
+        if filename is None:
+            module = sys.modules.get(_type_module(cls))
+            if type(module) is types.ModuleType:
+                filename = module.__dict__.get('__file__')
+        if type(filename) is str and _traced_source(filename):
+            getter = None
+            slots = []
+            own_repr = None
+            for base in _type_mro(cls):
+                found = _type_dict(base)
+                if getter is None and type(found.get('__dict__')) is _GETSET:
+                    getter = found['__dict__'].__get__
+                if own_repr is None and '__repr__' in found:
+                    own_repr = found['__repr__']
+                for name, value in found.items():
+                    if type(value) is _MEMBER and type(name) is str:
+                        slots.append((name, value.__get__))
+            if getter is not None or slots:
+                layout = (getter, tuple(slots))
+                if own_repr is _object_repr:
+                    _obj_stable.add(cls)
+    except Exception:
+        layout = None
+    _obj_layouts[cls] = layout
+    if layout is None:
+        _not_objects.add(cls)
+    return layout
+
+
+class _ObjectBudget(Exception):
+    pass
+
+
+_obj_out = []  # the tokens of the step being recorded
+
+
+def _obj_node():
+    """Cache of one object's attributes as last recorded: [names (tuple), ids of their values (tuple), whether every
+    value's repr can be known without calling repr (see _obj_walk), {name: entry}, positions of recorded objects
+    below, names of small containers kept as snapshots, types of the values (tuple)]
+    entry: [the value when an atom else _M, repr, _Snap or _M, nested node or None, path, type of the value]
+    No entry holds a program object other than atoms and builtin containers of atoms (as the locals' caches do), so
+    recording object state never keeps an object of the program alive (its __del__ and weak references run on time)."""
+    return [(), (), False, {}, [], [], ()]
+
+
+def _obj_walk(prefix, value, layout, node, depth, budget):
+    """Compares an object's attributes with its node, pushing what changed, and walks the recorded objects among them;
+    returns how many attributes the step may still record (raises _ObjectBudget past the limit). A value's repr is
+    known without calling repr when it is the same atom as before (kept alive by its entry, so the same id is the same
+    object), a recorded object of object's own repr of the same class as before (its repr is the class's), or a small
+    container of atoms whose snapshot still holds."""
+    getter, slots = layout
+    d = getter(value) if getter is not None else None
+    if slots:
+        keys = list(d) if type(d) is dict else []
+        vals = list(d.values()) if type(d) is dict else []
+        for name, get in slots:
+            try:
+                v = get(value)
+            except AttributeError:  # an unset slot
+                continue
+            keys.append(name)
+            vals.append(v)
+    elif type(d) is dict:
+        keys = d
+        vals = d.values()
+    else:
+        keys = vals = ()
+    entries = node[3]
+    n = len(keys)
+    # The same attribute names, values of the same classes: only atoms that are other objects now need a repr.
+    if node[2] and n == len(node[0]) and n <= budget and all(map(_is_, keys, node[0])):
+        ids = tuple(map(id, vals))
+        if ids == node[1]:
+            # The same objects, or others at the same addresses (only atoms are held): the same classes tells.
+            quick = all(map(_is_, map(type, vals), node[6]))
+        else:
+            types_ = tuple(map(type, vals))
+            quick = all(map(_is_, types_, node[6]))
+            if quick:
+                vals_t = tuple(vals)
+                for i in _compress(_range(n), map(_ne, ids, node[1])):
+                    v = vals_t[i]
+                    t = types_[i]
+                    entry = entries[node[0][i]]
+                    if entry[3] is not None:
+                        quick = False
+                        break
+                    if t in _obj_stable:
+                        if t not in _STABLE:
+                            continue  # another object of the same class: the same repr
+                        r = _rv(v)
+                        entry[0] = v
+                    elif type(entry[2]) in _SNAP_TYPES and (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+                        # Another small container where there was one (the loop variable holds the next object).
+                        snap = _attr_snapshot(v, t)
+                        if snap is _M:
+                            quick = False
+                            break
+                        entry[2] = snap
+                        r = _rv(v)
+                    else:
+                        quick = False
+                        break
+                    if entry[1] != r:
+                        _obj_out.append('.' + entry[4])
+                        _obj_out.append(r)
+                        entry[1] = r
+                node[1] = ids
+        if quick and node[5]:
+            vals_t = tuple(vals)
+            names = node[0]
+            for i in node[5]:
+                v = vals_t[i]
+                snap = entries[names[i]][2]
+                if type(snap) is _Snap:  # _snap_unchanged, inline: most objects have a small list or two
+                    if snap[0] is not v or len(v) != len(snap[1]) or not all(map(_is_, v, snap[1])) \
+                            or (type(v) is dict and not all(map(_is_, v.values(), snap[2]))):
+                        quick = False
+                        break
+                elif not _attr_snap_holds(v, type(v), snap):
+                    quick = False
+                    break
+        if quick:
+            budget -= n
+            if node[4]:
+                vals_t = tuple(vals)
+                names = node[0]
+                for i in node[4]:
+                    v = vals_t[i]
+                    e = entries[names[i]]
+                    budget = _obj_walk(e[4] + '.', v, _obj_layouts[type(v)], e[3], depth + 1, budget)
+            return budget
+    cut = n > budget
+    if cut:
+        keys = list(keys)[:budget]
+        vals = list(vals)[:budget]
+        budget = 0
+    else:
+        budget -= n  # counted before the objects below, which share what is left
+    out = _obj_out
+    stable = True
+    nested = []
+    snapped = []
+    i = -1
+    for name, v in zip(keys, vals):
+        i += 1
+        if type(name) is not str:
+            stable = False
+            continue
+        entry = entries.get(name)
+        t = type(v)
+        if entry is None:
+            path = prefix + name
+            r = _rv(v)
+            entry = entries[name] = [_M, r, _M, None, path, t]
+            out.append('.' + path)
+            out.append(r)
+        elif (entry[0] is v if t in _STABLE else entry[5] is t) if t in _obj_stable else \
+                (type(entry[2]) in _SNAP_TYPES and entry[5] is t and _attr_snap_holds(v, t, entry[2])):
+            pass
+        else:
+            r = _rv(v)
+            if entry[1] != r:
+                out.append('.' + entry[4])
+                out.append(r)
+                entry[1] = r
+        entry[0] = v if t in _STABLE else _M
+        old_type = entry[5]
+        entry[5] = t
+        if t in _obj_stable:
+            entry[2] = _M
+        elif (t is list or t is set or t is dict) and len(v) * 6 <= _LIM:
+            snap = entry[2]
+            if not (type(snap) in _SNAP_TYPES and old_type is t and _attr_snap_holds(v, t, snap)):
+                snap = entry[2] = _attr_snapshot(v, t)
+            if snap is _M:
+                stable = False
+            else:
+                snapped.append(i)
+        else:
+            entry[2] = _M
+            stable = False
+        if depth < _OBJ_DEPTH and t not in _not_objects:
+            sub = _obj_layouts_get(t, _M)
+            if sub is _M:
+                sub = _obj_layout(t)
+            if sub is not None:
+                if entry[3] is None:
+                    entry[3] = _obj_node()
+                nested.append(i)
+                budget = _obj_walk(entry[4] + '.', v, sub, entry[3], depth + 1, budget)
+                continue
+        if entry[3] is not None:
+            _obj_forget(entry[3])
+            entry[3] = None
+    if cut:
+        raise _ObjectBudget()
+    if len(entries) != n:
+        current = set(keys)
+        for name in [k for k in entries if k not in current]:
+            entry = entries.pop(name)
+            out.append('!' + entry[4])
+            if entry[3] is not None:
+                _obj_forget(entry[3])
+    node[0] = tuple(keys)
+    node[1] = tuple(map(id, vals))
+    node[2] = stable
+    node[4] = nested
+    node[5] = snapped
+    node[6] = tuple(map(type, vals))
+    return budget
+
+
+class _TypeSnap(tuple):
+    """The classes of a small list's or set's items, all recorded classes of object's own repr: its repr is theirs
+    (`[<shapes.Point object>, ...]`), so no item needs to be held to know it."""
+    __slots__ = ()
+
+
+_SNAP_TYPES = frozenset((_Snap, _TypeSnap))
+
+
+def _attr_snapshot(v, t):
+    """A snapshot of a small container attribute: of its atoms (_Snap, holding them as the locals' caches do), or of
+    its objects' classes (_TypeSnap); _M when neither."""
+    snap = _snapshot(v, t)
+    if snap is _M and t is not dict and v:
+        kinds = tuple(map(type, v))
+        if _obj_stable.issuperset(kinds) and _STABLE.isdisjoint(kinds):
+            return _TypeSnap(kinds)
+    return snap
+
+
+def _attr_snap_holds(v, t, snap):
+    """Whether a container attribute still shows as its snapshot did (the caller checked its class)."""
+    if type(snap) is _Snap:
+        return _snap_unchanged(v, t, snap)
+    return len(v) == len(snap) and all(map(_is_, map(type, v), snap))
+
+
+def _snap_unchanged(v, t, snap):
+    if snap[0] is not v:
+        return False
+    if t is dict:
+        return len(v) == len(snap[1]) and all(map(_is_, v, snap[1])) and all(map(_is_, v.values(), snap[2]))
+    return len(v) == len(snap[1]) and all(map(_is_, v, snap[1]))
+
+
+def _obj_forget(node):
+    """Says that every attribute under a node is gone (its object is no longer held there)."""
+    for entry in node[3].values():
+        _obj_out.append('!' + entry[4])
+        if entry[3] is not None:
+            _obj_forget(entry[3])
+
+
+def _object_step(frame, names, values):
+    """Records the attributes of the recorded objects among a frame's locals (after its call or line token)."""
+    global _obj_out
+    ost = _ostates_get(frame)
+    if ost is None:
+        if _not_objects.issuperset(map(type, values)):
+            return
+        ost = {}
+    new = not ost
+    out = _obj_out = []
+    held = 0
+    budget = _OBJ_MAX
+    try:
+        for name, value in zip(names, values):
+            t = type(value)
+            if t in _not_objects:
+                continue
+            layout = _obj_layouts_get(t, _M)
+            if layout is _M:
+                layout = _obj_layout(t)
+                if layout is None:
+                    continue
+            held += 1
+            node = ost.get(name)
+            if node is None:
+                node = ost[name] = _obj_node()
+            budget = _obj_walk(name + '.', value, layout, node, 1, budget)
+    except _ObjectBudget:
+        _note('objects', 'Object state cut at %d attributes per step: the attributes of the objects held by a step\'s '
+                         'locals past that many are not recorded (the trace itself is complete).' % _OBJ_MAX)
+        held = None
+    except Exception:
+        _internal_error('object state')
+        held = None
+    if held is not None and held != len(ost):
+        # A local no longer holds a recorded object (rebound, or deleted): its attributes are gone.
+        now = set([n for n, v in zip(names, values) if type(v) not in _not_objects])
+        for name in [n for n in ost if n not in now]:
+            _obj_forget(ost.pop(name))
+    if new:
+        if ost:
+            _ostates[frame] = ost
+    elif not ost:
+        _ostates.pop(frame, None)
+    if out:
+        _extend(out)
 
 # ---------------------------------------------------------------- the hook: sys.settrace, or sys.monitoring (3.12+)
 # Both hooks drive the same _global/_local above. On 3.12+ sys.settrace is itself built on sys.monitoring
@@ -1240,6 +1631,7 @@ def _writer():
 # ---------------------------------------------------------------- setup
 def _parse_options(argv):
     global _LIM, _BIGI, _NBIGI, _MAXEV, _TIMEOUT, _MAXOUT
+    global _objects_on
     opts = {'entry': None, 'args': None, 'script': False, 'include': [], 'file': None, 'argv': [], 'hook': 'auto'}
     i = 0
     numeric = {'--max-events': int, '--timeout': float, '--max-repr': int, '--max-output': int}
@@ -1265,6 +1657,8 @@ def _parse_options(argv):
             opts['include'].append(value)
         elif a == '--script':
             opts['script'] = True
+        elif a == '--objects':
+            _objects_on = True  # attributes of the program's objects, outside the CWM text (see object state)
         elif a == '--hook':
             # auto: sys.monitoring where there is one (3.12+), else sys.settrace; the same trace either way.
             if value not in ('auto', 'settrace', 'monitoring'):

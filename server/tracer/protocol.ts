@@ -42,6 +42,8 @@ interface ScopeInfo {
   file?: TracedFile;
   /** Latest locals of the scope, in order, copied on write (frames keep compact snapshots of them). */
   locals: LocalsBuilder;
+  /** Latest attributes of the objects its locals hold (`--objects`), made at the scope's first attribute. */
+  objects?: LocalsBuilder;
 }
 
 /** The frame being read: complete (and handed out as is) once the next event starts. */
@@ -69,7 +71,7 @@ interface TracedFile {
 }
 
 /** What the next line of the stream is: a token, a local's value (of `expectName`), or a return/exception value. */
-const enum Expect { token, local, arg }
+const enum Expect { token, local, arg, attribute }
 
 /** Incremental parser of the tracer's token stream. `push` takes raw text in any chunks. */
 export class TracerStreamParser {
@@ -123,6 +125,7 @@ export class TracerStreamParser {
       this.expect = Expect.token;
       if (!this.pending) return;
       if (expected === Expect.arg) this.pending.value = text;
+      else if (expected === Expect.attribute) this.objectsOf(this.pending)?.set(this.expectName, text);
       else if (this.pending.event === 'call' || this.pending.event === 'line') this.localsOf(this.pending).set(this.expectName, text);
       return;
     }
@@ -134,6 +137,12 @@ export class TracerStreamParser {
       this.expectName = text.slice(1);
       return;
     }
+    if (first === 0x2e /* . */) {
+      this.expect = Expect.attribute;
+      this.expectName = text.slice(1);
+      return;
+    }
+    if (first === 0x21 /* ! */) return this.dropAttribute(text.slice(1));
     if ((first >= 0x30 && first <= 0x39) || first === 0x2d /* - */) {
       const line = Number.parseInt(text, 10);
       if (Number.isNaN(line)) return this.handlers.onProtocolError(`unreadable tracer token "${text.slice(0, 40)}"`);
@@ -264,7 +273,10 @@ export class TracerStreamParser {
     const info = this.scopes.get(scope);
     // Line frames share the scope's locals until one changes (copy on write): unchanged frames cost no copy. The frame
     // gets them when it is complete (emitPending), after the changes that follow its token.
-    if (fresh) info?.locals.reset();
+    if (fresh) {
+      info?.locals.reset();
+      info?.objects?.reset();
+    }
     if (!info) this.strayLocals.reset();
     const file = info?.file;
     // One object shape for every frame of the main file (no spread: this runs once per event).
@@ -287,11 +299,34 @@ export class TracerStreamParser {
     return this.scopes.get(pending.scope)?.locals ?? this.strayLocals;
   }
 
+  /**
+   * The builder of a pending call/line frame's object attributes (made at the scope's first one: a recording without
+   * objects costs nothing); undefined for other frames or an unknown scope.
+   */
+  private objectsOf(pending: PendingFrame): LocalsBuilder | undefined {
+    if (pending.event !== 'call' && pending.event !== 'line') return undefined;
+    const info = this.scopes.get(pending.scope);
+    if (!info) return undefined;
+    return (info.objects ??= new LocalsBuilder());
+  }
+
+  /** `!PATH`: an attribute that is no longer there. */
+  private dropAttribute(path: string): void {
+    const pending = this.pending;
+    const objects = pending ? this.objectsOf(pending) : undefined;
+    if (!objects) return;
+    objects.remove(path);
+  }
+
   private emitPending(): void {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    if (pending.event === 'call' || pending.event === 'line') pending.locals = this.localsOf(pending).snapshot();
+    if (pending.event === 'call' || pending.event === 'line') {
+      pending.locals = this.localsOf(pending).snapshot();
+      const objects = this.scopes.get(pending.scope)?.objects;
+      if (objects !== undefined && !objects.empty) pending.objects = objects.snapshot();
+    }
     this.handlers.onFrame(pending);
   }
 }

@@ -61,6 +61,11 @@ export interface TraceRequest {
   output?: NodeJS.WritableStream & { writableNeedDrain?: boolean };
   /** The program's own arguments: its sys.argv[1:]. */
   programArgs?: readonly string[];
+  /**
+   * Also record the attributes of the program's objects held by locals (`TraceFrame.objects`), outside the CWM text;
+   * default false (the frames' locals, and so the CWM text, are the same either way).
+   */
+  objects?: boolean;
 }
 
 export type TracerErrorKind =
@@ -209,6 +214,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
   if (request.entry !== undefined) args.push('--entry', request.entry);
   if (request.args !== undefined) args.push('--args', request.args);
   if (request.script) args.push('--script');
+  if (request.objects) args.push('--objects');
   if (request.hook && request.hook !== 'auto') args.push('--hook', request.hook);
   for (const include of request.includePaths ?? []) {
     if (!existsSync(resolve(include))) {

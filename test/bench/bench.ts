@@ -22,6 +22,7 @@ import { benchEval } from './eval-bench';
 import { benchReadAhead } from './read-ahead-bench';
 import { benchInverse } from './inverse-bench';
 import { benchTracer } from './tracer-bench';
+import { benchObjects } from './objects-bench';
 import { benchQueries } from './queries-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
@@ -161,6 +162,10 @@ async function main(): Promise<void> {
   const codec = await loadTokenizer(tokenizerPath);
   try {
     if (wants('tracer')) await benchTracer(print);
+    if (wants('objects')) {
+      print();
+      await benchObjects(print);
+    }
     if (wants('queries')) {
       print();
       await benchQueries(print);

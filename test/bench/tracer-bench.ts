@@ -55,7 +55,7 @@ const PEERS: Peer[] = [
   { name: 'cli', scale: 1, command: (py, w, n) => [process.execPath, [cli, 'trace', workloads, '--entry', w.entry, '--args', String(n), '--format', 'cwm', '--python', py, '--max-events', '100000000', '--timeout', '600']] },
 ];
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
@@ -65,14 +65,14 @@ function median(values: number[]): number {
 const gnuTime = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0 ? '/usr/bin/time' : undefined;
 const timesFile = join(mkdtempSync(join(tmpdir(), 'cwm-bench-')), 'time.txt');
 
-interface Took {
+export interface Took {
   wall: number;
   /** User + system milliseconds of the command and its children; NaN without GNU time. */
   cpu: number;
 }
 
 /** How long a command took; its stdout is drained and dropped. */
-function timeProcess(command: string, args: string[]): Promise<Took> {
+export function timeProcess(command: string, args: string[]): Promise<Took> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const [cmd, argv] = gnuTime ? [gnuTime, ['-o', timesFile, '-f', '%U %S', command, ...args]] : [command, args];

@@ -56,3 +56,45 @@ def text_heavy(n):
             longest = word
     top = sorted(counts.items(), key=lambda item: -item[1])[:5]
     return top, longest
+
+
+class Particle:
+    """A user object without __repr__ (shown as <Particle object>): its attributes are what object state records."""
+
+    def __init__(self, x, v):
+        self.x = x
+        self.v = v
+        self.hits = 0
+        self.trail = []
+
+    def step(self, dt):
+        self.x += self.v * dt
+        if self.x < 0 or self.x > 100:
+            self.v = -self.v
+            self.hits += 1
+        if len(self.trail) < 5:
+            self.trail.append(self.x)
+        return self.x
+
+
+class Box:
+    def __init__(self, particles):
+        self.particles = particles
+        self.ticks = 0
+        self.energy = 0.0
+
+    def tick(self, dt):
+        self.ticks += 1
+        total = 0.0
+        for p in self.particles:
+            total += p.step(dt)
+        self.energy = total
+        return total
+
+
+def object_heavy(n):
+    """Methods on user objects (self with a few attributes, a nested list of objects): what object state costs most on."""
+    box = Box([Particle(i * 10.0, 1.5 + i) for i in range(4)])
+    for _ in range(n // 4):
+        box.tick(0.5)
+    return box.ticks, box.energy
