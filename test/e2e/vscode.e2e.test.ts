@@ -351,8 +351,9 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
       await vscode.waitVisible(vscode.page.locator('.quick-input-list .monaco-list-row', { hasText: /Run 4 of 4/ }).first(), 'the fourth run of line 12');
       await vscode.screenshot('13-every-run-of-a-line');
       await vscode.pickQuickInputRow(/Run 3 of 4/);
-      const third = await vscode.waitForStopped();
-      assert.equal(third[0]!.line, LINES.loopBody);
+      // A move asked by a custom request sends no "continued" first: wait for the new stop's position, not any stop.
+      const onLine = (line: number, what: string) => vscode.poll(what, () => vscode.callStack(), (stack) => stack[0]?.line === line);
+      await onLine(LINES.loopBody, 'the debugger on the third run of line 12');
       await vscode.waitForScope('Locals', (values) => values.get('i') === '2' && values.get('total') === '1', 'to hold i = 2, total = 1 on the third run');
 
       // Value history of total (cursor on the name): 0, 0, 1, 5, 14 in this call.
@@ -366,8 +367,7 @@ describe('the extension in a real VS Code (code-server + Chromium)', { skip, tim
 
       // Where did total come from: the loop body of the run before (total = 1 was set there, when i was 1).
       await vscode.runCommand('CWM: Where Did This Value Come From?');
-      const source = await vscode.waitForStopped();
-      assert.equal(source[0]!.line, LINES.loopBody);
+      await onLine(LINES.loopBody, 'the debugger on the line that set total');
       await vscode.waitForScope('Locals', (values) => values.get('i') === '1' && values.get('total') === '0', 'to hold i = 1, total = 0 where total = 1 was set');
 
       // The call history view and the lenses: square ran 4 times, none raised.

@@ -189,10 +189,14 @@ export class VsCodePage {
    * active editor if any, else the explorer's list.
    */
   async focusWorkbench(): Promise<void> {
-    const editor = this.page.locator(SELECTORS.editorTextArea);
-    if (await editor.count() > 0 && await editor.first().isVisible().catch(() => false)) {
-      await editor.first().focus();
-      return;
+    // The active text editor, else whatever the side bar shows (the explorer, or Run and Debug after a session), else
+    // the activity bar: any of them takes the workbench's shortcuts.
+    for (const selector of [SELECTORS.editorTextArea, '.explorer-folders-view .monaco-list', '.part.sidebar .monaco-list', '.part.sidebar .pane-header', '.part.activitybar .action-label']) {
+      const candidate = this.page.locator(selector);
+      if (await candidate.count() > 0 && await candidate.first().isVisible().catch(() => false)) {
+        await candidate.first().focus();
+        return;
+      }
     }
     await this.page.locator('.explorer-folders-view .monaco-list').first().focus();
   }
