@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { localsToObject, type Trace, type TraceFrame } from '../trace/model';
 import { recordTrace, type TraceRequest } from '../tracer/runner';
-import { TraceIndex, type ValueChange } from '../trace/queries';
+import { TraceIndex, type LineRun, type ValueChange } from '../trace/queries';
 import { CompareNavigator } from './compare';
 import { PredictionNavigator, RecordedNavigator, type Side, type TraceNavigator } from './navigator';
 
@@ -128,6 +128,28 @@ function describeChange(change: ValueChange, frames: readonly TraceFrame[], nav:
   };
 }
 
+/** One time a line ran, with its position on the timeline (absent where the timeline has no row for the step). */
+export interface PositionedLineRun extends LineRun {
+  readonly position?: number;
+}
+
+/** The first `limit` runs of a line on one side, with their positions, and how many there are in all. */
+function lineRuns(
+  nav: TraceNavigator, side: Side, frames: readonly TraceFrame[], line: number, path: string | undefined, limit: number, mainPath: string | undefined,
+): { line: number; total: number; runs: PositionedLineRun[] } {
+  const index = indexOf(frames);
+  // Frames of the main program carry no file; other files' frames carry their absolute path.
+  const file = path !== undefined && (mainPath === undefined || resolve(path) !== resolve(mainPath)) ? resolve(path) : undefined;
+  const runs = index.runsOfLine(line, file, limit).map((run) => ({ ...run, position: positionOf(nav, side, run.step) }));
+  return { line, total: index.countRunsOfLine(line, file), runs };
+}
+
+/** The runs of a line of the main program on the side the debugger goes by (its goto targets, one per run). */
+export function runsOfProgramLine(nav: TraceNavigator, line: number, limit: number): { total: number; runs: PositionedLineRun[] } {
+  const { side, frames } = sideFrames(nav, undefined);
+  return lineRuns(nav, side, frames, line, undefined, limit, undefined);
+}
+
 /** Answers one query; throws QueryError (arguments or question wrong) with a sentence for the user. */
 /** What the session knows that the trace does not: the program's path, where the breakpoints are. */
 export interface QueryContext {
@@ -178,17 +200,8 @@ export function answerQuery(command: QueryCommand, rawArgs: unknown, nav: TraceN
     }
     case 'cwm/lineRuns': {
       const { line, path, limit = DEFAULT_LIMIT } = parsed.data as z.infer<(typeof Schemas)['cwm/lineRuns']>;
-      // Frames of the main program carry no file; other files' frames carry their absolute path.
-      const file = path !== undefined && (mainPath === undefined || resolve(path) !== resolve(mainPath)) ? resolve(path) : undefined;
-      const total = index.countRunsOfLine(line, file);
-      const runs = index.runsOfLine(line, file, limit);
-      return {
-        body: {
-          side, line, total,
-          runs: runs.map((run) => ({ ...run, position: positionOf(nav, side, run.step) })),
-          ...(total > limit ? { note: `The first ${limit} of ${total} runs are listed.` } : {}),
-        },
-      };
+      const runs = lineRuns(nav, side, frames, line, path, limit, mainPath);
+      return { body: { side, ...runs, ...(runs.total > limit ? { note: `The first ${limit} of ${runs.total} runs are listed.` } : {}) } };
     }
     case 'cwm/calls': {
       const { function: name, limit = DEFAULT_LIMIT } = parsed.data as z.infer<(typeof Schemas)['cwm/calls']>;

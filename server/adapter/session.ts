@@ -1,7 +1,7 @@
 // The CWM debug adapter: maps Debug Adapter Protocol requests onto a TraceNavigator (real trace, prediction, or both
 // compared) through the StepController; holds no prediction logic. Runs standalone over stdio (main.ts) or inline.
 
-import { answerQuery, isQueryCommand, recordIndexedTrace, QueryError, type QueryAnswer, type QueryCommand } from './queries';
+import { answerQuery, isQueryCommand, recordIndexedTrace, runsOfProgramLine, QueryError, type QueryAnswer, type QueryCommand } from './queries';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
@@ -409,7 +409,7 @@ export class CwmDebugSession extends DebugSession {
     // Then one target per time the line already ran (every execution of a line, in the order they ran).
     if (targets.length > 0 && this.nav) {
       try {
-        const runs = answerQuery('cwm/lineRuns', { line, limit: MAX_RUN_TARGETS }, this.nav, { mainPath: this.config?.program }).body as { total: number; runs: { step: number; position?: number; changed: { name: string; value: string }[] }[] };
+        const runs = runsOfProgramLine(this.nav, line, MAX_RUN_TARGETS);
         for (const [k, run] of runs.runs.entries()) {
           if (run.position === undefined) continue;
           const changed = run.changed.map((c) => `${c.name} = ${c.value}`).join(', ');

@@ -2,26 +2,12 @@
 // naming the option and offering the right spelling, and that takes everything after `--` as the program's arguments.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { editDistance } from '../trace/edit-distance';
 
 /** A problem with how the tool was called: one sentence, exit code 2. */
 export class UsageError extends Error {}
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
-
-/** Edit distance, for "did you mean" (option names are short, so the quadratic table is nothing). */
-function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return previous[b.length]!;
-}
 
 /** The closest known name, when one is close enough to be what the user meant. */
 export function closestName(given: string, known: readonly string[]): string | undefined {

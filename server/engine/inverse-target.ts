@@ -1,6 +1,7 @@
 // What inverse execution looks for (a line, a line with a condition on its locals, a return value, an exception) and how
 // any trace, predicted or real, is measured against it: reached where, how close it came, and where it went instead.
 
+import { editDistance } from '../trace/edit-distance';
 import { splitSourceLines } from '../cwm/lines';
 import type { Locals, Trace, TraceFrame } from '../trace/model';
 import { evaluateExpression, type Limits } from '../values/py-interpret';
@@ -185,16 +186,3 @@ export function closeness(frames: readonly TraceFrame[], target: InverseTarget, 
   return frames.some((frame) => frame.event === 'exception') ? 1 : 0;
 }
 
-function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return previous[b.length]!;
-}

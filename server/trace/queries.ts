@@ -359,12 +359,6 @@ export class TraceIndex {
     return { total, entries: steps.map((shownAt) => ({ ...this.changeAt(name, shownAt), call: this.callStepOf[shownAt]! })) };
   }
 
-  /** The call frame's index of the call a step belongs to (the step itself for a call frame); -1 when unknown. */
-  callOf(step: number): number {
-    this.update();
-    return step >= 0 && step < this.indexed ? this.callStepOf[step]! : NONE;
-  }
-
   /** Every time `line` (of `file`, the main file when undefined) ran, with what changed at that moment. */
   runsOfLine(line: number, file?: string, limit = Infinity): LineRun[] {
     this.update();
@@ -426,20 +420,4 @@ export class TraceIndex {
     this.update();
     return this.exceptionSteps.toArray();
   }
-}
-
-/** The same answers by walking the frames, with no index: the baseline `npm run bench` measures the index against. */
-export function lastChangeByScan(frames: readonly TraceFrame[], step: number, name: string): number | undefined {
-  const frame = frames[step];
-  if (!frame) return undefined;
-  const value = frame.locals.get(name);
-  let shownAt: number | undefined;
-  for (let i = step; i >= 0; i--) {
-    const candidate = frames[i]!;
-    if (candidate.scope !== frame.scope || (candidate.event !== 'call' && candidate.event !== 'line')) continue;
-    if (candidate.locals.get(name) !== value) break;
-    shownAt = i;
-    if (candidate.event === 'call') break;
-  }
-  return shownAt;
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
+import { median } from './stats';
 
 // The stand-in answers every API call with a do-nothing object, so activation runs its real code path (registrations,
 // settings reads, the status check, the language client's start) without an editor. `then` is absent so nothing awaits it.
@@ -60,10 +61,6 @@ process.exit(0);
 const HELLO = `const vscode = require('vscode');
 exports.activate = (context) => { context.subscriptions.push(vscode.commands.registerCommand('hello.world', () => {})); };`;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 function measure(harness: string, extension: string, runs: number): { load: number; activate: number; total: number } {
   const samples: { load: number; activate: number }[] = [];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { fixturesDir, repoRoot } from '../helpers/paths';
+import { median } from './stats';
 
 const ADAPTER = join(repoRoot, 'dist', 'adapter.js');
 const PROGRAM = join(fixturesDir, 'adapter', 'big.py');
@@ -20,11 +21,6 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function ms(value: number): string {
   return `${value.toFixed(2)} ms`;

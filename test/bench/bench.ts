@@ -26,13 +26,10 @@ import { benchObjects } from './objects-bench';
 import { benchQueries } from './queries-bench';
 import { startProtocolServer, type Faults } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
+import { median } from './stats';
 
 const python = process.env.CWM_DEBUG_PYTHON ?? 'python3';
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function repeat(times: number, run: () => Promise<number>): Promise<number> {
   const results: number[] = [];

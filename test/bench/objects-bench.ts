@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
 import { availablePythons } from '../helpers/pythons';
-import { median, timeProcess, type Took } from './tracer-bench';
+import { timeProcess, type Took } from './tracer-bench';
+import { median } from './stats';
 
 const tracerScript = join(repoRoot, 'server', 'tracer', 'cwm_tracer.py');
 const workloads = join(repoRoot, 'test', 'bench', 'workloads.py');

@@ -10,14 +10,11 @@ import { indexOf, recordIndexedTrace } from '../../server/adapter/queries';
 import { TraceIndex } from '../../server/trace/queries';
 import { recordTrace } from '../../server/tracer/runner';
 import { repoRoot } from '../helpers/paths';
+import { median } from './stats';
 
 const workloads = join(repoRoot, 'test', 'bench', 'workloads.py');
 const QUESTIONS = 41;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function timedAsync(run: () => Promise<unknown>): Promise<number> {
   const started = performance.now();

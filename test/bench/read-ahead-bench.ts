@@ -11,6 +11,7 @@ import { buildContext } from '../../server/cwm/context';
 import { fixturesDir, repoRoot } from '../helpers/paths';
 import { startProtocolServer } from '../servers/protocol-server';
 import { createReplayModel } from '../servers/replay-model';
+import { median } from './stats';
 
 const ADAPTER = join(repoRoot, 'dist', 'adapter.js');
 const PROGRAM = join(fixturesDir, 'read-ahead', 'steady.py');
@@ -21,11 +22,6 @@ const PREFILL_MS = 200;
 const THINK_MS = 1500;
 const STEPS = 10;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -13,6 +13,7 @@ import type { Trace } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { repoRoot } from '../helpers/paths';
 import { availablePythons } from '../helpers/pythons';
+import { median } from './stats';
 
 const benchDir = join(repoRoot, 'test', 'bench');
 const tracerScript = join(repoRoot, 'server', 'tracer', 'cwm_tracer.py');
@@ -55,10 +56,6 @@ const PEERS: Peer[] = [
   { name: 'cli', scale: 1, command: (py, w, n) => [process.execPath, [cli, 'trace', workloads, '--entry', w.entry, '--args', String(n), '--format', 'cwm', '--python', py, '--max-events', '100000000', '--timeout', '600']] },
 ];
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** GNU time, when installed: CPU time (user + system, the command and its children) stays meaningful on a loaded
  * machine, where wall time mostly measures the other processes. */
