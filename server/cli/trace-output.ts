@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { traceContext } from '../cwm/context';
-import { CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
+import { ByteSink, CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
 import { Tok } from '../cwm/tokens';
 import { frameToJson } from '../trace/json';
 import type { EntryPoint, OutputChunk, Trace, TraceFrame } from '../trace/model';
@@ -95,22 +95,19 @@ export class TableTraceWriter implements TraceWriter {
  * files are known only once the program has run into them, so the frames wait until the end: in memory up to
  * MEMORY_BYTES, then in a spool file (bounded memory at any length), and follow the prompt.
  */
-/** Characters of rendered frames gathered before one write to the spool file. */
-const SPOOL_BATCH_CHARS = 1 << 16;
 const EMPTY = Buffer.alloc(0);
 /** Bytes of rendered frames held in memory before they go to a spool file. */
 const MEMORY_BYTES = 64 * 1024 * 1024;
+/** Frames are encoded straight into chunks of this size (a write per frame would cost more than the frame). */
+const CHUNK_BYTES = 1 << 18;
 
 export class CwmTraceWriter implements TraceWriter {
   private encoder: CwmFrameEncoder | undefined;
   private entry: EntryPoint = { kind: 'script' };
   private spool: { readonly dir: string; readonly fd: number } | undefined;
-  /** Rendered frames not yet written anywhere, joined into `held` (or the spool) a batch at a time. */
-  private pending = '';
-  /**
-   * Batches of rendered frames held in memory while they fit MEMORY_BYTES, as UTF-8 bytes: a batch built by
-   * concatenation is a tree of small strings that the garbage collector would walk again and again; bytes it never scans.
-   */
+  /** Frames are encoded as UTF-8 bytes into chunks, never as strings: nothing per frame for the garbage collector. */
+  private readonly sink = new ByteSink((chunk) => this.keep(chunk), CHUNK_BYTES);
+  /** Chunks of encoded frames held in memory while they fit MEMORY_BYTES. */
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
 
@@ -135,23 +132,19 @@ export class CwmTraceWriter implements TraceWriter {
 
   frame(frame: TraceFrame): void {
     if (!this.encoder) this.begin({ kind: 'script' });
-    // Gathered in batches: a system call (or an array slot) per frame costs more than rendering the frame.
-    this.pending += this.encoder!.renderFrame(frame);
-    if (this.pending.length >= SPOOL_BATCH_CHARS) this.flushPending();
+    this.encoder!.encodeFrame(frame, this.sink);
   }
 
-  private flushPending(): void {
-    if (this.pending === '') return;
-    const batch = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
-    if (!this.spool && this.heldBytes + batch.length <= MEMORY_BYTES) {
-      this.held.push(batch);
-      this.heldBytes += batch.length;
+  /** A full chunk: held while memory allows, else (with everything held before it) in the spool file. */
+  private keep(chunk: Buffer): void {
+    if (!this.spool && this.heldBytes + chunk.length <= MEMORY_BYTES) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
     } else {
       const fd = this.openSpool();
       for (const earlier of this.held.splice(0)) writeSync(fd, earlier);
       this.heldBytes = 0;
-      writeSync(fd, batch);
+      writeSync(fd, chunk);
     }
   }
 
@@ -170,8 +163,8 @@ export class CwmTraceWriter implements TraceWriter {
   async end(trace: Trace): Promise<void> {
     const context = traceContext({ source: this.source, entry: this.encoder ? this.entry : trace.entry, ...(this.path !== undefined ? { path: this.path } : {}), ...(trace.files ? { files: trace.files } : {}) });
     this.write(renderPrompt(context));
-    this.flushPending();
-    // Batches end on frame boundaries, so each is whole UTF-8 text. Each waits for the one before to go out: a slow
+    this.sink.flush();
+    // Chunks end between pieces of frames (a LINE is never cut), so each is whole UTF-8 text. Each waits for the one before to go out: a slow
     // reader (a pipe) holds the rest here as bytes, not in the output stream's queue as strings.
     const held = this.held.splice(0);
     this.heldBytes = 0;

@@ -4,7 +4,7 @@ import type { Locals, Trace, TraceEventKind, TraceFrame } from '../trace/model';
 import { Tok } from './tokens';
 import { SourceLineIndex } from './lines';
 import { traceContext } from './context';
-import { CompactLocals, DeltaLocals } from '../trace/compact-locals';
+import { CompactLocals, DeltaLocals, type LocalsLayout } from '../trace/compact-locals';
 
 export { markEntryLine } from './context';
 
@@ -61,11 +61,14 @@ export class CwmFrameEncoder {
   private readonly lines: SourceLineIndex;
   /** The scope whose `".."` chain is live: set by its call/line frames, kept by its own exception frames, else cleared. */
   private chainScope: number | undefined;
-  private readonly lastLocals = new Map<number, Locals>();
+  /** Locals of the chain scope's last call/line frame: what its next line frame diffs against. */
+  private chainLocals: Locals | undefined;
   /** `"name": ` per local name seen (names repeat on every frame; JSON-quoting them once saves most of the work). */
   private readonly keyTexts = new Map<string, string>();
   /** LINE text (the context's line and `\n`) per main-file line number, built once. */
   private readonly lineTexts: (string | undefined)[] = [];
+  /** The byte path's pieces (encodeFrame), made at its first use. */
+  private bytes: FrameBytes | undefined;
 
   /** @param context the prompt's context (as markEntryLine returns it); LINEs are taken from it */
   constructor(context: string, framesSoFar: readonly TraceFrame[] = []) {
@@ -92,7 +95,28 @@ export class CwmFrameEncoder {
     return { event: frame.event, line, value: pythonJsonString(frame.value ?? '') };
   }
 
-  /** LINE: another file's lines stand in the context exactly as in the file (only the main file gets a marker). */
+  /**
+   * One more frame as UTF-8 bytes appended to `out`, exactly the bytes of renderFrame's text; updates the same diff
+   * state. For recordings of millions of frames: no string is built, so nothing is left for the garbage collector
+   * (the ".." runs, keys and LINEs are cached bytes; values are JSON-quoted straight into the buffer).
+   */
+  encodeFrame(frame: TraceFrame, out: ByteSink): void {
+    const bytes = (this.bytes ??= new FrameBytes(this.lines.lineCount));
+    if (frame.event === 'call' || frame.event === 'line') {
+      this.encodeLocals(frame, out, bytes);
+      out.put(this.lineTail(frame, bytes));
+      return;
+    }
+    this.endChain(frame);
+    out.put(frame.event === 'return' ? bytes.ret : bytes.exception);
+    out.put(bytes.actionSep);
+    out.put(this.lineBytes(frame, bytes));
+    out.put(bytes.argSep);
+    out.jsonString(frame.value ?? '');
+    out.put(bytes.frameSep);
+  }
+
+  /** LINE text (the context's line and `\n`). */
   private lineText(frame: TraceFrame): string {
     if (frame.file !== undefined) return frame.sourceLine + '\n';
     const cached = this.lineTexts[frame.line];
@@ -102,12 +126,41 @@ export class CwmFrameEncoder {
     return (this.lineTexts[frame.line] = contextLine + '\n');
   }
 
+  /** LINE as bytes: cached for the main file's lines. */
+  private lineBytes(frame: TraceFrame, bytes: FrameBytes): Uint8Array {
+    if (frame.file === undefined && this.lines.contextLine(frame.line) !== undefined) {
+      const cached = bytes.lines[frame.line];
+      if (cached !== undefined) return cached;
+      return (bytes.lines[frame.line] = Buffer.from(this.lineText(frame), 'utf8'));
+    }
+    return Buffer.from(this.lineText(frame), 'utf8');
+  }
+
+  /** `<|action_sep|>LINE<|frame_sep|>`: cached for the main file's lines. */
+  private lineTail(frame: TraceFrame, bytes: FrameBytes): Uint8Array {
+    if (frame.file === undefined) {
+      const cached = bytes.tails[frame.line];
+      if (cached !== undefined) return cached;
+      if (this.lines.contextLine(frame.line) !== undefined) {
+        return (bytes.tails[frame.line] = Buffer.from(`${Tok.actionSep}${this.lineText(frame)}${Tok.frameSep}`, 'utf8'));
+      }
+    }
+    return Buffer.from(`${Tok.actionSep}${this.lineText(frame)}${Tok.frameSep}`, 'utf8');
+  }
+
+  /** The base a call/line frame's locals diff against (undefined: every value in full); moves the chain to its scope. */
+  private chainBase(frame: TraceFrame): Locals | undefined {
+    // Only the chain scope's last locals can ever be a base: any other scope's frame breaks the chain.
+    const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
+    const base = chainBroken ? undefined : this.chainLocals;
+    this.chainLocals = frame.locals;
+    this.chainScope = frame.scope;
+    return base;
+  }
+
   /** LOCALS of a call/line frame, `".."` applied; moves the chain to the frame's scope. */
   private localsText(frame: TraceFrame): string {
-    const chainBroken = frame.event === 'call' || this.chainScope !== frame.scope;
-    const base = chainBroken ? undefined : this.lastLocals.get(frame.scope);
-    this.lastLocals.set(frame.scope, frame.locals);
-    this.chainScope = frame.scope;
+    const base = this.chainBase(frame);
     let text = '{';
     let first = true;
     const locals = frame.locals;
@@ -138,6 +191,51 @@ export class CwmFrameEncoder {
     return text + '}';
   }
 
+  /**
+   * The event token and LOCALS as bytes, the same decisions as localsText; the common cases of a line frame (one value
+   * changed, none changed) are cached runs that start with the event token.
+   */
+  private encodeLocals(frame: TraceFrame, out: ByteSink, bytes: FrameBytes): void {
+    const base = this.chainBase(frame);
+    const locals = frame.locals;
+    // A base means a line frame: a call frame's chain is always broken.
+    if (locals instanceof CompactLocals && (base === undefined || base instanceof CompactLocals)) {
+      const layout = bytes.layout(locals.layout);
+      if (base !== undefined) {
+        if (locals === base) return out.put(layout.allElided());
+        if (locals instanceof DeltaLocals && locals.base === base) {
+          out.put(layout.before(locals.at));
+          out.jsonString(locals.value);
+          return out.put(layout.after(locals.at));
+        }
+      }
+      const names = locals.layout.names;
+      const sameLayout = base !== undefined && base.layout === locals.layout;
+      out.put(frame.event === 'call' ? bytes.call : bytes.line);
+      out.put(bytes.open);
+      for (let i = 0; i < names.length; i++) {
+        if (i > 0) out.put(bytes.comma);
+        out.put(layout.key(i));
+        const value = locals.slot(i);
+        if (base !== undefined && (sameLayout ? base.slot(i) : base.get(names[i]!)) === value) out.put(bytes.elided);
+        else out.jsonString(value);
+      }
+      return out.put(bytes.close);
+    }
+    out.put(frame.event === 'call' ? bytes.call : bytes.line);
+    out.put(bytes.open);
+    let first = true;
+    for (const [name, value] of locals) {
+      if (!first) out.put(bytes.comma);
+      first = false;
+      out.jsonString(name);
+      out.put(bytes.colon);
+      if (base !== undefined && base.get(name) === value) out.put(bytes.elided);
+      else out.jsonString(value);
+    }
+    out.put(bytes.close);
+  }
+
   /** `"name": ` for a local name. */
   private keyText(name: string): string {
     let key = this.keyTexts.get(name);
@@ -151,8 +249,162 @@ export class CwmFrameEncoder {
   }
 
   private endChain(frame: TraceFrame): void {
-    if (frame.event === 'return') this.lastLocals.delete(frame.scope);
-    if (frame.event === 'return' || this.chainScope !== frame.scope) this.chainScope = undefined;
+    if (frame.event === 'return' || this.chainScope !== frame.scope) {
+      this.chainScope = undefined;
+      this.chainLocals = undefined;
+    }
+  }
+}
+
+/**
+ * Where encodeFrame appends: UTF-8 bytes in fixed-size chunks, each handed to `onChunk` when full (and by `flush`).
+ * A chunk handed on is never written again.
+ */
+export class ByteSink {
+  private chunk: Buffer;
+  private at = 0;
+
+  constructor(private readonly onChunk: (bytes: Buffer) => void, private readonly chunkBytes = 1 << 20) {
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Bytes appended since the last flush. */
+  get pending(): number {
+    return this.at;
+  }
+
+  put(bytes: Uint8Array): void {
+    const length = bytes.length;
+    if (this.at + length > this.chunk.length) this.makeRoom(length);
+    const chunk = this.chunk;
+    const at = this.at;
+    // A loop beats TypedArray#set's call for the short pieces most frames are made of.
+    if (length <= 24) for (let i = 0; i < length; i++) chunk[at + i] = bytes[i]!;
+    else chunk.set(bytes, at);
+    this.at = at + length;
+  }
+
+  /** `pythonJsonString(value)`'s bytes (ASCII: ensure_ascii), written without building the string. */
+  jsonString(value: string): void {
+    const length = value.length;
+    // Worst case: every code unit as \uXXXX, and the quotes.
+    if (this.at + length * 6 + 2 > this.chunk.length) this.makeRoom(length * 6 + 2);
+    const chunk = this.chunk;
+    let at = this.at;
+    chunk[at++] = 0x22;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c) {
+        chunk[at++] = code;
+        continue;
+      }
+      chunk[at++] = 0x5c;
+      switch (code) {
+        case 0x22: chunk[at++] = 0x22; break;
+        case 0x5c: chunk[at++] = 0x5c; break;
+        case 0x0a: chunk[at++] = 0x6e; break;
+        case 0x0d: chunk[at++] = 0x72; break;
+        case 0x09: chunk[at++] = 0x74; break;
+        case 0x08: chunk[at++] = 0x62; break;
+        case 0x0c: chunk[at++] = 0x66; break;
+        default:
+          chunk[at++] = 0x75;
+          chunk[at++] = HEX_DIGITS[(code >> 12) & 0xf]!;
+          chunk[at++] = HEX_DIGITS[(code >> 8) & 0xf]!;
+          chunk[at++] = HEX_DIGITS[(code >> 4) & 0xf]!;
+          chunk[at++] = HEX_DIGITS[code & 0xf]!;
+      }
+    }
+    chunk[at++] = 0x22;
+    this.at = at;
+  }
+
+  /** Hands on what was appended so far (if anything). */
+  flush(): void {
+    if (this.at === 0) return;
+    const full = this.chunk.subarray(0, this.at);
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+    this.at = 0;
+    this.onChunk(full);
+  }
+
+  private makeRoom(needed: number): void {
+    this.flush();
+    // A value bigger than a chunk gets a chunk of its own size.
+    if (needed > this.chunk.length) this.chunk = Buffer.allocUnsafe(needed);
+  }
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** The byte path's fixed pieces, per-layout runs and per-line LINEs. */
+class FrameBytes {
+  readonly call = Buffer.from(Tok.callSep, 'latin1');
+  readonly line = Buffer.from(Tok.lineSep, 'latin1');
+  readonly ret = Buffer.from(Tok.returnSep, 'latin1');
+  readonly exception = Buffer.from(Tok.exceptionSep, 'latin1');
+  readonly actionSep = Buffer.from(Tok.actionSep, 'latin1');
+  readonly argSep = Buffer.from(Tok.argSep, 'latin1');
+  readonly frameSep = Buffer.from(Tok.frameSep, 'latin1');
+  readonly open = Buffer.from('{', 'latin1');
+  readonly close = Buffer.from('}', 'latin1');
+  readonly comma = Buffer.from(', ', 'latin1');
+  readonly colon = Buffer.from(': ', 'latin1');
+  readonly elided = Buffer.from(ELLIPSIS_JSON, 'latin1');
+  /** LINE bytes per main-file line number (sized up front: a read past an array's end makes V8 deoptimize). */
+  readonly lines: (Uint8Array | undefined)[];
+  /** `<|action_sep|>LINE<|frame_sep|>` per main-file line number. */
+  readonly tails: (Uint8Array | undefined)[];
+
+  constructor(lineCount: number) {
+    this.lines = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
+    this.tails = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
+  }
+  private readonly layouts = new WeakMap<LocalsLayout, LayoutBytes>();
+  /** The layout asked for last: a scope's frames ask for the same one again and again. */
+  private lastLayout: LocalsLayout | undefined;
+  private lastLayoutBytes: LayoutBytes | undefined;
+
+  layout(layout: LocalsLayout): LayoutBytes {
+    if (layout === this.lastLayout) return this.lastLayoutBytes!;
+    let cached = this.layouts.get(layout);
+    if (cached === undefined) this.layouts.set(layout, (cached = new LayoutBytes(layout.names)));
+    this.lastLayout = layout;
+    this.lastLayoutBytes = cached;
+    return cached;
+  }
+}
+
+/** A layout's LOCALS runs as bytes: `"name": ` per position, and the `".."` runs around one changed position. */
+class LayoutBytes {
+  private readonly keys: (Uint8Array | undefined)[];
+  private readonly befores: (Uint8Array | undefined)[];
+  private readonly afters: (Uint8Array | undefined)[];
+  private elidedAll: Uint8Array | undefined;
+
+  constructor(private readonly names: readonly string[]) {
+    this.keys = new Array<Uint8Array | undefined>(names.length).fill(undefined);
+    this.befores = new Array<Uint8Array | undefined>(names.length).fill(undefined);
+    this.afters = new Array<Uint8Array | undefined>(names.length).fill(undefined);
+  }
+
+  key(i: number): Uint8Array {
+    return (this.keys[i] ??= Buffer.from(`${pythonJsonString(this.names[i]!)}: `, 'latin1'));
+  }
+
+  /** `<|line_sep|>{"a": "..", "b": ".."}`: nothing changed. */
+  allElided(): Uint8Array {
+    return (this.elidedAll ??= Buffer.from(`${Tok.lineSep}{${this.names.map((name) => `${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join(', ')}}`, 'latin1'));
+  }
+
+  /** `<|line_sep|>{"a": "..", "k": ` before the changed position k. */
+  before(k: number): Uint8Array {
+    return (this.befores[k] ??= Buffer.from(`${Tok.lineSep}{${this.names.slice(0, k + 1).map((name, i) => `${pythonJsonString(name)}: ${i < k ? ELLIPSIS_JSON : ''}`).join(', ')}`, 'latin1'));
+  }
+
+  /** `, "c": ".."}` after the changed position k. */
+  after(k: number): Uint8Array {
+    return (this.afters[k] ??= Buffer.from(`${this.names.slice(k + 1).map((name) => `, ${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join('')}}`, 'latin1'));
   }
 }
 

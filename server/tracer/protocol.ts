@@ -82,6 +82,10 @@ export class TracerStreamParser {
   /** `line` bound once: the line splitter calls it for every line. */
   private readonly onLine = (line: string): void => this.line(line);
   private pending: PendingFrame | undefined;
+  /** The builder of the pending frame's locals (its scope's, or the stray one), looked up once per frame. */
+  private pendingLocals: LocalsBuilder = new LocalsBuilder();
+  /** The pending frame's scope record, when known. */
+  private pendingInfo: ScopeInfo | undefined;
   /** Scopes of the live calls; the last is the current scope (see the stream header in cwm_tracer.py). */
   private readonly stack: number[] = [];
   private scopeCounter = 0;
@@ -108,7 +112,50 @@ export class TracerStreamParser {
   }
 
   push(text: string): void {
-    this.lines.each(text, this.onLine);
+    // Lines whole in this text are split here; a line token (digits, or `-` and digits) is read in place, without
+    // making a string of it: it is every other line of a recording. A line cut by the chunk's end goes to the splitter.
+    let start = 0;
+    if (this.lines.pendingLength > 0) {
+      const newline = text.indexOf('\n');
+      if (newline < 0) return this.lines.each(text, this.onLine);
+      this.lines.each(text.slice(0, newline + 1), this.onLine);
+      start = newline + 1;
+    }
+    for (let newline = text.indexOf('\n', start); newline >= 0; newline = text.indexOf('\n', start)) {
+      if (this.expect !== Expect.token || !this.lineToken(text, start, newline)) this.line(text.slice(start, newline));
+      start = newline + 1;
+    }
+    if (start < text.length) this.lines.each(text.slice(start), this.onLine);
+  }
+
+  /** A line token of text[start, end) read in place; false when it is not one made of digits alone (the slow path reads it). */
+  private lineToken(text: string, start: number, end: number): boolean {
+    let at = start;
+    const negative = text.charCodeAt(at) === 0x2d;
+    if (negative) at++;
+    // Up to 9 digits: exact in a small integer, and more than any program's line count.
+    if (end - at < 1 || end - at > 9) return false;
+    let line = 0;
+    for (; at < end; at++) {
+      const digit = text.charCodeAt(at) - 0x30;
+      if (digit < 0 || digit > 9) return false;
+      line = line * 10 + digit;
+    }
+    this.lineEvent(negative ? -line : line);
+    return true;
+  }
+
+  /** A line token: a line event of the current scope, or (negative) its return. */
+  private lineEvent(line: number): void {
+    const current = this.stack[this.stack.length - 1] ?? 0;
+    if (line < 0) {
+      this.startFrame('return', -line, current);
+      this.forgetScope(current);
+      this.stack.pop();
+      this.expect = Expect.arg;
+    } else {
+      this.startFrame('line', line, current);
+    }
   }
 
   /** The stream is over: the last frame is complete. */
@@ -119,14 +166,15 @@ export class TracerStreamParser {
   }
 
   private line(raw: string): void {
-    const text = raw.startsWith('\x01') ? decodeEscaped(raw) : raw;
+    const text = raw.charCodeAt(0) === 0x01 ? decodeEscaped(raw) : raw;
     if (this.expect !== Expect.token) {
       const expected = this.expect;
       this.expect = Expect.token;
-      if (!this.pending) return;
-      if (expected === Expect.arg) this.pending.value = text;
-      else if (expected === Expect.attribute) this.objectsOf(this.pending)?.set(this.expectName, text);
-      else if (this.pending.event === 'call' || this.pending.event === 'line') this.localsOf(this.pending).set(this.expectName, text);
+      const pending = this.pending;
+      if (!pending) return;
+      if (expected === Expect.arg) pending.value = text;
+      else if (expected === Expect.attribute) this.objectsOf(pending)?.set(this.expectName, text);
+      else if (pending.event === 'call' || pending.event === 'line') this.pendingLocals.set(this.expectName, text);
       return;
     }
     if (text.length === 0) return;
@@ -146,16 +194,7 @@ export class TracerStreamParser {
     if ((first >= 0x30 && first <= 0x39) || first === 0x2d /* - */) {
       const line = Number.parseInt(text, 10);
       if (Number.isNaN(line)) return this.handlers.onProtocolError(`unreadable tracer token "${text.slice(0, 40)}"`);
-      const current = this.stack[this.stack.length - 1] ?? 0;
-      if (line < 0) {
-        this.startFrame('return', -line, current);
-        this.forgetScope(current);
-        this.stack.pop();
-        this.expect = Expect.arg;
-      } else {
-        this.startFrame('line', line, current);
-      }
-      return;
+      return this.lineEvent(line);
     }
     const kind = text[0];
     if (kind === 'c') {
@@ -247,7 +286,7 @@ export class TracerStreamParser {
       case 'keys': {
         const pending = this.pending;
         if (!pending || (pending.event !== 'call' && pending.event !== 'line')) return;
-        this.localsOf(pending).reorder(parsed.names);
+        this.pendingLocals.reorder(parsed.names);
         return;
       }
       case 'out': {
@@ -278,6 +317,8 @@ export class TracerStreamParser {
       info?.objects?.reset();
     }
     if (!info) this.strayLocals.reset();
+    this.pendingInfo = info;
+    this.pendingLocals = info ? info.locals : this.strayLocals;
     const file = info?.file;
     // One object shape for every frame of the main file (no spread: this runs once per event).
     const pending: PendingFrame = {
@@ -294,18 +335,13 @@ export class TracerStreamParser {
     this.pending = pending;
   }
 
-  /** The builder of a pending frame's locals: its scope's, or the stray one. */
-  private localsOf(pending: PendingFrame): LocalsBuilder {
-    return this.scopes.get(pending.scope)?.locals ?? this.strayLocals;
-  }
-
   /**
    * The builder of a pending call/line frame's object attributes (made at the scope's first one: a recording without
    * objects costs nothing); undefined for other frames or an unknown scope.
    */
   private objectsOf(pending: PendingFrame): LocalsBuilder | undefined {
     if (pending.event !== 'call' && pending.event !== 'line') return undefined;
-    const info = this.scopes.get(pending.scope);
+    const info = this.pendingInfo;
     if (!info) return undefined;
     return (info.objects ??= new LocalsBuilder());
   }
@@ -323,8 +359,8 @@ export class TracerStreamParser {
     if (!pending) return;
     this.pending = undefined;
     if (pending.event === 'call' || pending.event === 'line') {
-      pending.locals = this.localsOf(pending).snapshot();
-      const objects = this.scopes.get(pending.scope)?.objects;
+      pending.locals = this.pendingLocals.snapshot();
+      const objects = this.pendingInfo?.objects;
       if (objects !== undefined && !objects.empty) pending.objects = objects.snapshot();
     }
     this.handlers.onFrame(pending);

@@ -4,6 +4,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  ByteSink,
   CwmFrameEncoder,
   framePiecesText,
   markEntryLine,
@@ -119,6 +120,45 @@ describe('renderPrompt and continuation', () => {
       const resumed = new CwmFrameEncoder(context, trace.frames.slice(0, 3));
       assert.equal(resumed.renderFrame(trace.frames[3]), renderFrame(trace.frames[3], trace.frames.slice(0, 3), context));
     }
+  });
+});
+
+describe('byte encoder', () => {
+  /** Every frame through encodeFrame into chunks of `chunkBytes`, joined. */
+  function encoded(trace: Trace, chunkBytes: number): { bytes: Buffer; chunks: Buffer[] } {
+    const chunks: Buffer[] = [];
+    const sink = new ByteSink((chunk) => chunks.push(chunk), chunkBytes);
+    const encoder = new CwmFrameEncoder(markEntryLine(trace.source, trace.entry));
+    for (const frame of trace.frames) encoder.encodeFrame(frame, sink);
+    sink.flush();
+    return { bytes: Buffer.concat(chunks), chunks };
+  }
+
+  test('writes exactly the UTF-8 bytes of renderFrames, whatever the chunk size, each chunk whole UTF-8 text', () => {
+    for (const { name, trace } of [...handTraces, { name: 'tricky values', trace: trickyValuesTrace }]) {
+      const expected = Buffer.from(renderFrames(trace.frames, markEntryLine(trace.source, trace.entry)), 'utf8');
+      for (const chunkBytes of [1, 7, 64, 1 << 16]) {
+        const { bytes, chunks } = encoded(trace, chunkBytes);
+        assert.ok(bytes.equals(expected), `${name}, chunks of ${chunkBytes}: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`);
+        // The CLI may decode a chunk on its own: no chunk ends inside a character.
+        for (const chunk of chunks) assert.ok(Buffer.from(chunk.toString('utf8'), 'utf8').equals(chunk), `${name}: a chunk of ${chunkBytes} cut a character`);
+      }
+    }
+  });
+
+  test('values with quotes, backslashes, controls, non-ASCII and astral characters, and non-ASCII lines', () => {
+    const source = 'def f(s):  # ünïcode\n    t = s + "é"\n    return t\n';
+    const values = ['"q"', 'a\\b', 'tab\there\nnl', '\u0000\u001f\u007f', 'é😀\ud800', 'x'.repeat(3000)];
+    const trace: Trace = {
+      origin: 'actual', source, entry: { kind: 'function', name: 'f', line: 1 }, end: { kind: 'returned' }, malformed: [], notes: [], outsideOutput: [],
+      frames: values.flatMap((value, i) => [
+        { index: 3 * i, event: 'line' as const, line: 2, sourceLine: '    t = s + "é"', scope: 1, functionName: 'f', depth: 0, locals: new Map([['s', value]]) },
+        { index: 3 * i + 1, event: 'line' as const, line: 3, sourceLine: '    return t', scope: 1, functionName: 'f', depth: 0, locals: new Map([['s', value], ['t', value + 'é']]) },
+        { index: 3 * i + 2, event: 'exception' as const, line: 3, sourceLine: '    return t', scope: 1, functionName: 'f', depth: 0, locals: new Map(), value },
+      ]),
+    };
+    const expected = Buffer.from(renderFrames(trace.frames, markEntryLine(source, trace.entry)), 'utf8');
+    for (const chunkBytes of [1, 5, 1 << 12]) assert.ok(encoded(trace, chunkBytes).bytes.equals(expected), `chunks of ${chunkBytes}`);
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { readCwmTrace } from '../../server/cwm/reader';
-import { markEntryLine, renderFrames } from '../../server/cwm/writer';
+import { ByteSink, CwmFrameEncoder, markEntryLine, renderFrames } from '../../server/cwm/writer';
 import type { Trace, TraceFrame } from '../../server/trace/model';
 import { recordTrace } from '../../server/tracer/runner';
 import { fixturesDir } from '../helpers/paths';
@@ -78,6 +78,10 @@ test('every corpus program returns its expected output, and its CWM text reads b
       read.frames.every((frame, i) => JSON.stringify(essence(frame)) === JSON.stringify(essence(trace.frames[i]!)));
     if (same) roundTripped++;
     else failures.push(`${item.id}: writer → reader did not give back the same frames`);
+    // The CLI's byte path (frames encoded straight into buffers) writes exactly the text's bytes.
+    if (!encodedBytes(trace.frames, context).equals(Buffer.from(renderFrames(trace.frames, context), 'utf8'))) {
+      failures.push(`${item.id}: the byte encoder's output differs from the text encoder's`);
+    }
   });
 
   // One Python process compares every pair as Python values (a repr and the corpus's literal may differ in spelling).
@@ -100,3 +104,13 @@ print(json.dumps(bad))
   assert.deepEqual(unexpected, [], `${unexpected.length} corpus programs failed:\n${unexpected.slice(0, 40).join('\n')}`);
   assert.equal(roundTripped, 800);
 });
+
+/** The frames through CwmFrameEncoder.encodeFrame, in small chunks so that pieces meet chunk ends. */
+function encodedBytes(frames: readonly TraceFrame[], context: string): Buffer {
+  const chunks: Buffer[] = [];
+  const sink = new ByteSink((chunk) => chunks.push(chunk), 97);
+  const encoder = new CwmFrameEncoder(context);
+  for (const frame of frames) encoder.encodeFrame(frame, sink);
+  sink.flush();
+  return Buffer.concat(chunks);
+}
