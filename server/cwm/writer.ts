@@ -108,10 +108,7 @@ export class CwmFrameEncoder {
       return;
     }
     this.endChain(frame);
-    out.put(frame.event === 'return' ? bytes.ret : bytes.exception);
-    out.put(bytes.actionSep);
-    out.put(this.lineBytes(frame, bytes));
-    out.put(bytes.argSep);
+    out.put(this.valueHead(frame, bytes));
     out.jsonString(frame.value ?? '');
     out.put(bytes.frameSep);
   }
@@ -126,26 +123,27 @@ export class CwmFrameEncoder {
     return (this.lineTexts[frame.line] = contextLine + '\n');
   }
 
-  /** LINE as bytes: cached for the main file's lines. */
-  private lineBytes(frame: TraceFrame, bytes: FrameBytes): Uint8Array {
-    if (frame.file === undefined && this.lines.contextLine(frame.line) !== undefined) {
-      const cached = bytes.lines[frame.line];
+  /** A return/exception frame up to its VALUE, `EVENT<|action_sep|>LINE<|arg_sep|>`: cached for the main file's lines. */
+  private valueHead(frame: TraceFrame, bytes: FrameBytes): Uint8Array {
+    const heads = frame.event === 'return' ? bytes.returnHeads : bytes.exceptionHeads;
+    if (frame.file === undefined) {
+      const cached = heads[frame.line];
       if (cached !== undefined) return cached;
-      return (bytes.lines[frame.line] = Buffer.from(this.lineText(frame), 'utf8'));
     }
-    return Buffer.from(this.lineText(frame), 'utf8');
+    const head = Buffer.from(`${EVENT_TOKENS[frame.event]}${Tok.actionSep}${this.lineText(frame)}${Tok.argSep}`, 'utf8');
+    if (frame.file === undefined && this.lines.contextLine(frame.line) !== undefined) heads[frame.line] = head;
+    return head;
   }
 
-  /** `<|action_sep|>LINE<|frame_sep|>`: cached for the main file's lines. */
+  /** The end of a call/line frame after its last value, `}<|action_sep|>LINE<|frame_sep|>`: cached for the main file's lines. */
   private lineTail(frame: TraceFrame, bytes: FrameBytes): Uint8Array {
     if (frame.file === undefined) {
       const cached = bytes.tails[frame.line];
       if (cached !== undefined) return cached;
-      if (this.lines.contextLine(frame.line) !== undefined) {
-        return (bytes.tails[frame.line] = Buffer.from(`${Tok.actionSep}${this.lineText(frame)}${Tok.frameSep}`, 'utf8'));
-      }
     }
-    return Buffer.from(`${Tok.actionSep}${this.lineText(frame)}${Tok.frameSep}`, 'utf8');
+    const tail = Buffer.from(`}${Tok.actionSep}${this.lineText(frame)}${Tok.frameSep}`, 'utf8');
+    if (frame.file === undefined && this.lines.contextLine(frame.line) !== undefined) bytes.tails[frame.line] = tail;
+    return tail;
   }
 
   /** The base a call/line frame's locals diff against (undefined: every value in full); moves the chain to its scope. */
@@ -192,8 +190,9 @@ export class CwmFrameEncoder {
   }
 
   /**
-   * The event token and LOCALS as bytes, the same decisions as localsText; the common cases of a line frame (one value
-   * changed, none changed) are cached runs that start with the event token.
+   * The event token and LOCALS but for the closing brace (which lineTail brings), as bytes, the same decisions as
+   * localsText; the common cases of a line frame (one value changed, none changed) are cached runs that start with the
+   * event token, and each value otherwise comes after its cached `, "name": `.
    */
   private encodeLocals(frame: TraceFrame, out: ByteSink, bytes: FrameBytes): void {
     const base = this.chainBase(frame);
@@ -211,19 +210,24 @@ export class CwmFrameEncoder {
       }
       const names = locals.layout.names;
       const sameLayout = base !== undefined && base.layout === locals.layout;
-      out.put(frame.event === 'call' ? bytes.call : bytes.line);
-      out.put(bytes.open);
+      out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
+      if (base === undefined) {
+        // Every value in full (a call, or the first frame after another scope's): no comparison to make.
+        for (let i = 0; i < names.length; i++) {
+          out.put(layout.lead(i));
+          out.jsonString(locals.slot(i));
+        }
+        return;
+      }
       for (let i = 0; i < names.length; i++) {
-        if (i > 0) out.put(bytes.comma);
-        out.put(layout.key(i));
+        out.put(layout.lead(i));
         const value = locals.slot(i);
-        if (base !== undefined && (sameLayout ? base.slot(i) : base.get(names[i]!)) === value) out.put(bytes.elided);
+        if ((sameLayout ? base.slot(i) : base.get(names[i]!)) === value) out.put(bytes.elided);
         else out.jsonString(value);
       }
-      return out.put(bytes.close);
+      return;
     }
-    out.put(frame.event === 'call' ? bytes.call : bytes.line);
-    out.put(bytes.open);
+    out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
     let first = true;
     for (const [name, value] of locals) {
       if (!first) out.put(bytes.comma);
@@ -233,7 +237,6 @@ export class CwmFrameEncoder {
       if (base !== undefined && base.get(name) === value) out.put(bytes.elided);
       else out.jsonString(value);
     }
-    out.put(bytes.close);
   }
 
   /** `"name": ` for a local name. */
@@ -339,26 +342,23 @@ const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** The byte path's fixed pieces, per-layout runs and per-line LINEs. */
 class FrameBytes {
-  readonly call = Buffer.from(Tok.callSep, 'latin1');
-  readonly line = Buffer.from(Tok.lineSep, 'latin1');
-  readonly ret = Buffer.from(Tok.returnSep, 'latin1');
-  readonly exception = Buffer.from(Tok.exceptionSep, 'latin1');
-  readonly actionSep = Buffer.from(Tok.actionSep, 'latin1');
-  readonly argSep = Buffer.from(Tok.argSep, 'latin1');
+  readonly callOpen = Buffer.from(`${Tok.callSep}{`, 'latin1');
+  readonly lineOpen = Buffer.from(`${Tok.lineSep}{`, 'latin1');
   readonly frameSep = Buffer.from(Tok.frameSep, 'latin1');
-  readonly open = Buffer.from('{', 'latin1');
-  readonly close = Buffer.from('}', 'latin1');
   readonly comma = Buffer.from(', ', 'latin1');
   readonly colon = Buffer.from(': ', 'latin1');
   readonly elided = Buffer.from(ELLIPSIS_JSON, 'latin1');
-  /** LINE bytes per main-file line number (sized up front: a read past an array's end makes V8 deoptimize). */
-  readonly lines: (Uint8Array | undefined)[];
-  /** `<|action_sep|>LINE<|frame_sep|>` per main-file line number. */
+  /** Per main-file line number (sized up front: a read past an array's end makes V8 deoptimize): `}<|action_sep|>LINE<|frame_sep|>`. */
   readonly tails: (Uint8Array | undefined)[];
+  /** `<|return_sep|><|action_sep|>LINE<|arg_sep|>` per main-file line number. */
+  readonly returnHeads: (Uint8Array | undefined)[];
+  /** `<|exception_sep|><|action_sep|>LINE<|arg_sep|>` per main-file line number. */
+  readonly exceptionHeads: (Uint8Array | undefined)[];
 
   constructor(lineCount: number) {
-    this.lines = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
     this.tails = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
+    this.returnHeads = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
+    this.exceptionHeads = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
   }
   private readonly layouts = new WeakMap<LocalsLayout, LayoutBytes>();
   /** The layout asked for last: a scope's frames ask for the same one again and again. */
@@ -375,26 +375,27 @@ class FrameBytes {
   }
 }
 
-/** A layout's LOCALS runs as bytes: `"name": ` per position, and the `".."` runs around one changed position. */
+/** A layout's LOCALS runs as bytes (without the closing brace): `, "name": ` per position, and the `".."` runs around one changed position. */
 class LayoutBytes {
-  private readonly keys: (Uint8Array | undefined)[];
+  private readonly leads: (Uint8Array | undefined)[];
   private readonly befores: (Uint8Array | undefined)[];
   private readonly afters: (Uint8Array | undefined)[];
   private elidedAll: Uint8Array | undefined;
 
   constructor(private readonly names: readonly string[]) {
-    this.keys = new Array<Uint8Array | undefined>(names.length).fill(undefined);
+    this.leads = new Array<Uint8Array | undefined>(names.length).fill(undefined);
     this.befores = new Array<Uint8Array | undefined>(names.length).fill(undefined);
     this.afters = new Array<Uint8Array | undefined>(names.length).fill(undefined);
   }
 
-  key(i: number): Uint8Array {
-    return (this.keys[i] ??= Buffer.from(`${pythonJsonString(this.names[i]!)}: `, 'latin1'));
+  /** `"name": ` for the first position, `, "name": ` for the others. */
+  lead(i: number): Uint8Array {
+    return (this.leads[i] ??= Buffer.from(`${i > 0 ? ', ' : ''}${pythonJsonString(this.names[i]!)}: `, 'latin1'));
   }
 
-  /** `<|line_sep|>{"a": "..", "b": ".."}`: nothing changed. */
+  /** `<|line_sep|>{"a": "..", "b": ".."`: nothing changed. */
   allElided(): Uint8Array {
-    return (this.elidedAll ??= Buffer.from(`${Tok.lineSep}{${this.names.map((name) => `${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join(', ')}}`, 'latin1'));
+    return (this.elidedAll ??= Buffer.from(`${Tok.lineSep}{${this.names.map((name) => `${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join(', ')}`, 'latin1'));
   }
 
   /** `<|line_sep|>{"a": "..", "k": ` before the changed position k. */
@@ -402,9 +403,9 @@ class LayoutBytes {
     return (this.befores[k] ??= Buffer.from(`${Tok.lineSep}{${this.names.slice(0, k + 1).map((name, i) => `${pythonJsonString(name)}: ${i < k ? ELLIPSIS_JSON : ''}`).join(', ')}`, 'latin1'));
   }
 
-  /** `, "c": ".."}` after the changed position k. */
+  /** `, "c": ".."` after the changed position k. */
   after(k: number): Uint8Array {
-    return (this.afters[k] ??= Buffer.from(`${this.names.slice(k + 1).map((name) => `, ${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join('')}}`, 'latin1'));
+    return (this.afters[k] ??= Buffer.from(this.names.slice(k + 1).map((name) => `, ${pythonJsonString(name)}: ${ELLIPSIS_JSON}`).join(''), 'latin1'));
   }
 }
 

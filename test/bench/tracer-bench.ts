@@ -100,9 +100,10 @@ function has(python: string, module: string): boolean {
 }
 
 /**
- * Marginal cost per event of each peer: (time at size n − time at size 0) − the same for plain CPython, over the events
- * of size n − those of size 0; so interpreter start-up, imports and the tracer's own set-up cancel out. Each round runs
- * every peer once, so all peers see the same machine load.
+ * Cost per event of each peer: the slope between two sizes of the same workload, a fifth and all of it:
+ * (time at n − time at n/5 − plain CPython's own difference) / (events at n − events at n/5). So interpreter start-up,
+ * imports, the tracer's set-up and the CLI's start-up and JIT warm-up (fixed costs, reported apart) cancel out. Each
+ * round runs every peer at both sizes, so all peers see the same machine load.
  */
 async function benchPython(python: string, version: string, print: (line?: string) => void, ratios: string[]): Promise<void> {
   const minor = Number(version.split('.')[1]);
@@ -115,27 +116,40 @@ async function benchPython(python: string, version: string, print: (line?: strin
     for (const peer of peers) empty.get(peer.name)!.push(await timeProcess(...peer.command(python, WORKLOADS[0]!, 0)));
   }
   for (const w of WORKLOADS) {
-    const sizes = new Map(peers.map((p) => [p.name, Math.max(1, Math.round(w.size * p.scale))]));
+    const sizes = new Map(peers.map((p) => [p.name, Math.max(5, Math.round(w.size * p.scale))]));
+    const baseSize = (size: number): number => Math.round(size / 5);
     const events = new Map<number, number>();
-    for (const size of new Set([0, ...sizes.values()])) events.set(size, eventsAt(python, w, size));
+    for (const size of new Set([0, ...sizes.values(), ...[...sizes.values()].map(baseSize)])) events.set(size, eventsAt(python, w, size));
     const full = new Map<string, Took[]>(peers.map((p) => [p.name, []]));
+    const base = new Map<string, Took[]>(peers.map((p) => [p.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const peer of peers) full.get(peer.name)!.push(await timeProcess(...peer.command(python, w, sizes.get(peer.name)!)));
+      for (const peer of peers) {
+        const size = sizes.get(peer.name)!;
+        base.get(peer.name)!.push(await timeProcess(...peer.command(python, w, baseSize(size))));
+        full.get(peer.name)!.push(await timeProcess(...peer.command(python, w, size)));
+      }
     }
     const clocks: ('cpu' | 'wall')[] = gnuTime ? ['cpu', 'wall'] : ['wall'];
     print(`${w.name.padEnd(9)} ${events.get(w.size)} events`);
     for (const clock of clocks) {
       const at = (name: string, runs: Map<string, Took[]>) => median(runs.get(name)!.map((took) => took[clock]));
-      const plainPerUnit = (at('plain', full) - at('plain', empty)) / w.size;
+      const plainSize = sizes.get('plain')!;
+      const plainPerUnit = (at('plain', full) - at('plain', base)) / (plainSize - baseSize(plainSize));
       const perEvent = new Map<string, number>();
+      const fixed = new Map<string, number>();
       for (const peer of peers) {
         if (peer.name === 'plain') continue;
         const size = sizes.get(peer.name)!;
-        const traced = at(peer.name, full) - at(peer.name, empty) - plainPerUnit * size;
-        perEvent.set(peer.name, (traced * 1000) / (events.get(size)! - events.get(0)!));
+        const small = baseSize(size);
+        const traced = at(peer.name, full) - at(peer.name, base) - plainPerUnit * (size - small);
+        const slope = (traced * 1000) / (events.get(size)! - events.get(small)!);
+        perEvent.set(peer.name, slope);
+        // What the run costs above its start-up beyond its events: the JIT's warm-up for the CLI, ~0 for Python.
+        fixed.set(peer.name, at(peer.name, base) - plainPerUnit * small - (slope * (events.get(small)! - events.get(0)!)) / 1000 - at(peer.name, empty));
       }
       const us = (name: string) => (perEvent.has(name) ? `${name} ${perEvent.get(name)!.toFixed(2)}` : '');
       print(`  ${clock.padEnd(4)} µs/event: ${['tracer', 'cli', 'floor', 'naive', 'trace', 'coverage'].map(us).filter(Boolean).join(' · ')}`);
+      print(`       fixed ms: start-up cli ${at('cli', empty).toFixed(0)}, tracer ${at('tracer', empty).toFixed(0)}; warm-up above it cli ${fixed.get('cli')!.toFixed(0)}, tracer ${fixed.get('tracer')!.toFixed(0)}`);
       const tracer = perEvent.get('tracer')!;
       const naive = perEvent.get('naive')!;
       const naiveTarget = w.kind === 'loop/call' ? 0.25 : 0.6;
@@ -173,7 +187,8 @@ async function bytesPerEvent(python: string, print: (line?: string) => void): Pr
 
 export async function benchTracer(print: (line?: string) => void): Promise<void> {
   print('## Tracer: cost per event against its peers, in the same rounds');
-  print(`median of ${ROUNDS} rounds; cost per event = (time at size n − time at size 0 − plain CPython's own difference) / events,`);
+  print(`median of ${ROUNDS} rounds; cost per event = slope between sizes n/5 and n: (time at n − time at n/5 − plain CPython's own difference) / (events at n − events at n/5),`);
+  print('so start-up and the CLI\'s JIT warm-up (fixed costs, printed apart) are not spread over the events;');
   print(`in wall time${gnuTime ? ' and in CPU time (user + system, children included: it counts the tracer\'s writer thread and the CLI\'s Node side, which wall time on an idle multi-core machine partly hides, and it stays meaningful on a loaded machine)' : ''};`);
   print('naive = settrace recorder with repr of every local on every line; trace = python -m trace --trace (lines only, no values);');
   print('floor = sys.monitoring call/line/return with locals diffed by identity (3.12+); cli = cwm-debug trace --format cwm, end to end');
