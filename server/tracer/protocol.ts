@@ -122,7 +122,21 @@ export class TracerStreamParser {
       start = newline + 1;
     }
     for (let newline = text.indexOf('\n', start); newline >= 0; newline = text.indexOf('\n', start)) {
-      if (this.expect !== Expect.token || !this.lineToken(text, start, newline)) this.line(text.slice(start, newline));
+      if (this.expect === Expect.token) {
+        const first = text.charCodeAt(start);
+        if (first === 0x3a /* : */) {
+          // A local's name: the value follows on the next line.
+          this.expect = Expect.local;
+          this.expectName = text.slice(start + 1, newline);
+          start = newline + 1;
+          continue;
+        }
+        if (((first >= 0x30 && first <= 0x39) || first === 0x2d) && this.lineToken(text, start, newline)) {
+          start = newline + 1;
+          continue;
+        }
+      }
+      this.line(text.slice(start, newline));
       start = newline + 1;
     }
     if (start < text.length) this.lines.each(text.slice(start), this.onLine);

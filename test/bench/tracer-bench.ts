@@ -33,8 +33,8 @@ interface Workload {
 }
 
 const WORKLOADS: Workload[] = [
-  { name: 'loop', entry: 'loop_heavy', size: 30_000, kind: 'loop/call' },
-  { name: 'call', entry: 'call_heavy', size: 20_000, kind: 'loop/call' },
+  { name: 'loop', entry: 'loop_heavy', size: 60_000, kind: 'loop/call' },
+  { name: 'call', entry: 'call_heavy', size: 40_000, kind: 'loop/call' },
   { name: 'container', entry: 'container_heavy', size: 20_000, kind: 'container/realistic' },
   { name: 'text', entry: 'text_heavy', size: 15_000, kind: 'container/realistic' },
 ];
