@@ -134,6 +134,12 @@ describe('a program calling into a helper module next to it, traced with no flag
     assert.equal(renderTrace(real), EXPECTED_CWM);
   });
 
+  test('`trace --format cwm` (frames encoded straight to bytes) writes the same text, helper lines included', async () => {
+    const result = await runCli(['trace', APP, '--format', 'cwm']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${EXPECTED_CWM}\n`);
+  });
+
   test('under every installed Python the CWM text is the same', async () => {
     for (const { version, path } of availablePythons()) {
       assert.equal(renderTrace(await recordTrace({ file: APP, python: path })), EXPECTED_CWM, `Python ${version}`);
