@@ -209,20 +209,25 @@ export class CwmFrameEncoder {
         }
       }
       const names = locals.layout.names;
-      const sameLayout = base !== undefined && base.layout === locals.layout;
       out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
+      // The values in one walk of the delta chain (slot by slot would walk it once per value).
+      const values = bytes.values;
+      locals.valuesInto(values);
       if (base === undefined) {
         // Every value in full (a call, or the first frame after another scope's): no comparison to make.
         for (let i = 0; i < names.length; i++) {
           out.put(layout.lead(i));
-          out.jsonString(locals.slot(i));
+          out.jsonString(values[i]!);
         }
         return;
       }
+      const sameLayout = base.layout === locals.layout;
+      const baseValues = bytes.baseValues;
+      if (sameLayout) base.valuesInto(baseValues);
       for (let i = 0; i < names.length; i++) {
         out.put(layout.lead(i));
-        const value = locals.slot(i);
-        if ((sameLayout ? base.slot(i) : base.get(names[i]!)) === value) out.put(bytes.elided);
+        const value = values[i]!;
+        if ((sameLayout ? baseValues[i] : base.get(names[i]!)) === value) out.put(bytes.elided);
         else out.jsonString(value);
       }
       return;
@@ -354,6 +359,9 @@ class FrameBytes {
   readonly returnHeads: (Uint8Array | undefined)[];
   /** `<|exception_sep|><|action_sep|>LINE<|arg_sep|>` per main-file line number. */
   readonly exceptionHeads: (Uint8Array | undefined)[];
+  /** Scratch arrays for a frame's values and its base's (frames are encoded one at a time). */
+  readonly values: string[] = [];
+  readonly baseValues: string[] = [];
 
   constructor(lineCount: number) {
     this.tails = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);

@@ -58,6 +58,8 @@ export abstract class CompactLocals implements ReadonlyMap<string, string> {
   abstract slot(at: number): string;
   /** Deltas between this and the whole values array below it. */
   abstract readonly chain: number;
+  /** Writes the value of every position into `out` (from 0), in one walk of the delta chain. */
+  abstract valuesInto(out: string[]): void;
 
   get size(): number {
     return this.layout.names.length;
@@ -109,7 +111,15 @@ export class WholeLocals extends CompactLocals {
   slot(at: number): string {
     return this.slots[at]!;
   }
+
+  valuesInto(out: string[]): void {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) out[i] = slots[i]!;
+  }
 }
+
+/** The deltas of a chain, newest first, while valuesInto applies them (reused: frames are encoded one at a time). */
+const chainScratch: DeltaLocals[] = [];
 
 /** Locals equal to `base` but for the value at one position. */
 export class DeltaLocals extends CompactLocals {
@@ -131,6 +141,21 @@ export class DeltaLocals extends CompactLocals {
       locals = locals.base;
     }
     return locals.slot(at);
+  }
+
+  valuesInto(out: string[]): void {
+    let depth = 0;
+    let locals: CompactLocals = this;
+    while (locals instanceof DeltaLocals) {
+      chainScratch[depth++] = locals;
+      locals = locals.base;
+    }
+    locals.valuesInto(out);
+    // Oldest first, so the newest change of a position is the one left.
+    while (depth > 0) {
+      const delta = chainScratch[--depth]!;
+      out[delta.at] = delta.value;
+    }
   }
 }
 

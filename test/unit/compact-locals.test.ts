@@ -52,6 +52,10 @@ describe('compact locals', () => {
         assert.equal(locals.get('absent'), undefined);
         assert.deepEqual([...locals.keys()], expected.map(([name]) => name));
         assert.deepEqual([...locals.values()], expected.map(([, value]) => value));
+        // valuesInto (one walk of the chain, what the CWM byte encoder uses) writes over whatever the array held.
+        const into = ['stale', 'stale', 'stale', 'stale', 'stale', 'stale', 'stale'];
+        locals.valuesInto(into);
+        assert.deepEqual(into.slice(0, expected.length), expected.map(([, value]) => value), `seed ${seed}, snapshot ${k}: valuesInto`);
         assert.equal(renderLocals(locals), renderLocals(new Map(expected)));
       }
       // A frame that changed one value holds only that change, and chains stay short.
