@@ -100,7 +100,8 @@ _enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).
 
 
 class _Ln(str):
-    """Token of a line event in the current scope (its own type, so events are counted in C at flush time)."""
+    """Token of a line event in the current scope (its own type, so events are counted in C at flush time: every other
+    token is an exact str, which is why text the program controls goes through _exact before it becomes one)."""
     __slots__ = ()
 
 
@@ -112,6 +113,12 @@ class _Rn(str):
 class _Ev(str):
     """Header token of a call / explicit line / explicit return / exception event."""
     __slots__ = ()
+
+
+def _exact(text):
+    """The same text as an exact str: a str subclass (which a program's __repr__ or a dict key may be) would be
+    counted as an event at flush time, and its methods are the program's. Runs no code of the program's."""
+    return text if type(text) is str else str.__str__(text)
 
 
 _LTOK = []
@@ -175,8 +182,8 @@ def _flush(timeout=-1):
         _signal(_room)  # a program thread waiting for room may go on while this chunk is written
         if _dropping:
             return True
-        types_ = list(map(type, chunk))
-        events = types_.count(_Ln) + types_.count(_Rn) + types_.count(_Ev)
+        # Every token that is not an event is an exact str (see _exact): one C pass over the types counts the events.
+        events = n - list(map(type, chunk)).count(str)
         limited = _written_events + events > _MAXEV
         if limited:
             chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
@@ -515,8 +522,10 @@ def _inner_repr(v, path):
     if t is int and (v >= _BIGI or v <= _NBIGI):
         return _big_int_repr(v)
     if t is _FUNCTION:
-        return '<function ' + v.__qualname__ + '>'
+        return '<function ' + _exact(v.__qualname__) + '>'
     r = repr(v)
+    if type(r) is not str:
+        r = str.__str__(r)  # a str subclass from the program's __repr__: its own __len__, __contains__... never run
     if ' at 0x' in r:
         r = _ADDR_SUB('', r)
     return _cut(r)
@@ -717,13 +726,18 @@ def _names_values(frame, module):
         pairs = [(k, v) for k, v in loc.items() if not (type(k) is str and k[:2] == '__' and k[-2:] == '__')]
     else:
         pairs = list(loc.items())
-    return [k if type(k) is str else str(k) for k, _ in pairs], [v for _, v in pairs]
+    return [k if type(k) is str else _name_text(k) for k, _ in pairs], [v for _, v in pairs]
+
+
+def _name_text(key):
+    """A local's name that is not an exact str (a key put in a namespace by the program) as an exact str."""
+    return _exact(key if issubclass(type(key), str) else str(key))
 
 
 def _relocals(new_names, values, names, ntoks, objs, reps):
     """Re-reads locals by name (the key list changed, or a module/class body): pushes the changed pairs and, when
     the key list changed, a keys record; updates the scope's lists in place."""
-    new_names = [n if type(n) is str else str(n) for n in new_names]  # the wire needs string names
+    new_names = [n if type(n) is str else _name_text(n) for n in new_names]  # the wire needs exact string names
     old = dict(zip(names, zip(objs, reps)))
     new_objs = []
     new_reps = []
@@ -946,7 +960,7 @@ def _global(frame, event, arg):
             reps.append(r)
             ntok = _name_tokens_get(name)
             if ntok is None:
-                ntok = _name_tokens[name] = ':' + name
+                ntok = _name_tokens[name] = ':' + _exact(name)
             ntoks.append(ntok)
             out.append(ntok)
             out.append(r)
