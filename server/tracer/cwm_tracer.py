@@ -100,7 +100,8 @@ _enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).
 
 
 class _Ln(str):
-    """Token of a line event in the current scope (its own type, so events are counted in C at flush time)."""
+    """Token of a line event in the current scope (its own type, so events are counted in C at flush time: every other
+    token is an exact str, which is why text the program controls goes through _exact before it becomes one)."""
     __slots__ = ()
 
 
@@ -112,6 +113,12 @@ class _Rn(str):
 class _Ev(str):
     """Header token of a call / explicit line / explicit return / exception event."""
     __slots__ = ()
+
+
+def _exact(text):
+    """The same text as an exact str: a str subclass (which a program's __repr__ or a dict key may be) would be
+    counted as an event at flush time, and its methods are the program's. Runs no code of the program's."""
+    return text if type(text) is str else str.__str__(text)
 
 
 _LTOK = []
@@ -175,8 +182,8 @@ def _flush(timeout=-1):
         _signal(_room)  # a program thread waiting for room may go on while this chunk is written
         if _dropping:
             return True
-        types_ = list(map(type, chunk))
-        events = types_.count(_Ln) + types_.count(_Rn) + types_.count(_Ev)
+        # Every token that is not an event is an exact str (see _exact): one C pass over the types counts the events.
+        events = n - list(map(type, chunk)).count(str)
         limited = _written_events + events > _MAXEV
         if limited:
             chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
@@ -301,7 +308,7 @@ def _note(key, text):
 
 
 # ---------------------------------------------------------------- bounded, safe repr
-_in_repr = False
+_in_repr = [False]  # [True while the tracer runs a repr: output printed meanwhile is dropped] (kept out of globals)
 
 
 def _cut(text):
@@ -334,7 +341,7 @@ try:
     _DEQUE = _collections.deque
 except Exception:  # pragma: no cover - collections is always there
     _DEQUE = None
-from itertools import chain as _chain, islice as _islice
+from itertools import chain as _chain, count as _count, islice as _islice
 
 
 def _long_container_repr(v, path):
@@ -382,7 +389,7 @@ class _LongSnap(tuple):
     __slots__ = ()
 
 
-_shown = _M  # the _LongSnap of the last long container _c_prefix_repr showed, for the line handler to keep
+_shown = [_M]  # [the _LongSnap of the last long container _c_prefix_repr showed], for the line handler to keep
 _PLAIN_SCALARS = frozenset((float, bool, type(None), complex))
 
 
@@ -440,7 +447,6 @@ def _c_prefix_repr(v, t):
     """The bounded repr of a long list/tuple/set/frozenset/deque/dict built by C from a prefix of it: the same text
     the item-by-item path gives (the text of a prefix is a prefix of the text), or None when an item could differ
     (see _plain_items). Sets _shown when the items shown are atoms."""
-    global _shown
     n = len(v)
     if t is dict:
         opening = '{'
@@ -490,7 +496,7 @@ def _c_prefix_repr(v, t):
         step = min(2 * k, int((_LIM - size) * k / (size + 2) * 1.05) + 8)
     text = ', '.join(pieces[1:])
     if atoms == 2:
-        _shown = _LongSnap((v, t, tuple(shown), tuple(shown_values)) if t is dict else (v, t, tuple(shown)))
+        _shown[0] = _LongSnap((v, t, tuple(shown), tuple(shown_values)) if t is dict else (v, t, tuple(shown)))
     return (opening + text)[:_LIM] + TRUNCATION_MARKER
 
 
@@ -515,8 +521,10 @@ def _inner_repr(v, path):
     if t is int and (v >= _BIGI or v <= _NBIGI):
         return _big_int_repr(v)
     if t is _FUNCTION:
-        return '<function ' + v.__qualname__ + '>'
+        return '<function ' + _exact(v.__qualname__) + '>'
     r = repr(v)
+    if type(r) is not str:
+        r = str.__str__(r)  # a str subclass from the program's __repr__: its own __len__, __contains__... never run
     if ' at 0x' in r:
         r = _ADDR_SUB('', r)
     return _cut(r)
@@ -532,15 +540,14 @@ def _big_int_repr(v):
 
 def _srepr(v):
     """Bounded repr with addresses stripped; never raises; output printed meanwhile is discarded."""
-    global _in_repr
-    saved = _in_repr
-    _in_repr = True
+    saved = _in_repr[0]
+    _in_repr[0] = True
     try:
         return _inner_repr(v, set())
     except BaseException as e:  # the program's __repr__ may raise anything, even SystemExit
         return _repr_failure(v, e)
     finally:
-        _in_repr = saved
+        _in_repr[0] = saved
 
 
 def _repr_failure(v, e):
@@ -613,11 +620,14 @@ _file_decisions = {}
 _fd_get = _file_decisions.get
 _code_infos = {}  # id(code) -> see _code_info
 _code_infos_get = _code_infos.get
-_sid = 0    # last scope id given
-_cur = 0    # scope of the last event, which number tokens implicitly refer to (0: none)
-# Each call event pushes the current scope, each return event pops it back: after a callee returns, the caller's
-# events are compact again. The reader keeps the same stack.
-_scope_stack = []
+# The trace functions keep what changes per event out of module globals: on 3.8 to 3.10 storing a global invalidates
+# the interpreter's cache of every global lookup in the module, which would slow down all the others.
+_scope_ids = _count(1)
+_next_sid = _scope_ids.__next__  # the next scope id
+# The current scope (the one number tokens implicitly refer to; 0: none) is the top of the scope stack. Each call
+# event pushes the called scope on it, each return event pops it: after a callee returns, the caller's events are
+# compact again. The reader keeps the same stack.
+_scope_stack = [0]
 _spush = _scope_stack.append
 _spop = _scope_stack.pop
 # New-scope call headers do not name the scope (the reader numbers new scopes in order), so they can be shared.
@@ -684,8 +694,9 @@ def _file_record(filename, real):
 
 
 def _code_info(code):
-    """(code, traced, nonoptimized, module, generator, may_unbind) for a code object, cached by id (the cached tuple
-    holds the code, so the id cannot be reused)."""
+    """(code, traced, nonoptimized, module, generator, may_unbind, headers, last names) for a code object, cached by id
+    (the cached tuple holds the code, so the id cannot be reused). headers: depth -> (line, call header) of its new
+    frames; last names: [names, their name tokens] of its last new frame (most calls bind the same names)."""
     filename = code.co_filename
     traced = _fd_get(filename)
     if traced is None:
@@ -693,7 +704,7 @@ def _code_info(code):
     if traced:
         flags = code.co_flags
         info = (code, True, not (flags & _CO_OPTIMIZED), code.co_name == '<module>', bool(flags & _GENERATOR_FLAGS),
-                not _UNBIND_OPS.isdisjoint(code.co_code[::2]))
+                not _UNBIND_OPS.isdisjoint(code.co_code[::2]), {}, [None, None])
     else:
         info = (code, False)
     _code_infos[id(code)] = info
@@ -717,13 +728,20 @@ def _names_values(frame, module):
         pairs = [(k, v) for k, v in loc.items() if not (type(k) is str and k[:2] == '__' and k[-2:] == '__')]
     else:
         pairs = list(loc.items())
-    return [k if type(k) is str else str(k) for k, _ in pairs], [v for _, v in pairs]
+    return [k if type(k) is str else _name_text(k) for k, _ in pairs], [v for _, v in pairs]
 
 
-def _relocals(new_names, values, names, ntoks, objs, reps):
+def _name_text(key):
+    """A local's name that is not an exact str (a key put in a namespace by the program) as an exact str."""
+    return _exact(key if issubclass(type(key), str) else str(key))
+
+
+def _relocals(st, new_names, values):
     """Re-reads locals by name (the key list changed, or a module/class body): pushes the changed pairs and, when
-    the key list changed, a keys record; updates the scope's lists in place."""
-    new_names = [n if type(n) is str else str(n) for n in new_names]  # the wire needs string names
+    the key list changed, a keys record; updates the scope's state (objs and reps in place; names and name tokens are
+    replaced, never changed in place: frames of one code share them)."""
+    names, objs, reps = st[2], st[4], st[5]
+    new_names = [n if type(n) is str else _name_text(n) for n in new_names]  # the wire needs exact string names
     old = dict(zip(names, zip(objs, reps)))
     new_objs = []
     new_reps = []
@@ -735,24 +753,43 @@ def _relocals(new_names, values, names, ntoks, objs, reps):
         else:
             r = _rv(value)
             if o is None or o[1] != r:
-                out.append(_name_tokens_get(name) or ':' + name)
+                out.append(_name_tokens_get(name) or _name_token(name))
                 out.append(r)
         new_reps.append(r)
         t = type(value)
         new_objs.append(value if (t in _STABLE or _is_stable(value, t)) else _M)
     if new_names != names:
         out.append(_enc({'t': 'keys', 'names': new_names}))
-        names[:] = new_names
-        ntoks[:] = [_name_tokens_get(name) or ':' + name for name in new_names]
+        st[2] = new_names
+        st[3] = [_name_tokens_get(name) or _name_token(name) for name in new_names]
     objs[:] = new_objs
     reps[:] = new_reps
     _extend(out)
 
 
+def _name_token(name):
+    """':name', the token that announces a local's value (kept, so each name has one)."""
+    token = _name_tokens[name] = ':' + _exact(name)
+    return token
+
+
+def _name_token_list(names):
+    return [_name_tokens_get(name) or _name_token(name) for name in names]
+
+
+def _call_header(code, line, depth):
+    """The token of a call event that starts a new scope (it does not name the scope, so headers can be shared)."""
+    fid = _file_ids_get(code.co_filename, 0)
+    key = (line, depth, fid, code.co_name)
+    header = _call_headers_get(key)
+    if header is None:
+        header = _call_headers[key] = _Ev('C%d,%d,%d,%s' % key if fid else 'c%d,%d,%s' % (line, depth, key[3]))
+    return header
+
+
 def _local(frame, event, arg):
     """Local trace function of traced frames: line, return and exception events. Kept flat and lean: it runs for
     every line the program executes."""
-    global _cur, _in_repr, _shown
     try:
         st = _states_get(frame)
         if st is None:
@@ -760,17 +797,17 @@ def _local(frame, event, arg):
         _, sid, names, ntoks, objs, reps, info, loc = st
         if event == 'line':
             line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
-            if _cur == sid:
+            if _scope_stack[-1] == sid:
                 try:
                     _push(_LTOK[line])  # a line event of the current scope: one ready-made token
                 except IndexError:
                     _push(_line_token(line))
             else:
-                _cur = sid
+                _scope_stack[-1] = sid
                 _push(_Ev('l%d,%d' % (line, sid)))
             if info[2]:
                 new_names, values = _names_values(frame, info[3])
-                _relocals(new_names, values, names, ntoks, objs, reps)
+                _relocals(st, new_names, values)
                 if _objects_on and (_M in objs or frame in _ostates):
                     _object_step(frame, new_names, values)
                 return _local
@@ -778,13 +815,13 @@ def _local(frame, event, arg):
                 loc = frame.f_locals
             if info[5]:
                 if list(loc) != names:
-                    _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                    _relocals(st, list(loc), list(loc.values()))
                     if _objects_on and (_M in objs or frame in _ostates):
                         _object_step(frame, loc, loc.values())
                     return _local
             elif len(loc) != len(names):
                 # Locals are only ever added here, so an unchanged length means unchanged names and order.
-                _relocals(list(loc), list(loc.values()), names, ntoks, objs, reps)
+                _relocals(st, list(loc), list(loc.values()))
                 if _objects_on and (_M in objs or frame in _ostates):
                     _object_step(frame, loc, loc.values())
                 return _local
@@ -822,7 +859,7 @@ def _local(frame, event, arg):
                                 continue
                         elif len(value) == len(o[1]) and all(map(_is_, value, o[1])):
                             continue
-                    _in_repr = True
+                    _in_repr[0] = True
                     try:
                         r = repr(value)
                         if ' at 0x' in r:
@@ -832,18 +869,18 @@ def _local(frame, event, arg):
                     except BaseException:
                         r = _srepr(value)
                     finally:
-                        _in_repr = False
+                        _in_repr[0] = False
                     objs[i] = _snapshot(value, t)
                 else:
                     o = objs[i]
                     if type(o) is _LongSnap and o[0] is value and _long_unchanged(value, t, o):
                         continue  # a long container whose shown prefix is still the same atoms
-                    _shown = _M
+                    _shown[0] = _M
                     r = _srepr(value)
                     if t in _STABLE or _is_stable(value, t):
                         objs[i] = value
-                    elif _shown is not _M and _shown[0] is value:
-                        objs[i] = _shown
+                    elif _shown[0] is not _M and _shown[0][0] is value:
+                        objs[i] = _shown[0]
                     else:
                         objs[i] = _M
                 if r != reps[i]:
@@ -863,14 +900,16 @@ def _local(frame, event, arg):
                 r = repr(arg)
             else:
                 r = _rv(arg)
-            if _cur == sid and line:
+            if _scope_stack[-1] == sid and line:
                 try:
                     _extend((_RTOK[line], r))
                 except IndexError:
                     _extend((_return_token(line), r))
             else:
                 _extend((_Ev('r%d,%d' % (line, sid)), r))
-            _cur = _spop() if _scope_stack else 0
+            _spop()
+            if not _scope_stack:
+                _spush(0)
             if not (info[4] and _suspended(frame)):
                 _states.pop(frame, None)
                 if _objects_on:
@@ -879,7 +918,7 @@ def _local(frame, event, arg):
                     _end_of_entry()
             return None
         if event == 'exception':
-            _cur = sid
+            _scope_stack[-1] = sid
             _extend((_Ev('x%d,%d' % (frame.f_lineno or 0, sid)), _srepr(arg)))
         return _local
     except Exception:
@@ -897,7 +936,6 @@ def _end_of_entry():
 
 def _global(frame, event, arg):
     """Global trace function: called for every new frame (and generator resume) in the main thread."""
-    global _sid, _cur
     try:
         code = frame.f_code
         info = _code_infos_get(id(code))
@@ -917,59 +955,60 @@ def _global(frame, event, arg):
         # A module's call event reports line 0 on 3.11+ and its first statement before: report 1 on every version.
         line = 1 if info[3] else frame.f_lineno or 0
         st = _states_get(frame)
-        if st is None:
-            fid = _file_ids_get(code.co_filename, 0)
-            key = (line, depth, fid, code.co_name)
-            header = _call_headers_get(key)
-            if header is None:
-                header = _call_headers[key] = _Ev('C%d,%d,%d,%s' % key if fid else 'c%d,%d,%s' % (line, depth, key[3]))
-        else:
-            header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
-        out = [header]
         if info[2]:
             names, values = _names_values(frame, info[3])
+            loc = None
         else:
             loc = frame.f_locals
             names = list(loc)
             values = list(loc.values())
-        reps = []
-        objs = []
-        ntoks = []
-        for name, value in zip(names, values):
+        if st is None:
+            known = info[6].get(depth)
+            if known is None or known[0] != line:
+                known = info[6][depth] = (line, _call_header(code, line, depth))
+            header = known[1]
+            # A new frame's names are its code's own (exact str): comparing them runs nothing of the program's.
+            last = info[7]
+            if names == last[0]:
+                ntoks = last[1]
+            else:
+                ntoks = last[1] = _name_token_list(names)
+                last[0] = names
+        else:
+            header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
+            ntoks = _name_token_list(names)
+        reps = values[:]  # each replaced by its repr below
+        objs = values[:]  # each kept where its repr cannot change, else replaced by _M below
+        i = 0
+        for value in values:
             t = type(value)
             if t is int and _NBIGI < value < _BIGI:
-                r = repr(value)
-                objs.append(value)
+                reps[i] = repr(value)
             else:
-                r = _rv(value)
-                objs.append(value if (t in _STABLE or _is_stable(value, t)) else _M)
-            reps.append(r)
-            ntok = _name_tokens_get(name)
-            if ntok is None:
-                ntok = _name_tokens[name] = ':' + name
-            ntoks.append(ntok)
-            out.append(ntok)
-            out.append(r)
+                reps[i] = _rv(value)
+                if not (t in _STABLE or _is_stable(value, t)):
+                    objs[i] = _M
+            i += 1
+        out = [header] * (i + i + 1)
+        out[1::2] = ntoks
+        out[2::2] = reps
         if st is None:
-            _sid += 1
-            sid = _sid
-            _states[frame] = [depth, sid, names, ntoks, objs, reps, info,
-                              loc if _KEEP_LOCALS and not info[2] else None]
+            sid = _next_sid()
+            _states[frame] = [depth, sid, names, ntoks, objs, reps, info, loc if _KEEP_LOCALS else None]
         else:
-            # A resumed generator: keep its lists (the objects), replace their contents.
+            # A resumed generator: its state gets the locals as they are now.
             st[0] = depth
             sid = st[1]
-            st[2][:] = names
-            st[3][:] = ntoks
-            st[4][:] = objs
-            st[5][:] = reps
+            st[2] = names
+            st[3] = ntoks
+            st[4] = objs
+            st[5] = reps
         _extend(out)
         if _objects_on:
             _ostates.pop(frame, None)  # a resumed generator's attributes come afresh, as its locals do
             if _M in objs:
                 _object_step(frame, names, values)
-        _spush(_cur)
-        _cur = sid
+        _spush(sid)
         return _local
     except Exception:
         _internal_error('call')
@@ -1087,7 +1126,7 @@ class _ObjectBudget(Exception):
     pass
 
 
-_obj_out = []  # the tokens of the step being recorded
+_obj_out = []  # the tokens of the step being recorded (one list, emptied per step: no global is stored per step)
 
 
 def _obj_node():
@@ -1314,14 +1353,14 @@ def _obj_forget(node):
 
 def _object_step(frame, names, values):
     """Records the attributes of the recorded objects among a frame's locals (after its call or line token)."""
-    global _obj_out
     ost = _ostates_get(frame)
     if ost is None:
         if _not_objects.issuperset(map(type, values)):
             return
         ost = {}
     new = not ost
-    out = _obj_out = []
+    out = _obj_out
+    del out[:]
     held = 0
     budget = _OBJ_MAX
     try:
@@ -1507,7 +1546,7 @@ def _mon_jump(code, source, target):
 
 # ---------------------------------------------------------------- captured program output
 _inside = False
-_out_bytes = 0
+_out_bytes = [0]  # bytes the program printed (kept out of globals, see _scope_ids)
 
 
 class _Capture(io.TextIOBase):
@@ -1541,15 +1580,14 @@ class _Capture(io.TextIOBase):
         pass
 
     def write(self, s):
-        global _out_bytes
         if type(s) is not str:
             if not isinstance(s, str):
                 raise TypeError('write() argument must be str, not %s' % type(s).__name__)
             s = str(s)
-        if _in_repr or not s:
+        if _in_repr[0] or not s:
             return len(s)
-        _out_bytes += len(s) if s.isascii() else len(s.encode('utf-8', 'surrogatepass'))
-        if _out_bytes > _MAXOUT:
+        _out_bytes[0] += len(s) if s.isascii() else len(s.encode('utf-8', 'surrogatepass'))
+        if _out_bytes[0] > _MAXOUT:
             _finish({'kind': 'limit', 'limit': 'output',
                      'message': 'The program printed more than %d bytes (maxOutputBytes); it was stopped there.'
                                 % _MAXOUT})
@@ -2312,7 +2350,7 @@ def _run_function(code, path, base, source_lines, opts, marker):
     finally:
         _stop_tracing()
         _inside = False
-    if exc is not None and _sid == 0 and isinstance(exc, TypeError):
+    if exc is not None and next(_scope_ids) == 1 and isinstance(exc, TypeError):
         # Nothing ran: the call itself failed, so the arguments do not fit the function.
         _error('bad-args', 'Calling "%s" with the arguments "%s" failed: %s. Fix the --args expression.'
                % (entry_name, args_text or '', _exception_text(exc)))

@@ -103,6 +103,25 @@ describe('hostile programs', { timeout: 120_000 }, () => {
     assert.ok(trace.notes.some((note) => /repr\(\) of a Raises value raised ValueError/.test(note)), trace.notes.join(' | '));
   });
 
+  test('a __repr__, __qualname__ or namespace key that is a str subclass: shown as text, none of its methods run, every event counted', async () => {
+    for (const request of [{}, { script: true }] as const) {
+      const { trace } = await run('repr_str_subclass.py', request.script ? '' : 'main', request);
+      assert.deepEqual(trace.end, { kind: 'returned' });
+      // The tracer counts events by token type: a str subclass taken for an event would read as events lost.
+      assert.ok(!trace.notes.some((note) => /EVENTS LOST|Internal tracer error/.test(note)), trace.notes.join(' | '));
+      const inMain = trace.frames.filter((f) => f.functionName === 'main');
+      assert.deepEqual([inMain.at(-1)!.event, inMain.at(-1)!.value], ['return', 'Shown()']);
+      const last = inMain.at(-2)!;
+      assert.equal(last.locals.get('first'), 'Shown()');
+      assert.equal(last.locals.get('again'), 'Shown()');
+      assert.equal(last.locals.get('fn'), '<function helper>');
+      assert.equal(last.locals.get('plain'), 'Plain()');
+      const call = trace.frames.find((f) => f.event === 'call' && f.functionName === 'helper')!;
+      assert.equal(call.locals.get('x'), 'Shown()');
+      if (request.script) assert.equal(trace.frames.filter((f) => f.functionName === '<module>').at(-2)!.locals.get('odd_key'), '1');
+    }
+  });
+
   test('a __repr__ that sleeps is stopped by the time limit', async () => {
     const { trace, ms } = await run('repr_hostile.py', 'sleepy');
     assert.equal(trace.end.kind === 'limit' && trace.end.limit, 'time');
