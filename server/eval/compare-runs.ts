@@ -3,7 +3,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { barChart, escapeHtml, htmlPage } from './html';
+import { barChart, escapeHtml, htmlPage, markdownCode, markdownText } from './html';
 import { computeTotals, percent, type RunTotals, type Score } from './metrics';
 import { headlineRows, markdownInline } from './report';
 import { RESULTS_FILE, loadResults, type ItemRecord, type LoadedResults, type RunHeader } from './results';
@@ -35,9 +35,18 @@ function outputRight(record: ItemRecord | undefined): boolean | undefined {
   return matches.filter(Boolean).length * 2 > matches.length;
 }
 
-function describeRun(name: string, header: RunHeader, totals: RunTotals): string {
-  return `${name}: ${header.model ?? 'unnamed model'} at ${header.endpoints.join(', ') || '–'}; temperature ${header.temperature}, seed ${header.seed}, ` +
-    `${header.samples} rollout(s); ${totals.programs.done} programs; started ${header.createdAt}`;
+/** How text from a results file is written (a hand-edited file may hold anything): Markdown or HTML. */
+interface TextFormat {
+  text(text: string): string;
+  code(text: string): string;
+}
+const MARKDOWN: TextFormat = { text: markdownText, code: (text) => markdownCode(text) };
+const MARKDOWN_CELL: TextFormat = { text: (text) => markdownText(text), code: (text) => markdownCode(text, true) };
+const HTML: TextFormat = { text: escapeHtml, code: (text) => `<code>${escapeHtml(text)}</code>` };
+
+function describeRun(name: string, header: RunHeader, totals: RunTotals, f: TextFormat): string {
+  return `${name}: ${header.model !== null ? f.code(header.model) : 'unnamed model'} at ${header.endpoints.map((url) => f.code(url)).join(', ') || '–'}; ` +
+    `temperature ${header.temperature}, seed ${header.seed}, ${header.samples} rollout(s); ${totals.programs.done} programs; started ${f.text(header.createdAt)}`;
 }
 
 export function compareRuns(pathA: string, pathB: string): RunComparison {
@@ -61,7 +70,7 @@ export function compareRuns(pathA: string, pathB: string): RunComparison {
   const rowsA = headlineRows(totalsA);
   const rowsB = new Map(headlineRows(totalsB).map(([label, s]) => [label, s]));
 
-  const md: string[] = ['# CWM evaluation: two runs compared', '', `- ${describeRun('A', a.header, totalsA)}`, `- ${describeRun('B', b.header, totalsB)}`];
+  const md: string[] = ['# CWM evaluation: two runs compared', '', `- ${describeRun('A', a.header, totalsA, MARKDOWN)}`, `- ${describeRun('B', b.header, totalsB, MARKDOWN)}`];
   if (!sameCorpus) md.push('- Note: the runs used different corpora (hashes differ), so their scores are not directly comparable.');
   else if (!sameSelection) md.push('- Note: the runs evaluated different subsets of the corpus (--limit differs); "Programs that changed" counts the programs both evaluated.');
   md.push('', '| Metric | A | B | B − A |', '|---|---:|---:|---:|');
@@ -76,19 +85,19 @@ export function compareRuns(pathA: string, pathB: string): RunComparison {
     if (!row) return { matched: 0, total: 0, rate: null };
     return row.forced.total > 0 ? row.forced : row.rollout;
   };
-  for (const type of types) md.push(`| ${type} | ${percent(pick(totalsA, type))} | ${percent(pick(totalsB, type))} | ${delta(pick(totalsA, type), pick(totalsB, type))} |`);
+  for (const type of types) md.push(`| ${MARKDOWN_CELL.code(type)} | ${percent(pick(totalsA, type))} | ${percent(pick(totalsB, type))} | ${delta(pick(totalsA, type), pick(totalsB, type))} |`);
   md.push('', '## By trace length (state exact match)', '', '| Steps | A | B | B − A |', '|---|---:|---:|---:|');
   totalsA.byLength.forEach((rowA, k) => {
     const rowB = totalsB.byLength[k]!;
     if (rowA.programs + rowB.programs > 0) md.push(`| ${rowA.label} | ${percent(rowA.state)} | ${percent(rowB.state)} | ${delta(rowA.state, rowB.state)} |`);
   });
   md.push('', '## Programs that changed', '', `Of ${both} programs both runs evaluated: ${onlyA.length} only A predicts the output of, ${onlyB.length} only B does.`);
-  if (onlyA.length) md.push('', `Only A: ${onlyA.slice(0, 30).map((id) => `\`${id}\``).join(', ')}${onlyA.length > 30 ? ', …' : ''}`);
-  if (onlyB.length) md.push('', `Only B: ${onlyB.slice(0, 30).map((id) => `\`${id}\``).join(', ')}${onlyB.length > 30 ? ', …' : ''}`);
+  if (onlyA.length) md.push('', `Only A: ${onlyA.slice(0, 30).map((id) => MARKDOWN.code(id)).join(', ')}${onlyA.length > 30 ? ', …' : ''}`);
+  if (onlyB.length) md.push('', `Only B: ${onlyB.slice(0, 30).map((id) => MARKDOWN.code(id)).join(', ')}${onlyB.length > 30 ? ', …' : ''}`);
   md.push('');
 
   const html: string[] = ['<h1>CWM evaluation: two runs compared</h1>', '<ul class="run">'];
-  html.push(`<li>${escapeHtml(describeRun('A', a.header, totalsA))}</li>`, `<li>${escapeHtml(describeRun('B', b.header, totalsB))}</li>`);
+  html.push(`<li>${describeRun('A', a.header, totalsA, HTML)}</li>`, `<li>${describeRun('B', b.header, totalsB, HTML)}</li>`);
   for (const line of md.filter((l) => l.startsWith('- Note: '))) html.push(`<li>${markdownInline(line.slice(2))}</li>`);
   html.push('</ul>', '<table><thead><tr><th>Metric</th><th>A</th><th>B</th><th>B − A</th></tr></thead><tbody>');
   for (const [label, sA] of rowsA) {

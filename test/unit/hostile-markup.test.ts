@@ -12,6 +12,7 @@ import { loadTokenizer } from '../../server/cwm/tokenizer';
 import { connectEndpoint } from '../../server/endpoint/connect';
 import { loadCorpus } from '../../server/eval/corpus';
 import { writeReport } from '../../server/eval/report';
+import { compareRuns } from '../../server/eval/compare-runs';
 import { RESULTS_FILE } from '../../server/eval/results';
 import { evaluationModelOf, runEvaluation } from '../../server/eval/run';
 import { hintLabel, hintTooltip, historySection, lineExecutions, variableHistory } from '../../server/lsp/line-values';
@@ -135,6 +136,19 @@ describe('a hand-edited results.jsonl in summary.md and report.html', { timeout:
       assert.ok(rows.length > 0, 'the edited value type has its table row');
       for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length, 5, row);
     } else t.diagnostic('markdown-it is not installed: summary.md was checked as text only');
+
+    // `eval --compare-runs` writes the same hostile fields (model, endpoints, value types, program ids) in both forms.
+    const comparison = compareRuns(out, out);
+    assert.doesNotMatch(comparison.html, /<meta http-equiv="refresh"|<img|<script|<b>line/i, 'markup from results.jsonl reached comparison.html');
+    assert.ok(comparison.html.includes('&lt;img src=https://evil.example/m.png&gt;'), 'the model name shows as text');
+    const comparedOutsideCode = comparison.markdown.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, '');
+    assert.doesNotMatch(comparedOutsideCode, /(?<!\\)<|\]\(https/, `raw markup from results.jsonl reached comparison.md: ${comparedOutsideCode}`);
+    if (render) {
+      assert.doesNotMatch(render(comparison.markdown), /<meta|<img|<script|<a |<strong>bold/i, 'comparison.md renders markup from results.jsonl');
+      const rows = comparison.markdown.split('\n').filter((line) => line.includes('meta http-equiv'));
+      assert.ok(rows.length > 0, 'the edited value type has its comparison row');
+      for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length, 6, row);
+    }
 
     if (!existsSync(CHROMIUM)) {
       t.diagnostic(`${CHROMIUM} is not installed: report.html was checked as text only`);
