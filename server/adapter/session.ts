@@ -5,7 +5,7 @@ import { answerQuery, isQueryCommand, recordIndexedTrace, runsOfProgramLine, Que
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
-  DebugSession, Event, Handles, InitializedEvent, OutputEvent, Source, StoppedEvent, TerminatedEvent, Thread,
+  ContinuedEvent, DebugSession, Event, Handles, InitializedEvent, OutputEvent, Source, StoppedEvent, TerminatedEvent, Thread,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { z } from 'zod';
@@ -881,6 +881,9 @@ export class CwmDebugSession extends DebugSession {
     response.body = answer.body;
     if (answer.moveTo === undefined) return this.sendResponse(response);
     const position = answer.moveTo;
+    // The client did not ask to resume (a custom request), so it does not know the thread moves: without `continued`
+    // VS Code keeps the old stop's label ("Paused on breakpoint") over the new position.
+    this.sendEvent(new ContinuedEvent(THREAD_ID, true));
     this.enqueueRequest(response, request, () => this.controller!.goToPosition(position));
   }
 

@@ -143,7 +143,10 @@ describe('time-travel questions through DAP', { timeout: 300_000 }, () => {
     assert.equal(real.frames[here]?.line, P.lastLine);
     const values = await session.values();
     const stopped = session.nextStop();
+    // The client did not ask to resume: `continued` tells it the thread moves (else VS Code keeps the old stop's label).
+    const continued = session.dc.waitForEvent('continued');
     const answer = await ask('cwm/lastChange', { name: 'total' });
+    assert.equal((await continued).body.allThreadsContinued, true);
     await stopped;
     const change = answer.change as { setBy: number; shownAt: number; value: string; before: string; line: number; position: number };
     assert.equal(change.value, values.total);
