@@ -434,13 +434,18 @@ export class CwmDebugSession extends DebugSession {
   }
 
   /** Runs a movement after the ones before it; answers the request, then reports the stop (the order clients expect). */
+  /**
+   * @param unannounced the request is not one a client knows to resume the thread (a custom request): once the move
+   * is done, `continued` comes before the new stop, else VS Code keeps the old stop's label ("Paused on breakpoint").
+   */
   private enqueueRequest(
     response: DebugProtocol.Response,
     request: DebugProtocol.Request | undefined,
     move: (signal: AbortSignal) => Promise<MoveResult> | MoveResult,
     title = 'CWM: predicting',
+    unannounced = false,
   ): void {
-    this.enqueue(response, move, title, request);
+    this.enqueue(response, move, title, request, unannounced);
   }
 
   private enqueue(
@@ -448,6 +453,7 @@ export class CwmDebugSession extends DebugSession {
     move: (signal: AbortSignal) => Promise<MoveResult> | MoveResult,
     title: string,
     request?: DebugProtocol.Request,
+    unannounced = false,
   ): void {
     const operation = this.track(request);
     const run = async (): Promise<void> => {
@@ -457,6 +463,7 @@ export class CwmDebugSession extends DebugSession {
         const needsModel = !this.controller.nav.complete;
         const result = needsModel ? await this.withProgress(title, operation, request, () => move(signal)) : await move(signal);
         if (response) this.sendResponse(response);
+        if (unannounced && result.kind === 'stopped') this.sendEvent(new ContinuedEvent(THREAD_ID, true));
         this.report(result);
       } catch (error) {
         if (response) this.sendError(response, error);
@@ -774,7 +781,7 @@ export class CwmDebugSession extends DebugSession {
       case 'cwm/goToStep': {
         const parsed = GoToStepArgs.safeParse(args ?? {});
         if (!parsed.success) return this.sendError(response, new UserError('cwm/goToStep needs { "step": N } with N a step number of 0 or more.'));
-        this.enqueueRequest(response, request, () => this.controller!.goToPosition(this.positionOfStep(parsed.data.step, parsed.data.side)));
+        this.enqueueRequest(response, request, () => this.controller!.goToPosition(this.positionOfStep(parsed.data.step, parsed.data.side)), undefined, true);
         return;
       }
       case 'cwm/exportTrace': {
@@ -881,10 +888,7 @@ export class CwmDebugSession extends DebugSession {
     response.body = answer.body;
     if (answer.moveTo === undefined) return this.sendResponse(response);
     const position = answer.moveTo;
-    // The client did not ask to resume (a custom request), so it does not know the thread moves: without `continued`
-    // VS Code keeps the old stop's label ("Paused on breakpoint") over the new position.
-    this.sendEvent(new ContinuedEvent(THREAD_ID, true));
-    this.enqueueRequest(response, request, () => this.controller!.goToPosition(position));
+    this.enqueueRequest(response, request, () => this.controller!.goToPosition(position), undefined, true);
   }
 
   private positionOfStep(step: number, side?: Side): number {

@@ -357,12 +357,21 @@ describe('actual mode: the real run of a program', { timeout: 300_000 }, () => {
     assert.equal(frames[0]!.event, 'call');
     assert.equal(frames[frames.length - 1]!.event, 'return');
     assert.equal(frames[frames.length - 1]!.value, '140');
+    // VS Code did not ask to resume: `continued` comes before the stop, so it does not keep the old stop's label.
+    const continued = session.dc.waitForEvent('continued');
     const stop = await session.move('cwm/goToStep', { step: 20 });
     assert.equal(stop.body.reason, 'goto');
+    assert.equal((await continued).body.allThreadsContinued, true);
     const state = await session.state();
     assert.equal(state.position, 20);
     assert.deepEqual(state.frame?.locals, frames[20]!.locals);
+    // A step that does not exist moves nothing: neither `continued` nor a stop.
+    let announced = false;
+    const listener = (): void => void (announced = true);
+    session.dc.on('continued', listener);
     await assert.rejects(session.dc.customRequest('cwm/goToStep', { step: 100_000 }), /does not exist/);
+    session.dc.off('continued', listener);
+    assert.equal(announced, false);
   });
 
   test('continue past the last breakpoint stops at the end, then terminates', async () => {
