@@ -75,6 +75,7 @@ _RESUME = opcode.opmap.get('RESUME', -1)
 _PY313 = sys.version_info >= (3, 13)
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _CO_OPTIMIZED = 0x1
+_K_NONOPT, _K_MODULE, _K_GENERATOR, _K_UNBIND = 1, 2, 4, 8  # the kind of a traced code (see _code_info)
 # Opcodes that can unbind a fast local; frames whose code has none can only gain locals.
 _UNBIND_OPS = frozenset(opcode.opmap[name] for name in ('DELETE_FAST', 'DELETE_DEREF', 'LOAD_FAST_AND_CLEAR')
                         if name in opcode.opmap)
@@ -607,15 +608,17 @@ def _is_stable(v, t):
 
 # ---------------------------------------------------------------- the trace functions
 # Per live traced frame, _states maps the frame to
-# [depth, scope id, names, name tokens, objs, reps, code info, live locals or None]:
-#   names: the frame's local names as last sent, in order; name tokens: ':' + name for each
+# [depth, scope id, names, name tokens, objs, reps, kind of its code (_K_* bits), live locals or None]:
+#   names: the frame's local names as last sent, in order; name tokens: ':' + name for each (both may be shared
+#          with other frames of the same code: they are replaced, never changed in place)
 #   objs:  per position, the last object when its repr provably cannot change (see _STABLE, _Snap), else _M
 #   reps:  per position, the last repr sent
 #   live locals: the frame's f_locals object where it is always current when a trace function runs (see below)
-# The lists are changed in place. Keying by the frame object (not its id) keeps the frame alive, so a new frame
+# objs and reps are changed in place. Keying by the frame object (not its id) keeps the frame alive, so a new frame
 # cannot be mistaken for it; the entry is dropped when the frame returns for good (not at a yield).
 _states = {}
 _states_get = _states.get
+_states_pop = _states.pop
 _file_decisions = {}
 _fd_get = _file_decisions.get
 _code_infos = {}  # id(code) -> see _code_info
@@ -694,17 +697,23 @@ def _file_record(filename, real):
 
 
 def _code_info(code):
-    """(code, traced, nonoptimized, module, generator, may_unbind, headers, last names) for a code object, cached by id
-    (the cached tuple holds the code, so the id cannot be reused). headers: depth -> (line, call header) of its new
-    frames; last names: [names, their name tokens] of its last new frame (most calls bind the same names)."""
+    """(code, traced, nonoptimized, module, generator, may_unbind, headers, last names, kind) for a code object, cached
+    by id (the cached tuple holds the code, so the id cannot be reused). headers: depth -> (line, call header) of its
+    new frames; last names: [names, their name tokens] of its last new frame (most calls bind the same names); kind:
+    the flags as _K_* bits, 0 for a plain function (what the line handler checks first)."""
     filename = code.co_filename
     traced = _fd_get(filename)
     if traced is None:
         traced = _decide(filename)
     if traced:
         flags = code.co_flags
-        info = (code, True, not (flags & _CO_OPTIMIZED), code.co_name == '<module>', bool(flags & _GENERATOR_FLAGS),
-                not _UNBIND_OPS.isdisjoint(code.co_code[::2]), {}, [None, None])
+        nonopt = not (flags & _CO_OPTIMIZED)
+        module = code.co_name == '<module>'
+        generator = bool(flags & _GENERATOR_FLAGS)
+        unbind = not _UNBIND_OPS.isdisjoint(code.co_code[::2])
+        kind = (_K_NONOPT if nonopt else 0) | (_K_MODULE if module else 0) | (_K_GENERATOR if generator else 0) \
+            | (_K_UNBIND if unbind else 0)
+        info = (code, True, nonopt, module, generator, unbind, {}, [None, None], kind)
     else:
         info = (code, False)
     _code_infos[id(code)] = info
@@ -794,7 +803,7 @@ def _local(frame, event, arg):
         st = _states_get(frame)
         if st is None:
             return None
-        _, sid, names, ntoks, objs, reps, info, loc = st
+        _, sid, names, ntoks, objs, reps, kind, loc = st
         if event == 'line':
             line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
             if _scope_stack[-1] == sid:
@@ -805,22 +814,25 @@ def _local(frame, event, arg):
             else:
                 _scope_stack[-1] = sid
                 _push(_Ev('l%d,%d' % (line, sid)))
-            if info[2]:
-                new_names, values = _names_values(frame, info[3])
-                _relocals(st, new_names, values)
-                if _objects_on and (_M in objs or frame in _ostates):
-                    _object_step(frame, new_names, values)
-                return _local
-            if loc is None:
-                loc = frame.f_locals
-            if info[5]:
-                if list(loc) != names:
+            if kind:  # not a plain function frame (see _code_info)
+                if kind & _K_NONOPT:
+                    new_names, values = _names_values(frame, kind & _K_MODULE)
+                    _relocals(st, new_names, values)
+                    if _objects_on and (_M in objs or frame in _ostates):
+                        _object_step(frame, new_names, values)
+                    return _local
+                if loc is None:
+                    loc = frame.f_locals
+                if kind & _K_UNBIND and list(loc) != names:
                     _relocals(st, list(loc), list(loc.values()))
                     if _objects_on and (_M in objs or frame in _ostates):
                         _object_step(frame, loc, loc.values())
                     return _local
-            elif len(loc) != len(names):
-                # Locals are only ever added here, so an unchanged length means unchanged names and order.
+            elif loc is None:
+                loc = frame.f_locals
+            if len(loc) != len(names):
+                # Locals are only ever added (or the frame may unbind, and the names were compared): an unchanged
+                # length means unchanged names and order.
                 _relocals(st, list(loc), list(loc.values()))
                 if _objects_on and (_M in objs or frame in _ostates):
                     _object_step(frame, loc, loc.values())
@@ -910,8 +922,8 @@ def _local(frame, event, arg):
             _spop()
             if not _scope_stack:
                 _spush(0)
-            if not (info[4] and _suspended(frame)):
-                _states.pop(frame, None)
+            if not (kind & _K_GENERATOR and _suspended(frame)):
+                _states_pop(frame, None)
                 if _objects_on:
                     _ostates.pop(frame, None)
                 if sid == 1:
@@ -920,6 +932,31 @@ def _local(frame, event, arg):
         if event == 'exception':
             _scope_stack[-1] = sid
             _extend((_Ev('x%d,%d' % (frame.f_lineno or 0, sid)), _srepr(arg)))
+        return _local
+    except Exception:
+        _internal_error(event)
+        return _local
+
+
+def _local_first(frame, event, arg):
+    """Local trace function (settrace) of a new frame until its first event: when that is a line event, its locals are
+    still those its call event read (no code ran since), so it needs no diff; the same trace as _local, for less."""
+    if event != 'line':
+        return _local(frame, event, arg)
+    try:
+        st = _states_get(frame)
+        if st is None:
+            return None
+        sid = st[1]
+        line = frame.f_lineno
+        if _scope_stack[-1] == sid:
+            try:
+                _push(_LTOK[line])
+            except IndexError:
+                _push(_line_token(line))
+        else:
+            _scope_stack[-1] = sid
+            _push(_Ev('l%d,%d' % (line, sid)))
         return _local
     except Exception:
         _internal_error(event)
@@ -960,8 +997,8 @@ def _global(frame, event, arg):
             loc = None
         else:
             loc = frame.f_locals
-            names = list(loc)
-            values = list(loc.values())
+            names = [*loc]
+            values = [*loc.values()]
         if st is None:
             known = info[6].get(depth)
             if known is None or known[0] != line:
@@ -994,8 +1031,10 @@ def _global(frame, event, arg):
         out[2::2] = reps
         if st is None:
             sid = _next_sid()
-            _states[frame] = [depth, sid, names, ntoks, objs, reps, info, loc if _KEEP_LOCALS else None]
+            _states[frame] = [depth, sid, names, ntoks, objs, reps, info[8], loc if _KEEP_LOCALS else None]
+            local = _local_first
         else:
+            local = _local
             # A resumed generator: its state gets the locals as they are now.
             st[0] = depth
             sid = st[1]
@@ -1009,7 +1048,7 @@ def _global(frame, event, arg):
             if _M in objs:
                 _object_step(frame, names, values)
         _spush(sid)
-        return _local
+        return local
     except Exception:
         _internal_error('call')
         return _local if _states_get(frame) is not None else None
