@@ -100,10 +100,12 @@ function has(python: string, module: string): boolean {
 }
 
 /**
- * Cost per event of each peer: the slope between two sizes of the same workload, a fifth and all of it:
- * (time at n − time at n/5 − plain CPython's own difference) / (events at n − events at n/5). So interpreter start-up,
- * imports, the tracer's set-up and the CLI's start-up and JIT warm-up (fixed costs, reported apart) cancel out. Each
- * round runs every peer at both sizes, so all peers see the same machine load.
+ * Cost per event of each peer: the slope between two sizes of the same workload, half and all of it:
+ * (time at n − time at n/2 − plain CPython's own difference) / (events at n − events at n/2). So interpreter start-up,
+ * imports, the tracer's set-up and the CLI's start-up and JIT warm-up (fixed costs, reported apart) cancel out: the
+ * CLI's Node side reaches its steady speed after about 100,000 events (the first 50,000 cost ~2 µs each while V8
+ * compiles), and half of each workload is past that. Each round runs every peer at both sizes, so all peers see the
+ * same machine load.
  */
 async function benchPython(python: string, version: string, print: (line?: string) => void, ratios: string[]): Promise<void> {
   const minor = Number(version.split('.')[1]);
@@ -117,7 +119,7 @@ async function benchPython(python: string, version: string, print: (line?: strin
   }
   for (const w of WORKLOADS) {
     const sizes = new Map(peers.map((p) => [p.name, Math.max(5, Math.round(w.size * p.scale))]));
-    const baseSize = (size: number): number => Math.round(size / 5);
+    const baseSize = (size: number): number => Math.round(size / 2);
     const events = new Map<number, number>();
     for (const size of new Set([0, ...sizes.values(), ...[...sizes.values()].map(baseSize)])) events.set(size, eventsAt(python, w, size));
     const full = new Map<string, Took[]>(peers.map((p) => [p.name, []]));
@@ -187,7 +189,7 @@ async function bytesPerEvent(python: string, print: (line?: string) => void): Pr
 
 export async function benchTracer(print: (line?: string) => void): Promise<void> {
   print('## Tracer: cost per event against its peers, in the same rounds');
-  print(`median of ${ROUNDS} rounds; cost per event = slope between sizes n/5 and n: (time at n − time at n/5 − plain CPython's own difference) / (events at n − events at n/5),`);
+  print(`median of ${ROUNDS} rounds; cost per event = slope between sizes n/2 and n: (time at n − time at n/2 − plain CPython's own difference) / (events at n − events at n/2),`);
   print('so start-up and the CLI\'s JIT warm-up (fixed costs, printed apart) are not spread over the events;');
   print(`in wall time${gnuTime ? ' and in CPU time (user + system, children included: it counts the tracer\'s writer thread and the CLI\'s Node side, which wall time on an idle multi-core machine partly hides, and it stays meaningful on a loaded machine)' : ''};`);
   print('naive = settrace recorder with repr of every local on every line; trace = python -m trace --trace (lines only, no values);');
