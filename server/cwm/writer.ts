@@ -199,14 +199,18 @@ export class CwmFrameEncoder {
     const locals = frame.locals;
     // A base means a line frame: a call frame's chain is always broken.
     if (locals instanceof CompactLocals && (base === undefined || base instanceof CompactLocals)) {
-      const layout = bytes.layout(locals.layout);
-      if (base !== undefined) {
+      // The base's layout bytes serve a frame that shares its layout (unchanged, or one value changed): asking a delta
+      // for its layout walks its chain.
+      const sharesBase = base !== undefined && (locals === base || (locals instanceof DeltaLocals && locals.base === base));
+      const layout = sharesBase && base === bytes.layoutOwner ? bytes.ownerLayout! : bytes.layout(locals.layout);
+      bytes.layoutOwner = locals;
+      bytes.ownerLayout = layout;
+      if (sharesBase) {
         if (locals === base) return out.put(layout.allElided());
-        if (locals instanceof DeltaLocals && locals.base === base) {
-          out.put(layout.before(locals.at));
-          out.jsonString(locals.value);
-          return out.put(layout.after(locals.at));
-        }
+        const delta = locals as DeltaLocals;
+        out.put(layout.before(delta.at));
+        out.jsonString(delta.value);
+        return out.put(layout.after(delta.at));
       }
       const names = locals.layout.names;
       out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
@@ -359,6 +363,9 @@ class FrameBytes {
   readonly returnHeads: (Uint8Array | undefined)[];
   /** `<|exception_sep|><|action_sep|>LINE<|arg_sep|>` per main-file line number. */
   readonly exceptionHeads: (Uint8Array | undefined)[];
+  /** The last frame's locals and their layout bytes: the next frame of the chain, diffed against them, has the same. */
+  layoutOwner: Locals | undefined;
+  ownerLayout: LayoutBytes | undefined;
   /** Scratch arrays for a frame's values and its base's (frames are encoded one at a time). */
   readonly values: string[] = [];
   readonly baseValues: string[] = [];
