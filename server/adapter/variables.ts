@@ -9,6 +9,7 @@ import { alternativesText, DEFAULT_UNSURE_THRESHOLD, percent } from '../trace/co
 import type { TraceFrame, ValueConfidence } from '../trace/model';
 import { parseRepr, type ReprNode } from '../values/pyrepr';
 import type { Side } from './navigator';
+import { IMPOSSIBLE_LOCAL } from '../engine/flow-check';
 
 /** Values longer than this are shown cut, with the whole text under "(full value)". */
 export const SHOWN_VALUE_LENGTH = 200;
@@ -121,9 +122,11 @@ export class VariableStore {
     const out: DebugProtocol.Variable[] = [];
     const confidence = scope.frame.confidence;
     const objects = scope.frame.objects;
+    const impossible = impossibleLocals(scope.frame);
     for (const [name, repr] of scope.frame.locals) {
       const variable = objects !== undefined ? this.objectVariable(scope.frame, name, name, repr, name) : this.variable(name, repr, name);
-      out.push(this.withConfidence(this.marked(variable, scope, name), confidence?.locals.get(name)));
+      const shown = this.withConfidence(this.marked(variable, scope, name), confidence?.locals.get(name));
+      out.push(impossible?.has(name) ? markedImpossible(shown, impossible.get(name)!) : shown);
     }
     if (scope.frame.value !== undefined) {
       const name = scope.frame.event === 'exception' ? EXCEPTION_NAME : RETURN_NAME;
@@ -274,4 +277,20 @@ function shorten(text: string, width: number): string {
 /** Model text on one line: control characters shown as escapes, so a row stays one row. */
 function oneLine(text: string): string {
   return shorten(text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 200);
+}
+
+/** The locals the symbolic checks found the code cannot have (issue `local` → its reason), if any. */
+function impossibleLocals(frame: TraceFrame): Map<string, string> | undefined {
+  let found: Map<string, string> | undefined;
+  for (const issue of frame.issues ?? []) {
+    if (issue.kind === IMPOSSIBLE_LOCAL && issue.local !== undefined) (found ??= new Map()).set(issue.local, issue.message);
+  }
+  return found;
+}
+
+/** A predicted local the code cannot have: `⊘` after its value (as the CLI marks impossible steps), the reason in its type. */
+function markedImpossible(variable: DebugProtocol.Variable, reason: string): DebugProtocol.Variable {
+  variable.value = `${variable.value}  ⊘ impossible`;
+  variable.type = `${variable.type ?? ''} — impossible: ${reason}`.trim();
+  return variable;
 }

@@ -185,7 +185,7 @@ function localIssues(frame: TraceFrame, units: readonly UnitFacts[]): FrameIssue
   for (const name of frame.locals.keys()) {
     // Names that are not identifiers (`.0`) are the interpreter's own.
     if (!IDENTIFIER.test(name) || units.some((unit) => unit.locals!.has(name))) continue;
-    issues.push({ kind: IMPOSSIBLE_LOCAL, message: `\`${name}\` cannot be a local of ${units[0]!.names[0]}` });
+    issues.push({ kind: IMPOSSIBLE_LOCAL, message: `\`${name}\` cannot be a local of ${units[0]!.names[0]}`, local: name });
     if (issues.length >= MAX_LOCAL_ISSUES) break;
   }
   return issues;

@@ -36,6 +36,8 @@ export interface FrameIssue {
   readonly kind: string;
   /** One sentence a user can read. */
   readonly message: string;
+  /** The local the issue is about, when it is about one (VARIABLES marks it). */
+  readonly local?: string;
 }
 
 /** One step of an execution. */

@@ -272,7 +272,7 @@ test('an injected local the scope cannot have is marked with its reason; a call 
   leaked.set('memo', '{}'); // the caller's local, not fib's
   const frames = trace.frames.map((frame, i) => (i === k ? { ...frame, locals: leaked } : frame));
   const marked = checkTrace(frames, facts).filter(isMarkedImpossible);
-  assert.deepEqual(marked.map((frame) => [frame.index, frame.issues]), [[k, [{ kind: IMPOSSIBLE_LOCAL, message: '`memo` cannot be a local of fib' }]]]);
+  assert.deepEqual(marked.map((frame) => [frame.index, frame.issues]), [[k, [{ kind: IMPOSSIBLE_LOCAL, message: '`memo` cannot be a local of fib', local: 'memo' }]]]);
   // A free variable of the closure is a local (f_locals holds it): not marked.
   const cachedLine = trace.frames.find((frame) => frame.functionName === 'cached' && frame.event === 'line')!;
   assert.ok(cachedLine.locals.has('memo'));

@@ -48,7 +48,7 @@ const INJECTIONS: readonly Injection[] = [
 ];
 const EXPECTED_MARKS = [
   { index: 3, issues: [{ kind: IMPOSSIBLE_LINE, message: 'line 2 cannot follow line 6 (line 2 is not in f)' }] },
-  { index: 5, issues: [{ kind: IMPOSSIBLE_LOCAL, message: '`tmp` cannot be a local of f' }] },
+  { index: 5, issues: [{ kind: IMPOSSIBLE_LOCAL, message: '`tmp` cannot be a local of f', local: 'tmp' }] },
 ];
 /** Three impossible frames; 3 + 3 + 2 re-samples in a streamed rollout; the last fixed. */
 const EXPECTED_STATS = { impossible: 3, resamples: 8, fixed: 1, marked: 2 };
@@ -186,6 +186,14 @@ test('a DebugClient session stops on each impossible step with its reason in the
     }
     assert.equal(stops.get(3), 'Impossible step\nImpossible step: line 2 cannot follow line 6 (line 2 is not in f) (the model gave no possible step in its re-samples).');
     assert.match(stops.get(5) ?? '', /Impossible step: `tmp` cannot be a local of f/);
+    // VARIABLES marks the local itself, with the reason in its type; the other locals stay unmarked.
+    await session.move('cwm/goToStep', { step: 5 });
+    const variables = [...(await session.locals()).values()];
+    const tmp = variables.find((variable) => variable.name === 'tmp');
+    assert.match(tmp?.value ?? '', /  ⊘ impossible$/);
+    assert.match(tmp?.type ?? '', /impossible: `tmp` cannot be a local of f/);
+    assert.ok(variables.length > 1);
+    assert.ok(variables.filter((variable) => variable.name !== 'tmp').every((variable) => !variable.value.includes('⊘')));
     for (const step of [1, 2, 4, 6, 7, 8]) assert.equal(stops.get(step), undefined, `step ${step} was marked`);
     const state = (await session.state()) as unknown as { checks: { impossible: number; resamples: number; fixed: number; marked: number } };
     // Stepping asks for one frame at a time: step 7's first request is the model's own answer, its first re-sample fixes it.
