@@ -10,6 +10,7 @@ import type { TokenCodec } from '../cwm/codec';
 import { buildContext } from '../cwm/context';
 import type { CompletionRequest, CompletionStream, TokenChunk } from '../endpoint/types';
 import { comparisonHorizon, comparisonStartFrames } from '../engine/compare-prediction';
+import { FlowGuard } from '../engine/checked-rollout';
 import { PromptBuilder } from '../engine/prompt';
 import { runRollout, type CompletionBackend } from '../engine/rollout';
 import { effectiveContextTokens, PredictionSession } from '../engine/session';
@@ -190,6 +191,10 @@ async function evaluateForced(
   const action: Tally = [0, 0];
   const exact: Tally = [0, 0];
   const wellFormed: Tally = [0, 0];
+  const impossible: Tally = [0, 0];
+  // The symbolic checks judge each guess after the real frames before it (the checker follows the real run).
+  // The same interpreter parses it as the rollouts' checks use (it never runs it).
+  const checker = await new FlowGuard({ source: real.source, files: real.files, ...(settings.python !== undefined ? { python: settings.python } : {}) }).ready();
   const predictAfter = async (count: number) => {
     const prefix = frames.slice(0, count);
     return runRollout({
@@ -198,7 +203,10 @@ async function evaluateForced(
       signal: settings.signal,
     });
   };
-  for (let k = 0; k < from; k++) builder.append(frames[k]!);
+  for (let k = 0; k < from; k++) {
+    builder.append(frames[k]!);
+    checker?.observe(frames[k]!);
+  }
   for (let k = from; k < frames.length; k++) {
     const result = await predictAfter(k);
     const actual = frames[k]!;
@@ -214,7 +222,12 @@ async function evaluateForced(
     bump(breakdown.events, actual.event, equal);
     if (guess !== undefined && sameStep) countValueTypes(breakdown.values, guess, actual);
     if (guess !== undefined) calibrateFrame(breakdown.calibration, guess, actual);
+    if (checker !== undefined && guess !== undefined) {
+      impossible[1]++;
+      if (checker.judge(guess).length > 0) impossible[0]++;
+    }
     builder.append(actual);
+    checker?.observe(actual);
   }
   let end: boolean | null = null;
   if (real.end.kind === 'returned' || real.end.kind === 'raised') {
@@ -226,6 +239,7 @@ async function evaluateForced(
     action,
     exact,
     wellFormed,
+    ...(checker !== undefined ? { impossible } : {}),
     end,
     promptTokens: backend.promptTokens,
     completionTokens: backend.completionTokens,

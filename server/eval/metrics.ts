@@ -47,6 +47,8 @@ export interface RunTotals {
     readonly exact: Score;
     readonly wellFormed: Score;
     readonly end: Score;
+    /** Predicted frames the symbolic checks found impossible, of those judged. */
+    readonly impossible: Score;
   } | null;
   /** Rollouts per first-divergence bin, `none` last. */
   readonly firstDivergence: readonly { readonly label: string; readonly count: number }[];
@@ -114,6 +116,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
     ended: [0, 0] as [number, number],
     forcedAction: [0, 0] as [number, number], forcedExact: [0, 0] as [number, number], forcedWellFormed: [0, 0] as [number, number],
     forcedEnd: [0, 0] as [number, number],
+    forcedImpossible: [0, 0] as [number, number],
   };
   const bins = new Array<number>(DIVERGENCE_BINS.length + 1).fill(0);
   const divergenceSteps: number[] = [];
@@ -172,6 +175,7 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
       add(sums.forcedWellFormed, forced.wellFormed);
       add(bucket.forcedExact, forced.exact);
       if (forced.end !== null) add(sums.forcedEnd, [forced.end ? 1 : 0, 1]);
+      if (forced.impossible) add(sums.forcedImpossible, forced.impossible);
       tokens.prompt += forced.promptTokens;
       tokens.completion += forced.completionTokens;
       tokens.requests += forced.requests;
@@ -204,7 +208,10 @@ export function computeTotals(header: RunHeader, records: Iterable<ItemRecord>):
       ended: toScore(sums.ended),
     },
     forced: anyForced
-      ? { action: toScore(sums.forcedAction), exact: toScore(sums.forcedExact), wellFormed: toScore(sums.forcedWellFormed), end: toScore(sums.forcedEnd) }
+      ? {
+        action: toScore(sums.forcedAction), exact: toScore(sums.forcedExact), wellFormed: toScore(sums.forcedWellFormed), end: toScore(sums.forcedEnd),
+        impossible: toScore(sums.forcedImpossible),
+      }
       : null,
     firstDivergence: [...DIVERGENCE_BINS, 'none'].map((label, k) => ({ label, count: bins[k]! })),
     medianDivergenceStep: median(divergenceSteps),

@@ -56,6 +56,7 @@ export function headlineRows(totals: RunTotals): [string, Score, string][] {
       ['Next frame: exact', totals.forced.exact, 'teacher forcing: same action and the same state'],
       ['Next frame: well-formed', totals.forced.wellFormed, 'teacher forcing: frames read without issues'],
       ['Next frame: end', totals.forced.end, 'teacher forcing: the model ends the trace after the last real step'],
+      ['Next frame: impossible', totals.forced.impossible, 'teacher forcing: predicted frames the symbolic checks found impossible after the real steps'],
     );
   }
   return rows;

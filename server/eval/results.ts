@@ -76,6 +76,11 @@ const ForcedSchema = z.object({
   /** Same action and the same state (every local, and the return or exception value). */
   exact: Tally,
   wellFormed: Tally,
+  /**
+   * Predicted frames the symbolic checks found impossible after the real prefix (a line that cannot follow, a local
+   * that cannot exist), of those judged; absent in results written before, or when the program could not be parsed.
+   */
+  impossible: Tally.optional(),
   /** After the whole real trace: did the model end it? null when the real run did not end normally. */
   end: z.boolean().nullable(),
   promptTokens: z.number().int(),
