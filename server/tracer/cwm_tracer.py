@@ -100,18 +100,23 @@ _end_lock = _thread.allocate_lock()
 _enc = json.JSONEncoder(ensure_ascii=True, check_circular=False, skipkeys=True).encode
 
 
-class _Ln(str):
-    """Token of a line event in the current scope (its own type, so events are counted in C at flush time: every other
-    token is an exact str, which is why text the program controls goes through _exact before it becomes one)."""
+class _Event(str):
+    """Tokens of events have their own types, so events are counted in C at flush time: every other token is an exact
+    str, which is why text the program controls goes through _exact before it becomes one."""
     __slots__ = ()
 
 
-class _Rn(str):
+class _Ln(_Event):
+    """Token of a line event in the current scope."""
+    __slots__ = ()
+
+
+class _Rn(_Event):
     """Token of a return event in the current scope."""
     __slots__ = ()
 
 
-class _Ev(str):
+class _Ev(_Event):
     """Header token of a call / explicit line / explicit return / exception event."""
     __slots__ = ()
 
@@ -120,6 +125,18 @@ def _exact(text):
     """The same text as an exact str: a str subclass (which a program's __repr__ or a dict key may be) would be
     counted as an event at flush time, and its methods are the program's. Runs no code of the program's."""
     return text if type(text) is str else str.__str__(text)
+
+
+if sys.version_info < (3, 9):
+    # One C pass over the tokens. type() is slow to call on 3.8 (it goes through type_new and type_init), the
+    # isinstance check of the event base class is not; from 3.9 on, it is the other way round.
+    _is_event = _Event.__instancecheck__
+
+    def _count_events(chunk):
+        return len(chunk) - list(map(_is_event, chunk)).count(False)
+else:
+    def _count_events(chunk):
+        return len(chunk) - list(map(type, chunk)).count(str)
 
 
 _LTOK = []
@@ -183,8 +200,7 @@ def _flush(timeout=-1):
         _signal(_room)  # a program thread waiting for room may go on while this chunk is written
         if _dropping:
             return True
-        # Every token that is not an event is an exact str (see _exact): one C pass over the types counts the events.
-        events = n - list(map(type, chunk)).count(str)
+        events = _count_events(chunk)
         limited = _written_events + events > _MAXEV
         if limited:
             chunk = chunk[:_cut_before_event(chunk, _MAXEV - _written_events)]
