@@ -247,6 +247,7 @@ class Parser {
     const expr = this.starExpressions();
     const token = this.peek();
     if (token.t !== 'end') throw new PySyntaxError(token.t === 'op' && token.v === '=' ? 'assignment is not allowed in an expression' : 'invalid syntax', token.at);
+    checkAssignmentExpressions(expr, [], false);
     return expr;
   }
 
@@ -829,4 +830,44 @@ function parseExpressionAt(source: string, depth: number): Expr {
 /** The syntax tree of one expression; throws PySyntaxError. */
 export function parseExpression(source: string): Expr {
   return parseExpressionAt(source, 0);
+}
+
+/**
+ * PEP 572's compile-time rules for `:=` in comprehensions, which CPython enforces before anything runs: it cannot rebind
+ * an iteration variable of an enclosing comprehension, nor appear in a comprehension's iterable. A lambda starts afresh.
+ */
+function checkAssignmentExpressions(node: unknown, iterationNames: readonly (readonly string[])[], inIterable: boolean): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const item of node) checkAssignmentExpressions(item, iterationNames, inIterable);
+    return;
+  }
+  const expr = node as { readonly k?: unknown };
+  if (expr.k === 'walrus') {
+    const walrus = node as Extract<Expr, { k: 'walrus' }>;
+    if (inIterable) throw new PySyntaxError('assignment expression cannot be used in a comprehension iterable expression', 0);
+    if (iterationNames.some((names) => names.includes(walrus.name))) {
+      throw new PySyntaxError(`assignment expression cannot rebind comprehension iteration variable '${walrus.name}'`, 0);
+    }
+    return checkAssignmentExpressions(walrus.value, iterationNames, inIterable);
+  }
+  if (expr.k === 'lambda') {
+    const lambda = node as Extract<Expr, { k: 'lambda' }>;
+    return checkAssignmentExpressions([lambda.params, lambda.body], [], false);
+  }
+  if (expr.k === 'comp' || expr.k === 'dictcomp') {
+    const comp = node as Extract<Expr, { k: 'comp' | 'dictcomp' }>;
+    const names = comp.gens.flatMap((gen) => targetNames(gen.target));
+    const inner = [...iterationNames, names];
+    for (const gen of comp.gens) {
+      checkAssignmentExpressions(gen.iter, iterationNames, true);
+      checkAssignmentExpressions(gen.conds, inner, inIterable);
+    }
+    return checkAssignmentExpressions(comp.k === 'comp' ? comp.elt : [comp.key, comp.value], inner, inIterable);
+  }
+  for (const value of Object.values(node)) checkAssignmentExpressions(value, iterationNames, inIterable);
+}
+
+function targetNames(target: Target): string[] {
+  return target.k === 'name' ? [target.id] : target.elts.flatMap(targetNames);
 }

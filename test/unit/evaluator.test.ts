@@ -327,3 +327,32 @@ describe('FrameEvaluator', () => {
     assert.match(error(await own.evaluate('1 + 1', localsOf([]))), /disposed/);
   });
 });
+
+describe(':= in comprehensions', () => {
+  // PEP 572's compile-time rules, as CPython's compile() applies them (the first six are refused, the rest allowed).
+  const EXPRESSIONS = [
+    '[x := 1 for x in range(3)]',
+    '[y for x in range(3) if (x := 2)]',
+    '[y for x in (y := [1, 2])]',
+    '[[x := 1 for y in range(2)] for x in range(2)]',
+    '{k: (k := 1) for k in range(2)}',
+    '[j for i in range(2) for j in (k := [1])]',
+    '[(y := x) for x in range(3)]',
+    '[y for x in range(3) if (y := x)]',
+    '[lambda: (x := 1) for x in range(2)]',
+    '(n := 3) + [n for n in range(2)][0]',
+  ];
+
+  test('refuses what CPython refuses at compile time, and nothing else', async () => {
+    const script = 'import json, sys\nfor text in json.load(sys.stdin):\n    try:\n        compile(text, "<e>", "eval")\n        print("ok")\n    except SyntaxError as e:\n        print(e.msg)\n';
+    const python = execFileSync('python3', ['-c', script], { input: JSON.stringify(EXPRESSIONS), encoding: 'utf8' }).trim().split('\n');
+    assert.equal(python.filter((line) => line !== 'ok').length, 6, python.join('\n'));
+    const evaluator = new FrameEvaluator();
+    for (const [i, text] of EXPRESSIONS.entries()) {
+      const ours = await evaluator.evaluate(text, new Map());
+      const refused = !ours.ok && /SyntaxError/.test(ours.error);
+      assert.equal(refused, python[i] !== 'ok', `${text}: CPython says ${python[i]}, we say ${ours.ok ? ours.repr : ours.error}`);
+      if (refused && !ours.ok) assert.ok(ours.error.includes(python[i]!), `${text}: ${ours.error} does not say ${python[i]}`);
+    }
+  });
+});
