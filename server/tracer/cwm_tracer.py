@@ -819,8 +819,8 @@ def _local(frame, event, arg):
         st = _states_get(frame)
         if st is None:
             return None
-        _, sid, names, ntoks, objs, reps, kind, loc = st
         if event == 'line':
+            _, sid, names, ntoks, objs, reps, kind, loc = st
             line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
             if _scope_stack[-1] == sid:
                 try:
@@ -920,6 +920,7 @@ def _local(frame, event, arg):
             if _objects_on and (_M in objs or frame in _ostates):
                 _object_step(frame, loc, loc.values())
             return _local
+        sid = st[1]
         if event == 'return':
             line = frame.f_lineno or 0
             if arg is None:
@@ -938,7 +939,7 @@ def _local(frame, event, arg):
             _spop()
             if not _scope_stack:
                 _spush(0)
-            if not (kind & _K_GENERATOR and _suspended(frame)):
+            if not (st[6] & _K_GENERATOR and _suspended(frame)):
                 _states_pop(frame, None)
                 if _objects_on:
                     _ostates.pop(frame, None)
@@ -1030,8 +1031,8 @@ def _global(frame, event, arg):
         else:
             header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
             ntoks = _name_token_list(names)
-        reps = values[:]  # each replaced by its repr below
-        objs = values[:]  # each kept where its repr cannot change, else replaced by _M below
+        reps = [*values]  # each replaced by its repr below
+        objs = [*values]  # each kept where its repr cannot change, else replaced by _M below
         i = 0
         for value in values:
             t = type(value)
