@@ -956,8 +956,9 @@ def _local(frame, event, arg):
 
 
 def _local_first(frame, event, arg):
-    """Local trace function (settrace) of a new frame until its first event: when that is a line event, its locals are
-    still those its call event read (no code ran since), so it needs no diff; the same trace as _local, for less."""
+    """Local trace function (settrace) of a new frame until its first event, and the sys.monitoring line handler of
+    that event: when it is a line event, the frame's locals are still those its call event read (no code ran since),
+    so it needs no diff; the same trace as _local, for less."""
     if event != 'line':
         return _local(frame, event, arg)
     try:
@@ -965,7 +966,7 @@ def _local_first(frame, event, arg):
         if st is None:
             return None
         sid = st[1]
-        line = frame.f_lineno
+        line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
         if _scope_stack[-1] == sid:
             try:
                 _push(_LTOK[line])
@@ -1545,17 +1546,21 @@ def _guard_tool(real):
 
 
 def _mon_call(code, offset):
-    info = _code_infos_get(id(code))
-    if info is None or info[0] is not code:
-        info = _code_info(code)
-    if not info[1]:
-        return _DISABLE  # never traced: this code starts without calling back again
-    if _get_ident() != _main_ident:
-        return None  # only the main thread is traced (as settrace, which is per thread)
-    if _mon_codes_get(id(code)) is not code:
+    if _mon_codes_get(id(code)) is not code:  # else: traced code whose local events are on already
+        info = _code_infos_get(id(code))
+        if info is None or info[0] is not code:
+            info = _code_info(code)
+        if not info[1]:
+            return _DISABLE  # never traced: this code starts without calling back again
+        if _get_ident() != _main_ident:
+            return None  # only the main thread is traced (as settrace, which is per thread)
         _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
         _mon_codes[id(code)] = code
-    _global(_getframe(1), 'call', None)
+    elif _get_ident() != _main_ident:
+        return None
+    frame = _getframe(1)
+    # A new frame's next event is its first line event, which needs no diff (see _local_first).
+    _fresh[0] = frame if _global(frame, 'call', None) is _local_first else None
 
 
 def _mon_resume(code, offset, exc=None):
@@ -1563,8 +1568,16 @@ def _mon_resume(code, offset, exc=None):
         _global(_getframe(1), 'call', None)
 
 
+_fresh = [None]  # the new frame whose first line event comes next (set at each call event)
+
+
 def _mon_line(code, line):
-    _local(_getframe(1), 'line', line)
+    frame = _getframe(1)
+    if frame is _fresh[0]:
+        _fresh[0] = None
+        _local_first(frame, 'line', line)
+    else:
+        _local(frame, 'line', line)
 
 
 def _mon_return(code, offset, value):
