@@ -819,8 +819,8 @@ def _local(frame, event, arg):
         st = _states_get(frame)
         if st is None:
             return None
-        _, sid, names, ntoks, objs, reps, kind, loc = st
         if event == 'line':
+            _, sid, names, ntoks, objs, reps, kind, loc = st
             line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
             if _scope_stack[-1] == sid:
                 try:
@@ -920,6 +920,7 @@ def _local(frame, event, arg):
             if _objects_on and (_M in objs or frame in _ostates):
                 _object_step(frame, loc, loc.values())
             return _local
+        sid = st[1]
         if event == 'return':
             line = frame.f_lineno or 0
             if arg is None:
@@ -938,7 +939,7 @@ def _local(frame, event, arg):
             _spop()
             if not _scope_stack:
                 _spush(0)
-            if not (kind & _K_GENERATOR and _suspended(frame)):
+            if not (st[6] & _K_GENERATOR and _suspended(frame)):
                 _states_pop(frame, None)
                 if _objects_on:
                     _ostates.pop(frame, None)
@@ -955,8 +956,9 @@ def _local(frame, event, arg):
 
 
 def _local_first(frame, event, arg):
-    """Local trace function (settrace) of a new frame until its first event: when that is a line event, its locals are
-    still those its call event read (no code ran since), so it needs no diff; the same trace as _local, for less."""
+    """Local trace function (settrace) of a new frame until its first event, and the sys.monitoring line handler of
+    that event: when it is a line event, the frame's locals are still those its call event read (no code ran since),
+    so it needs no diff; the same trace as _local, for less."""
     if event != 'line':
         return _local(frame, event, arg)
     try:
@@ -964,7 +966,7 @@ def _local_first(frame, event, arg):
         if st is None:
             return None
         sid = st[1]
-        line = frame.f_lineno
+        line = arg or frame.f_lineno  # sys.monitoring passes the line (settrace passes None)
         if _scope_stack[-1] == sid:
             try:
                 _push(_LTOK[line])
@@ -1030,8 +1032,8 @@ def _global(frame, event, arg):
         else:
             header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
             ntoks = _name_token_list(names)
-        reps = values[:]  # each replaced by its repr below
-        objs = values[:]  # each kept where its repr cannot change, else replaced by _M below
+        reps = [*values]  # each replaced by its repr below
+        objs = [*values]  # each kept where its repr cannot change, else replaced by _M below
         i = 0
         for value in values:
             t = type(value)
@@ -1544,17 +1546,21 @@ def _guard_tool(real):
 
 
 def _mon_call(code, offset):
-    info = _code_infos_get(id(code))
-    if info is None or info[0] is not code:
-        info = _code_info(code)
-    if not info[1]:
-        return _DISABLE  # never traced: this code starts without calling back again
-    if _get_ident() != _main_ident:
-        return None  # only the main thread is traced (as settrace, which is per thread)
-    if _mon_codes_get(id(code)) is not code:
+    if _mon_codes_get(id(code)) is not code:  # else: traced code whose local events are on already
+        info = _code_infos_get(id(code))
+        if info is None or info[0] is not code:
+            info = _code_info(code)
+        if not info[1]:
+            return _DISABLE  # never traced: this code starts without calling back again
+        if _get_ident() != _main_ident:
+            return None  # only the main thread is traced (as settrace, which is per thread)
         _mon_set_local(_MON_TOOL, code, _LOCAL_EVENTS)
         _mon_codes[id(code)] = code
-    _global(_getframe(1), 'call', None)
+    elif _get_ident() != _main_ident:
+        return None
+    frame = _getframe(1)
+    # A new frame's next event is its first line event, which needs no diff (see _local_first).
+    _fresh[0] = frame if _global(frame, 'call', None) is _local_first else None
 
 
 def _mon_resume(code, offset, exc=None):
@@ -1562,8 +1568,16 @@ def _mon_resume(code, offset, exc=None):
         _global(_getframe(1), 'call', None)
 
 
+_fresh = [None]  # the new frame whose first line event comes next (set at each call event)
+
+
 def _mon_line(code, line):
-    _local(_getframe(1), 'line', line)
+    frame = _getframe(1)
+    if frame is _fresh[0]:
+        _fresh[0] = None
+        _local_first(frame, 'line', line)
+    else:
+        _local(frame, 'line', line)
 
 
 def _mon_return(code, offset, value):
