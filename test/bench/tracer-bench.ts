@@ -57,14 +57,30 @@ const PEERS: Peer[] = [
 ];
 
 
-/** GNU time, when installed: CPU time (user + system, the command and its children) stays meaningful on a loaded
- * machine, where wall time mostly measures the other processes. */
-const gnuTime = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0 ? '/usr/bin/time' : undefined;
+/**
+ * CPU time (user + system, the command and its children) stays meaningful on a loaded machine, where wall time mostly
+ * measures the other processes. Read from getrusage(RUSAGE_CHILDREN) in a small python3 wrapper, to the microsecond
+ * (GNU time prints hundredths of a second: 0.1 µs per event over the 100,000 events a slope spans); GNU time where
+ * there is no python3.
+ */
+const RUSAGE_WRAPPER = [
+  'import resource, subprocess, sys',
+  'code = subprocess.run(sys.argv[2:]).returncode',
+  'usage = resource.getrusage(resource.RUSAGE_CHILDREN)',
+  "open(sys.argv[1], 'w').write('%.6f %.6f' % (usage.ru_utime, usage.ru_stime))",
+  'sys.exit(code)',
+].join('\n');
+const cpuTimer: ((out: string, command: string, args: string[]) => [string, string[]]) | undefined =
+  spawnSync('python3', ['-c', 'import resource'], { stdio: 'ignore' }).status === 0
+    ? (out, command, args) => ['python3', ['-c', RUSAGE_WRAPPER, out, command, ...args]]
+    : existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%U', 'true'], { stdio: 'ignore' }).status === 0
+      ? (out, command, args) => ['/usr/bin/time', ['-o', out, '-f', '%U %S', command, ...args]]
+      : undefined;
 const timesFile = join(mkdtempSync(join(tmpdir(), 'cwm-bench-')), 'time.txt');
 
 export interface Took {
   wall: number;
-  /** User + system milliseconds of the command and its children; NaN without GNU time. */
+  /** User + system milliseconds of the command and its children; NaN without a CPU timer. */
   cpu: number;
 }
 
@@ -72,7 +88,7 @@ export interface Took {
 export function timeProcess(command: string, args: string[]): Promise<Took> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const [cmd, argv] = gnuTime ? [gnuTime, ['-o', timesFile, '-f', '%U %S', command, ...args]] : [command, args];
+    const [cmd, argv] = cpuTimer ? cpuTimer(timesFile, command, args) : [command, args];
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONHASHSEED: '0' } });
     child.stdout.resume();
     let stderr = '';
@@ -81,7 +97,7 @@ export function timeProcess(command: string, args: string[]): Promise<Took> {
     child.once('close', (code) => {
       if (code !== 0 && code !== 3) return reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`));
       const wall = performance.now() - started;
-      if (!gnuTime) return resolve({ wall, cpu: NaN });
+      if (!cpuTimer) return resolve({ wall, cpu: NaN });
       const [user, system] = readFileSync(timesFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
       resolve({ wall, cpu: ((user ?? NaN) + (system ?? NaN)) * 1000 });
     });
@@ -131,7 +147,7 @@ async function benchPython(python: string, version: string, print: (line?: strin
         full.get(peer.name)!.push(await timeProcess(...peer.command(python, w, size)));
       }
     }
-    const clocks: ('cpu' | 'wall')[] = gnuTime ? ['cpu', 'wall'] : ['wall'];
+    const clocks: ('cpu' | 'wall')[] = cpuTimer ? ['cpu', 'wall'] : ['wall'];
     print(`${w.name.padEnd(9)} ${events.get(w.size)} events`);
     for (const clock of clocks) {
       const at = (name: string, runs: Map<string, Took[]>) => median(runs.get(name)!.map((took) => took[clock]));
@@ -191,7 +207,7 @@ export async function benchTracer(print: (line?: string) => void): Promise<void>
   print('## Tracer: cost per event against its peers, in the same rounds');
   print(`median of ${ROUNDS} rounds; cost per event = slope between sizes n/2 and n: (time at n − time at n/2 − plain CPython's own difference) / (events at n − events at n/2),`);
   print('so start-up and the CLI\'s JIT warm-up (fixed costs, printed apart) are not spread over the events;');
-  print(`in wall time${gnuTime ? ' and in CPU time (user + system, children included: it counts the tracer\'s writer thread and the CLI\'s Node side, which wall time on an idle multi-core machine partly hides, and it stays meaningful on a loaded machine)' : ''};`);
+  print(`in wall time${cpuTimer ? ' and in CPU time (user + system, children included: it counts the tracer\'s writer thread and the CLI\'s Node side, which wall time on an idle multi-core machine partly hides, and it stays meaningful on a loaded machine)' : ''};`);
   print('naive = settrace recorder with repr of every local on every line; trace = python -m trace --trace (lines only, no values);');
   print('floor = sys.monitoring call/line/return with locals diffed by identity (3.12+); cli = cwm-debug trace --format cwm, end to end');
   const ratios: string[] = [];
