@@ -20,7 +20,7 @@ const tracerScript = join(repoRoot, 'server', 'tracer', 'cwm_tracer.py');
 const workloads = join(benchDir, 'workloads.py');
 const runWorkload = join(benchDir, 'run_workload.py');
 const cli = join(repoRoot, 'dist', 'cli.js');
-const ROUNDS = 3;
+const ROUNDS = 5;
 /** CWM_BENCH_PYTHONS=3.12,3.13 limits the run to those versions. */
 const onlyVersions = process.env.CWM_BENCH_PYTHONS?.split(',').map((v) => v.trim());
 
@@ -48,7 +48,7 @@ interface Peer {
 
 const PEERS: Peer[] = [
   { name: 'plain', scale: 1, command: (py, w, n) => [py, [runWorkload, workloads, w.entry, String(n)]] },
-  { name: 'naive', scale: 0.25, command: (py, w, n) => [py, [join(benchDir, 'naive_recorder.py'), workloads, w.entry, String(n)]] },
+  { name: 'naive', scale: 0.5, command: (py, w, n) => [py, [join(benchDir, 'naive_recorder.py'), workloads, w.entry, String(n)]] },
   { name: 'trace', scale: 0.1, command: (py, w, n) => [py, ['-m', 'trace', '--trace', runWorkload, workloads, w.entry, String(n)]] },
   { name: 'coverage', scale: 1, command: (py, w, n) => [py, ['-m', 'coverage', 'run', '--data-file', '/dev/null', runWorkload, workloads, w.entry, String(n)]] },
   { name: 'floor', scale: 1, command: (py, w, n) => [py, [join(benchDir, 'monitoring_floor.py'), workloads, w.entry, String(n)]] },
@@ -65,9 +65,11 @@ const PEERS: Peer[] = [
  */
 const RUSAGE_WRAPPER = [
   'import resource, subprocess, sys',
+  // What the wrapper's own start-up's children cost (a pyenv shim runs a few) is not the command's.
+  'before = resource.getrusage(resource.RUSAGE_CHILDREN)',
   'code = subprocess.run(sys.argv[2:]).returncode',
-  'usage = resource.getrusage(resource.RUSAGE_CHILDREN)',
-  "open(sys.argv[1], 'w').write('%.6f %.6f' % (usage.ru_utime, usage.ru_stime))",
+  'after = resource.getrusage(resource.RUSAGE_CHILDREN)',
+  "open(sys.argv[1], 'w').write('%.6f %.6f' % (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime))",
   'sys.exit(code)',
 ].join('\n');
 const cpuTimer: ((out: string, command: string, args: string[]) => [string, string[]]) | undefined =
