@@ -35,6 +35,9 @@ export interface HostileServer {
   readonly bytesSent: number;
   /** Completion answers the client closed before their end. */
   readonly closedByClient: number;
+  /** Completion answers over, either way: closed by the client, or written whole (a finite answer can be wholly in the
+   * socket's buffers before the client aborts it, and then it does not count as closed by the client). */
+  readonly ended: number;
   /** Polls until `predicate` holds or `timeoutMs` passes; returns whether it held. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -90,7 +93,7 @@ interface Answer {
 
 export async function startHostileServer(options: HostileServerOptions): Promise<HostileServer> {
   const requests: unknown[] = [];
-  const stats = { tokensSent: 0, bytesSent: 0, closedByClient: 0 };
+  const stats = { tokensSent: 0, bytesSent: 0, closedByClient: 0, ended: 0 };
   const sockets = new Set<Socket>();
 
   /** Writes with backpressure; false once the client is gone. */
@@ -150,6 +153,7 @@ export async function startHostileServer(options: HostileServerOptions): Promise
     const output = outputs[Math.min(requests.length, outputs.length) - 1]!;
     const answer: Answer = { res, closed: false };
     res.on('close', () => {
+      stats.ended++;
       if (!res.writableFinished) {
         answer.closed = true;
         stats.closedByClient++;
@@ -238,6 +242,9 @@ export async function startHostileServer(options: HostileServerOptions): Promise
     },
     get closedByClient() {
       return stats.closedByClient;
+    },
+    get ended() {
+      return stats.ended;
     },
     waitFor: async (predicate, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -137,8 +137,10 @@ for (const { protocol, moves } of sessions) {
       await server?.close();
     });
 
-    moves.forEach((m, k) => {
+    moves.forEach((m) => {
       test(m.name, async (t) => {
+        const closedBefore = server.closedByClient;
+        const endedBefore = server.ended;
         const move = m.move === 'stepIn' ? session.dc.stepInRequest({ threadId: 1 }) : session.dc.continueRequest({ threadId: 1 });
         const seen = await whileResponsive(session, move);
         t.diagnostic(`threads: ${seen.probes} answers, slowest ${seen.slowestMs.toFixed(0)} ms (${seen.slowestBlockedMs.toFixed(0)} ms of it computing); adapter RSS peak ${(seen.peakRss / 2 ** 20).toFixed(0)} MB`);
@@ -147,7 +149,12 @@ for (const { protocol, moves } of sessions) {
         assert.ok(seen.probes >= 1, 'threads was asked while the prediction ran');
         assert.ok(seen.slowestBlockedMs < RESPONSIVE_MS, `a threads answer waited ${seen.slowestBlockedMs.toFixed(0)} ms on the adapter's own work`);
         assert.ok(seen.peakRss < MEMORY_LIMIT_BYTES, `the adapter used ${(seen.peakRss / 2 ** 20).toFixed(0)} MB`);
-        assert.ok(await server.waitFor(() => server.closedByClient >= k + 1), 'the adapter closed the request');
+        // An endless or 10 MB answer can only end by the adapter closing it; a 400 KB one may already sit whole in the
+        // socket's buffers when the adapter aborts it: then it must at least be over.
+        const closed = m.output.kind === 'endless-value' || (m.output.kind === 'value' && m.output.chars >= 1_000_000)
+          ? () => server.closedByClient > closedBefore
+          : () => server.ended > endedBefore;
+        assert.ok(await server.waitFor(closed), 'the adapter closed the request');
         // Still usable: the entry frame is there to look at, and nothing was added to the trace.
         assert.equal((await session.stack())[0]?.name, 'f');
         assert.equal((await session.state()).length, 1);

@@ -235,7 +235,15 @@ export class VsCodePage {
     const row = this.page.locator(SELECTORS.quickInputRow, { has: this.page.locator('.label-name', { hasText: exactText(label) }) });
     await this.waitVisible(row, `the command "${label}" in the command palette`);
     await row.first().click();
-    await this.waitHidden(this.page.locator(SELECTORS.quickInput), 'the command palette to close');
+    const palette = this.page.locator(SELECTORS.quickInput);
+    try {
+      await palette.first().waitFor({ state: 'hidden', timeout: 3_000 });
+    } catch {
+      // A click that landed while the list re-rendered is lost: if the palette still shows this command, Enter runs it.
+      const box = this.page.locator(SELECTORS.quickInputBox);
+      if ((await box.isVisible().catch(() => false)) && (await box.inputValue().catch(() => '')) === `>${label}`) await this.page.keyboard.press('Enter');
+      await this.waitHidden(palette, 'the command palette to close');
+    }
   }
 
   /** Runs a command by its palette label when the command opens an input of its own (it replaces the palette). */
