@@ -3,9 +3,9 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { barChart, escapeHtml, htmlPage, markdownCode, markdownText } from './html';
+import { barChart, escapeHtml, htmlPage, markdownCode } from './html';
 import { computeTotals, percent, type RunTotals, type Score } from './metrics';
-import { headlineRows, markdownInline } from './report';
+import { headlineRows, HTML, MARKDOWN, markdownInline, type TextFormat } from './report';
 import { RESULTS_FILE, loadResults, type ItemRecord, type LoadedResults, type RunHeader } from './results';
 
 export interface RunComparison {
@@ -34,15 +34,6 @@ function outputRight(record: ItemRecord | undefined): boolean | undefined {
   // With several rollouts, "right" means most of them are.
   return matches.filter(Boolean).length * 2 > matches.length;
 }
-
-/** How text from a results file is written (a hand-edited file may hold anything): Markdown or HTML. */
-interface TextFormat {
-  text(text: string): string;
-  code(text: string): string;
-}
-const MARKDOWN: TextFormat = { text: markdownText, code: (text) => markdownCode(text) };
-const MARKDOWN_CELL: TextFormat = { text: (text) => markdownText(text), code: (text) => markdownCode(text, true) };
-const HTML: TextFormat = { text: escapeHtml, code: (text) => `<code>${escapeHtml(text)}</code>` };
 
 function describeRun(name: string, header: RunHeader, totals: RunTotals, f: TextFormat): string {
   return `${name}: ${header.model !== null ? f.code(header.model) : 'unnamed model'} at ${header.endpoints.map((url) => f.code(url)).join(', ') || '–'}; ` +
@@ -85,7 +76,7 @@ export function compareRuns(pathA: string, pathB: string): RunComparison {
     if (!row) return { matched: 0, total: 0, rate: null };
     return row.forced.total > 0 ? row.forced : row.rollout;
   };
-  for (const type of types) md.push(`| ${MARKDOWN_CELL.code(type)} | ${percent(pick(totalsA, type))} | ${percent(pick(totalsB, type))} | ${delta(pick(totalsA, type), pick(totalsB, type))} |`);
+  for (const type of types) md.push(`| ${markdownCode(type, true)} | ${percent(pick(totalsA, type))} | ${percent(pick(totalsB, type))} | ${delta(pick(totalsA, type), pick(totalsB, type))} |`);
   md.push('', '## By trace length (state exact match)', '', '| Steps | A | B | B − A |', '|---|---:|---:|---:|');
   totalsA.byLength.forEach((rowA, k) => {
     const rowB = totalsB.byLength[k]!;

@@ -62,8 +62,8 @@ export function headlineRows(totals: RunTotals): [string, Score, string][] {
   return rows;
 }
 
-/** How text from the results file is written: for summary.md or for report.html. */
-interface TextFormat {
+/** How text from the results file is written: for summary.md or for report.html (and the comparison of two runs). */
+export interface TextFormat {
   /** Plain text. */
   text(text: string): string;
   /** Text in a code span. */
@@ -71,8 +71,8 @@ interface TextFormat {
 }
 
 /** Markdown; everything that comes from results.jsonl is escaped (a hand-edited file may hold anything). */
-const MARKDOWN: TextFormat = { text: markdownText, code: (text) => markdownCode(text) };
-const HTML: TextFormat = { text: escapeHtml, code: (text) => `<code>${escapeHtml(text)}</code>` };
+export const MARKDOWN: TextFormat = { text: markdownText, code: (text) => markdownCode(text) };
+export const HTML: TextFormat = { text: escapeHtml, code: (text) => `<code>${escapeHtml(text)}</code>` };
 
 /** One sentence per breakdown that has a clear weakest row: where the model goes wrong most. */
 export function whereItFails(totals: RunTotals, format: TextFormat = MARKDOWN): string[] {
