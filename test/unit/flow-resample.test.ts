@@ -205,6 +205,19 @@ test('a DebugClient session stops on each impossible step with its reason in the
 
 test('an evaluation counts how often the checks fired: impossible steps, re-samples, fixed ones', { timeout: 120_000 }, async () => {
   model.setInjections(INJECTIONS);
+  const out = await evaluateInjected(false);
+  const loaded = loadResults(join(out, 'results.jsonl'));
+  const totals = computeTotals(loaded.header, loaded.items.values());
+  const { checked, ...rest } = totals.checks;
+  assert.ok(checked >= real.frames.length, `checked ${checked} frames`);
+  assert.deepEqual(rest, EXPECTED_STATS);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /\| Impossible steps \| [^|]*3[^|]* \|/);
+  assert.match(summary, /\| Fixed by re-sampling \| [^|]*1[^|]* \| impossible frames a re-sample replaced with a possible one \(8 re-samples/);
+});
+
+/** Evaluates the injected program against the test endpoint; returns the run's folder. */
+async function evaluateInjected(teacherForcing: boolean): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), 'cwm-flow-eval-'));
   const corpus = join(work, 'corpus.jsonl');
   writeFileSync(corpus, JSON.stringify({ id: 'injected', code: PROGRAM, input: ARGS, output: '13' }) + '\n');
@@ -212,48 +225,29 @@ test('an evaluation counts how often the checks fired: impossible steps, re-samp
   try {
     const out = join(work, 'run');
     await runEvaluation({
-      corpus, outDir: out, teacherForcing: false,
+      corpus, outDir: out, teacherForcing,
       model: { backend: client, codec, name: null, backends: [client.kind], endpoints: [server.url] },
     });
-    const loaded = loadResults(join(out, 'results.jsonl'));
-    const totals = computeTotals(loaded.header, loaded.items.values());
-    const { checked, ...rest } = totals.checks;
-    assert.ok(checked >= real.frames.length, `checked ${checked} frames`);
-    assert.deepEqual(rest, EXPECTED_STATS);
-    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
-    assert.match(summary, /\| Impossible steps \| [^|]*3[^|]* \|/);
-    assert.match(summary, /\| Fixed by re-sampling \| [^|]*1[^|]* \| impossible frames a re-sample replaced with a possible one \(8 re-samples/);
+    return out;
   } finally {
     await client.close();
   }
-});
+}
 
 test('with teacher forcing, each next-frame guess is judged after the real steps before it, and the impossible ones counted', { timeout: 120_000 }, async () => {
   // Steps 3 and 5 are answered impossible every time they are asked for; step 7 only the first time, not this time.
   model.setInjections(INJECTIONS.filter((injection) => injection.step !== 7));
-  const work = mkdtempSync(join(tmpdir(), 'cwm-flow-forced-'));
-  const corpus = join(work, 'corpus.jsonl');
-  writeFileSync(corpus, JSON.stringify({ id: 'injected', code: PROGRAM, input: ARGS, output: '13' }) + '\n');
-  const client = await connectEndpoint({ url: server.url, backend: 'auto', timeouts: { totalMs: 20_000, firstTokenMs: 10_000 } }, codec);
-  try {
-    const out = join(work, 'run');
-    await runEvaluation({
-      corpus, outDir: out, teacherForcing: true,
-      model: { backend: client, codec, name: null, backends: [client.kind], endpoints: [server.url] },
-    });
-    const loaded = loadResults(join(out, 'results.jsonl'));
-    const item = [...loaded.items.values()][0]!;
-    assert.equal(item.status, 'ok');
-    const forced = item.status === 'ok' ? item.forced : null;
-    assert.ok(forced, 'teacher forcing ran');
-    assert.deepEqual(forced.impossible, [2, forced.positions], 'steps 3 and 5 of the guesses were impossible, the others possible');
-    const totals = computeTotals(loaded.header, loaded.items.values());
-    assert.deepEqual(totals.forced?.impossible.matched, 2);
-    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
-    assert.match(summary, /\| Next frame: impossible \| [^|]*2[^|]* \|/);
-  } finally {
-    await client.close();
-  }
+  const out = await evaluateInjected(true);
+  const loaded = loadResults(join(out, 'results.jsonl'));
+  const item = [...loaded.items.values()][0]!;
+  assert.equal(item.status, 'ok');
+  const forced = item.status === 'ok' ? item.forced : null;
+  assert.ok(forced, 'teacher forcing ran');
+  assert.deepEqual(forced.impossible, [2, forced.positions], 'steps 3 and 5 of the guesses were impossible, the others possible');
+  const totals = computeTotals(loaded.header, loaded.items.values());
+  assert.deepEqual(totals.forced?.impossible.matched, 2);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /\| Next frame: impossible \| [^|]*2[^|]* \|/);
 });
 
 function pick(stats: { impossible: number; resamples: number; fixed: number; marked: number }) {
