@@ -8,6 +8,8 @@ import { TokenizerError } from '../cwm/tokenizer';
 import { EntryNotFoundError, findEntryPoint } from '../trace/entry';
 import { recordTrace, TracerError } from '../tracer/runner';
 import { EntryFrameError } from '../tracer/entry-frame';
+import type { LiveLocals } from '../trace/compact-locals';
+import type { TraceFrame } from '../trace/model';
 import {
   CannotRunError, TRACER_OPTION_SPECS, UsageError, checkEntryOptions, checkFormat, checkProgramFile, checkPython, limitsFrom, longestLine, terminalStyle, withPeriod,
 } from './common';
@@ -84,9 +86,9 @@ async function traceCommand(argv: string[]): Promise<number> {
     flush();
     process.stdout.write(bytes);
   };
-  const writer: TraceWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file, drained, writeBytes)
-    : format === 'json' ? new JsonTraceWriter(write, 'actual', file)
-      : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!);
+  const cwmWriter = format === 'cwm' ? new CwmTraceWriter(write, source, file, drained, writeBytes) : undefined;
+  const writer: TraceWriter = cwmWriter ?? (format === 'json' ? new JsonTraceWriter(write, 'actual', file)
+    : new TableTraceWriter(write, new TraceTable(style, longestLine(source)), style.color, positionals[0]!));
 
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -107,6 +109,13 @@ async function traceCommand(argv: string[]): Promise<number> {
         count++;
         writer.frame(frame);
       },
+      // The CWM text is encoded as each frame comes, from the stream reader's own locals: no snapshot per frame.
+      ...(cwmWriter ? {
+        onLiveFrame: (frame: TraceFrame, locals: LiveLocals | undefined) => {
+          count++;
+          cwmWriter.liveFrame(frame, locals);
+        },
+      } : {}),
     });
   } catch (error) {
     flush();

@@ -8,6 +8,7 @@ import { traceContext } from '../cwm/context';
 import { ByteSink, CwmFrameEncoder, markEntryLine, renderPrompt, traceEndsWithEndOfText } from '../cwm/writer';
 import { Tok } from '../cwm/tokens';
 import { frameToJson } from '../trace/json';
+import type { LiveLocals } from '../trace/compact-locals';
 import type { EntryPoint, OutputChunk, Trace, TraceFrame } from '../trace/model';
 import { describeEnd } from './common';
 import { painter, TraceTable, type Paint } from './table';
@@ -133,6 +134,12 @@ export class CwmTraceWriter implements TraceWriter {
   frame(frame: TraceFrame): void {
     if (!this.encoder) this.begin({ kind: 'script' });
     this.encoder!.encodeFrame(frame, this.sink);
+  }
+
+  /** A frame as the stream reader's live mode gives it (see TraceRequest.onLiveFrame): the same bytes as frame(). */
+  liveFrame(frame: TraceFrame, locals: LiveLocals | undefined): void {
+    if (!this.encoder) this.begin({ kind: 'script' });
+    this.encoder!.encodeLiveFrame(frame, locals, this.sink);
   }
 
   /** A full chunk: held while memory allows, else (with everything held before it) in the spool file. */

@@ -4,7 +4,7 @@ import type { Locals, Trace, TraceEventKind, TraceFrame } from '../trace/model';
 import { Tok } from './tokens';
 import { SourceLineIndex } from './lines';
 import { traceContext } from './context';
-import { CompactLocals, DeltaLocals, type LocalsLayout } from '../trace/compact-locals';
+import { CompactLocals, DeltaLocals, type LiveLocals, type LocalsLayout } from '../trace/compact-locals';
 
 export { markEntryLine } from './context';
 
@@ -63,6 +63,10 @@ export class CwmFrameEncoder {
   private chainScope: number | undefined;
   /** Locals of the chain scope's last call/line frame: what its next line frame diffs against. */
   private chainLocals: Locals | undefined;
+  /** encodeLiveFrame's copy of the same: the layout and values of the chain scope's last call/line frame. */
+  private liveLayout: LocalsLayout | undefined;
+  /** Its values (the first liveLayout.names.length of them; the array is never shortened, which costs more than it saves). */
+  private readonly liveValues: string[] = [];
   /** `"name": ` per local name seen (names repeat on every frame; JSON-quoting them once saves most of the work). */
   private readonly keyTexts = new Map<string, string>();
   /** LINE text (the context's line and `\n`) per main-file line number, built once. */
@@ -111,6 +115,67 @@ export class CwmFrameEncoder {
     out.put(this.valueHead(frame, bytes));
     out.jsonString(frame.value ?? '');
     out.put(bytes.frameSep);
+  }
+
+  /**
+   * encodeFrame for frames whose locals come live from the stream reader (TracerStreamHandlers.onLiveFrame): the same
+   * bytes, but a frame's locals are its scope's as they are now, with what changed since the scope's last frame, so
+   * no snapshot is made per frame. Frames of one trace go all through this or all through encodeFrame.
+   */
+  encodeLiveFrame(frame: TraceFrame, locals: LiveLocals | undefined, out: ByteSink): void {
+    const bytes = (this.bytes ??= new FrameBytes(this.lines.lineCount));
+    if (locals === undefined) {
+      this.endChain(frame);
+      out.put(this.valueHead(frame, bytes));
+      out.jsonString(frame.value ?? '');
+      out.put(bytes.frameSep);
+      return;
+    }
+    this.encodeLiveLocals(frame, locals, out, bytes);
+    out.put(this.lineTail(frame, bytes));
+  }
+
+  /** encodeLocals's decisions, from the live locals and the copy of the chain's last ones (kept up to date here). */
+  private encodeLiveLocals(frame: TraceFrame, locals: LiveLocals, out: ByteSink, bytes: FrameBytes): void {
+    // The chain's last frame is this scope's last call/line frame, which is what `changed` counts from.
+    const baseLayout = frame.event !== 'call' && this.chainScope === frame.scope ? this.liveLayout : undefined;
+    this.chainScope = frame.scope;
+    this.chainLocals = undefined;
+    const layout = locals.layout;
+    const values = locals.values;
+    const base = this.liveValues;
+    const layoutBytes = bytes.layout(layout);
+    const changed = locals.changed;
+    if (baseLayout !== undefined && changed >= -1) {
+      // Nothing changed, or one value (a change of layout is never one value): the cached runs around it.
+      if (changed === -1) return out.put(layoutBytes.allElided());
+      const value = values[changed]!;
+      out.put(layoutBytes.before(changed));
+      out.jsonString(value);
+      out.put(layoutBytes.after(changed));
+      base[changed] = value;
+      return;
+    }
+    out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
+    const count = layout.names.length;
+    if (baseLayout === undefined) {
+      for (let i = 0; i < count; i++) {
+        out.put(layoutBytes.lead(i));
+        out.jsonString(values[i]!);
+      }
+    } else {
+      const names = layout.names;
+      const sameLayout = baseLayout === layout;
+      for (let i = 0; i < count; i++) {
+        out.put(layoutBytes.lead(i));
+        const value = values[i]!;
+        const at = sameLayout ? i : baseLayout.positionOf(names[i]!);
+        if (at !== undefined && base[at] === value) out.put(bytes.elided);
+        else out.jsonString(value);
+      }
+    }
+    this.liveLayout = layout;
+    for (let i = 0; i < count; i++) base[i] = values[i]!;
   }
 
   /** LINE text (the context's line and `\n`). */
@@ -264,6 +329,7 @@ export class CwmFrameEncoder {
     if (frame.event === 'return' || this.chainScope !== frame.scope) {
       this.chainScope = undefined;
       this.chainLocals = undefined;
+      this.liveLayout = undefined;
     }
   }
 }
@@ -376,14 +442,19 @@ class FrameBytes {
     this.exceptionHeads = new Array<Uint8Array | undefined>(lineCount + 2).fill(undefined);
   }
   private readonly layouts = new WeakMap<LocalsLayout, LayoutBytes>();
-  /** The layout asked for last: a scope's frames ask for the same one again and again. */
+  /** The two layouts asked for last: a scope's frames ask for the same one again and again, a caller's and its
+   * callee's take turns. */
   private lastLayout: LocalsLayout | undefined;
   private lastLayoutBytes: LayoutBytes | undefined;
+  private otherLayout: LocalsLayout | undefined;
+  private otherLayoutBytes: LayoutBytes | undefined;
 
   layout(layout: LocalsLayout): LayoutBytes {
     if (layout === this.lastLayout) return this.lastLayoutBytes!;
-    let cached = this.layouts.get(layout);
+    let cached = layout === this.otherLayout ? this.otherLayoutBytes : this.layouts.get(layout);
     if (cached === undefined) this.layouts.set(layout, (cached = new LayoutBytes(layout.names)));
+    this.otherLayout = this.lastLayout;
+    this.otherLayoutBytes = this.lastLayoutBytes;
     this.lastLayout = layout;
     this.lastLayoutBytes = cached;
     return cached;

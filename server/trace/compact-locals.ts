@@ -159,67 +159,97 @@ export class DeltaLocals extends CompactLocals {
   }
 }
 
+/**
+ * A scope's locals as they are now, for a consumer that encodes each frame at once and keeps nothing (the CLI's CWM
+ * text): no snapshot is made, so a frame costs no copy; `changed` says what a diff against the scope's last frame needs.
+ */
+export interface LiveLocals {
+  readonly layout: LocalsLayout;
+  /** The value at each position of the layout (the builder's own array: read before the stream goes on). */
+  readonly values: readonly string[];
+  /** Position changed since the scope's last frame, -1 for none, -2 for several (or a changed layout). */
+  readonly changed: number;
+}
+
 /** Builds locals as the tracer's stream gives them: copy on write, one values array per frame that changed something. */
-export class LocalsBuilder {
-  private layout: LocalsLayout = LocalsLayout.empty;
+export class LocalsBuilder implements LiveLocals {
+  private current: LocalsLayout = LocalsLayout.empty;
   /** The values now: the builder's own array, never handed to a frame (frames get a copy or a delta). */
   private slots: string[] = [];
   private last: CompactLocals | undefined;
-  /** Position changed since `last`, -1 for none, -2 for several (or a changed layout). */
-  private changed = -2;
+  /** Position changed since `last` (or the last markFrame), -1 for none, -2 for several (or a changed layout). */
+  private changedAt = -2;
+
+  get layout(): LocalsLayout {
+    return this.current;
+  }
+
+  get values(): readonly string[] {
+    return this.slots;
+  }
+
+  get changed(): number {
+    return this.changedAt;
+  }
 
   /** Starts over with no locals (a new call). */
   reset(): void {
-    this.layout = LocalsLayout.empty;
+    this.current = LocalsLayout.empty;
     this.slots = [];
     this.last = undefined;
-    this.changed = -2;
+    this.changedAt = -2;
   }
 
   set(name: string, value: string): void {
-    const at = this.layout.positionOf(name);
+    const at = this.current.positionOf(name);
     if (at !== undefined) {
       this.slots[at] = value;
-      this.changed = this.changed === -1 || this.changed === at ? at : -2;
+      this.changedAt = this.changedAt === -1 || this.changedAt === at ? at : -2;
     } else {
-      this.layout = this.layout.plus(name);
+      this.current = this.current.plus(name);
       this.slots.push(value);
-      this.changed = -2;
+      this.changedAt = -2;
     }
   }
 
   /** Puts the names in this order (the tracer's `keys` record: a local was deleted, or the order changed). */
   reorder(names: readonly string[]): void {
-    const before = this.layout;
+    const before = this.current;
     const previous = this.slots;
-    this.layout = LocalsLayout.of(names);
+    this.current = LocalsLayout.of(names);
     // From the layout's names, not the record's: a repeated name in a corrupted record takes one slot.
-    this.slots = this.layout.names.map((name) => {
+    this.slots = this.current.names.map((name) => {
       const at = before.positionOf(name);
       return at === undefined ? '' : previous[at]!;
     });
-    this.changed = -2;
+    this.changedAt = -2;
   }
 
   /** No names at all. */
   get empty(): boolean {
-    return this.layout.names.length === 0;
+    return this.current.names.length === 0;
   }
 
   /** Takes one name out (an attribute that is no longer there); the others keep their order. */
   remove(name: string): void {
-    if (this.layout.positionOf(name) === undefined) return;
-    this.reorder(this.layout.names.filter((other) => other !== name));
+    if (this.current.positionOf(name) === undefined) return;
+    this.reorder(this.current.names.filter((other) => other !== name));
   }
 
   /** The locals as they are now, for a frame to keep; unchanged frames share one object. */
   snapshot(): CompactLocals {
     const last = this.last;
-    if (last !== undefined && this.changed === -1) return last;
-    this.last = last !== undefined && this.changed >= 0 && last.chain < MAX_DELTA_CHAIN
-      ? new DeltaLocals(last, this.changed, this.slots[this.changed]!)
-      : new WholeLocals(this.layout, this.slots.slice());
-    this.changed = -1;
+    if (last !== undefined && this.changedAt === -1) return last;
+    this.last = last !== undefined && this.changedAt >= 0 && last.chain < MAX_DELTA_CHAIN
+      ? new DeltaLocals(last, this.changedAt, this.slots[this.changedAt]!)
+      : new WholeLocals(this.current, this.slots.slice());
+    this.changedAt = -1;
     return this.last;
+  }
+
+  /** A frame was made of the locals as they are, without a snapshot (see LiveLocals): changes count from here. */
+  markFrame(): void {
+    this.last = undefined;
+    this.changedAt = -1;
   }
 }

@@ -5,7 +5,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import type { EntryPoint, Locals, OutputChunk, TraceEventKind, TraceFrame, TraceSourceFile } from '../trace/model';
-import { LocalsBuilder, LocalsLayout, WholeLocals } from '../trace/compact-locals';
+import { LocalsBuilder, LocalsLayout, WholeLocals, type LiveLocals } from '../trace/compact-locals';
 import { splitSourceLines } from '../cwm/lines';
 import { LineSplitter } from '../trace/line-splitter';
 
@@ -51,6 +51,12 @@ type PendingFrame = { -readonly [K in keyof TraceFrame]: TraceFrame[K] } & { out
 
 export interface TracerStreamHandlers {
   onFrame(frame: TraceFrame): void;
+  /**
+   * When given, frames come here instead of onFrame, for a consumer that encodes each one at once and keeps nothing
+   * (the CLI's CWM text): one frame object is reused for every frame, its `locals` are left empty and no object state
+   * is given; a call/line frame's locals are `locals`, its scope's as they are now (undefined for return/exception).
+   */
+  onLiveFrame?(frame: TraceFrame, locals: LiveLocals | undefined): void;
   onOutsideOutput(chunk: OutputChunk): void;
   onNote(text: string): void;
   onStart(python: string, pid: number | undefined): void;
@@ -98,9 +104,17 @@ export class TracerStreamParser {
   private readonly strayLocals = new LocalsBuilder();
   private readonly sourceLines: readonly string[];
   private ended = false;
+  /** The one frame object of live mode (handlers.onLiveFrame), every field present so that it keeps one shape. */
+  private readonly liveFrame: PendingFrame | undefined;
 
   constructor(private readonly handlers: TracerStreamHandlers, sourceLines: readonly string[]) {
     this.sourceLines = sourceLines;
+    if (handlers.onLiveFrame) {
+      this.liveFrame = {
+        index: 0, event: 'line', line: 0, sourceLine: '', scope: 0, functionName: '?', depth: 0, locals: EMPTY_LOCALS,
+        file: undefined, value: undefined, output: undefined,
+      };
+    }
   }
 
   get frameCount(): number {
@@ -334,6 +348,21 @@ export class TracerStreamParser {
     this.pendingInfo = info;
     this.pendingLocals = info ? info.locals : this.strayLocals;
     const file = info?.file;
+    const live = this.liveFrame;
+    if (live !== undefined) {
+      live.index = this.nextIndex++;
+      live.event = event;
+      live.line = line;
+      live.sourceLine = (file ? file.lines : this.sourceLines)[line - 1] ?? '';
+      live.scope = scope;
+      live.functionName = info?.functionName ?? '?';
+      live.depth = info?.depth ?? 0;
+      live.file = file?.path;
+      live.value = undefined;
+      live.output = undefined;
+      this.pending = live;
+      return;
+    }
     // One object shape for every frame of the main file (no spread: this runs once per event).
     const pending: PendingFrame = {
       index: this.nextIndex++,
@@ -372,6 +401,15 @@ export class TracerStreamParser {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
+    if (this.liveFrame !== undefined) {
+      if (pending.event === 'call' || pending.event === 'line') {
+        this.handlers.onLiveFrame!(pending, this.pendingLocals);
+        this.pendingLocals.markFrame();
+      } else {
+        this.handlers.onLiveFrame!(pending, undefined);
+      }
+      return;
+    }
     if (pending.event === 'call' || pending.event === 'line') {
       pending.locals = this.pendingLocals.snapshot();
       const objects = this.pendingInfo?.objects;

@@ -11,6 +11,7 @@ import type { EntryPoint, OutputChunk, Trace, TraceEnd, TraceFrame, TraceSourceF
 import { childEnvironment } from '../endpoint/redact';
 import { appendOutput, ChannelReader, TracerStreamParser, type TracerEnd } from './protocol';
 import { appendAll } from '../trace/arrays';
+import type { LiveLocals } from '../trace/compact-locals';
 
 export interface TracerLimits {
   maxEvents: number;
@@ -51,6 +52,11 @@ export interface TraceRequest {
   hook?: 'auto' | 'settrace' | 'monitoring';
   /** Called for each frame, in order, as the trace streams in. */
   onFrame?: (frame: TraceFrame) => void;
+  /**
+   * Instead of onFrame, for a consumer that encodes each frame at once and keeps nothing: frames come without
+   * snapshots of their locals (see TracerStreamHandlers.onLiveFrame; the frame object is reused); no frame is kept.
+   */
+  onLiveFrame?: (frame: TraceFrame, locals: LiveLocals | undefined) => void;
   /** Called when the tracer says which entry it calls (before the first frame). */
   onBegin?: (entry: EntryPoint) => void;
   /** Called for each note as it arrives (it is kept in `Trace.notes` as well). */
@@ -248,6 +254,7 @@ export async function recordTrace(request: TraceRequest): Promise<Trace> {
       if (request.keepFrames !== false) frames.push(frame);
       request.onFrame?.(frame);
     },
+    ...(request.onLiveFrame ? { onLiveFrame: request.onLiveFrame } : {}),
     onOutsideOutput: (chunk) => appendOutput(outsideOutput, chunk),
     onNote: (text) => {
       notes.push(text);

@@ -1,5 +1,6 @@
 // All 800 CRUXEval programs through the real tracer: the entry's recorded return value must equal the corpus's expected
-// output as a Python value, and writer → reader must round-trip every trace to the same frames.
+// output as a Python value, writer → reader must round-trip every trace to the same frames, and the CLI's CWM text
+// (encoded live from the stream, a second recording) must be the text of the recorded frames.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,8 @@ import { z } from 'zod';
 import { readCwmTrace } from '../../server/cwm/reader';
 import { ByteSink, CwmFrameEncoder, markEntryLine, renderFrames } from '../../server/cwm/writer';
 import type { Trace, TraceFrame } from '../../server/trace/model';
-import { recordTrace } from '../../server/tracer/runner';
+import { recordTrace, type TraceRequest } from '../../server/tracer/runner';
+import { CwmTraceWriter } from '../../server/cli/trace-output';
 import { fixturesDir } from '../helpers/paths';
 import { availablePythons } from '../helpers/pythons';
 
@@ -49,11 +51,15 @@ function essence(frame: TraceFrame) {
 test('every corpus program returns its expected output, and its CWM text reads back to the same frames', { timeout: 900_000 }, async () => {
   assert.equal(corpus.length, 800);
   const dir = mkdtempSync(join(tmpdir(), 'cwm-corpus-'));
+  const liveSame: boolean[] = [];
   const traces = await mapLimit(corpus, 4, async (item) => {
     const file = join(dir, `${item.id}.py`);
     writeFileSync(file, item.code + '\n');
     try {
-      return await recordTrace({ python, file, entry: 'f', args: item.input, limits: { timeoutMs: 20_000, maxReprLength: 1_000_000 } });
+      const request: TraceRequest = { python, file, entry: 'f', args: item.input, limits: { timeoutMs: 20_000, maxReprLength: 1_000_000 } };
+      const trace = await recordTrace(request);
+      liveSame[corpus.indexOf(item)] = (await cliCwmText(request)) === (await framesCwmText(trace));
+      return trace;
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
@@ -82,6 +88,7 @@ test('every corpus program returns its expected output, and its CWM text reads b
     if (!encodedBytes(trace.frames, context).equals(Buffer.from(renderFrames(trace.frames, context), 'utf8'))) {
       failures.push(`${item.id}: the byte encoder's output differs from the text encoder's`);
     }
+    if (!liveSame[k]) failures.push(`${item.id}: trace --format cwm (live mode) differs from the text of the frames`);
   });
 
   // One Python process compares every pair as Python values (a repr and the corpus's literal may differ in spelling).
@@ -113,4 +120,23 @@ function encodedBytes(frames: readonly TraceFrame[], context: string): Buffer {
   for (const frame of frames) encoder.encodeFrame(frame, sink);
   sink.flush();
   return Buffer.concat(chunks);
+}
+
+/** What `trace --format cwm` prints, through the CLI's own path: frames encoded live from the stream as it is read. */
+async function cliCwmText(request: TraceRequest): Promise<string> {
+  let text = '';
+  const writer = new CwmTraceWriter((t) => (text += t), readFileSync(request.file, 'utf8'), request.file, async () => undefined, (bytes) => (text += bytes.toString('utf8')));
+  const trace = await recordTrace({ ...request, keepFrames: false, onBegin: (entry) => writer.begin(entry), onLiveFrame: (frame, locals) => writer.liveFrame(frame, locals) });
+  await writer.end(trace);
+  return text;
+}
+
+/** The same text written from a recording's frames (the frame path every other consumer uses). */
+async function framesCwmText(trace: Trace): Promise<string> {
+  let text = '';
+  const writer = new CwmTraceWriter((t) => (text += t), trace.source, trace.path, async () => undefined, (bytes) => (text += bytes.toString('utf8')));
+  writer.begin(trace.entry);
+  for (const frame of trace.frames) writer.frame(frame);
+  await writer.end(trace);
+  return text;
 }

@@ -1,5 +1,6 @@
 // The tracer's stream parser reads the same frames however the stream is cut into chunks: line tokens and names are
-// read in place inside a chunk and through the line splitter across chunk ends, and both paths must agree.
+// read in place inside a chunk and through the line splitter across chunk ends, and both paths must agree. Its live
+// mode (no snapshot per frame, for the CLI's CWM text) encodes to exactly the bytes the frames encode to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TracerStreamParser } from '../../server/tracer/protocol';
+import { ByteSink, CwmFrameEncoder, markEntryLine } from '../../server/cwm/writer';
 import type { TraceFrame } from '../../server/trace/model';
 import { repoRoot } from '../helpers/paths';
 
@@ -32,6 +34,11 @@ def main(n):
             total -= v
     del total
     total = -12
+    a, b, c = 1, 2, 3
+    a, b = b, a
+    c = b
+    a = 5
+    b, c = 7, 8
     return total
 `;
 
@@ -98,4 +105,39 @@ test('tokens the fast path leaves to the slow one read as before: values that lo
     ['line', 12, ab, undefined], ['return', 3, [], '-0'],
   ]);
   for (const size of [1, 2, 3, 4]) assert.deepEqual(parse(source, cut(lines.join('\n') + '\n', () => size)), expected);
+});
+
+/** CWM bytes of the stream: through frames (snapshots) and encodeFrame, or through live mode and encodeLiveFrame. */
+function encoded(source: string, chunks: readonly string[], live: boolean): Buffer {
+  const out: Buffer[] = [];
+  const sink = new ByteSink((chunk) => out.push(chunk), 61);
+  const encoder = new CwmFrameEncoder(markEntryLine(source, { kind: 'function', name: 'main', line: 13 }));
+  const parser = new TracerStreamParser({
+    onFrame: (frame) => encoder.encodeFrame(frame, sink),
+    ...(live ? { onLiveFrame: (frame: TraceFrame, locals: Parameters<CwmFrameEncoder['encodeLiveFrame']>[1]) => encoder.encodeLiveFrame(frame, locals, sink) } : {}),
+    onOutsideOutput: () => undefined, onNote: () => undefined, onStart: () => undefined, onBegin: () => undefined,
+    onEnd: () => undefined, onProtocolError: (message) => assert.fail(message),
+  }, source.split('\n'));
+  for (const chunk of chunks) parser.push(chunk);
+  parser.finish();
+  sink.flush();
+  return Buffer.concat(out);
+}
+
+test('live mode encodes a real stream to the bytes its frames encode to, however it is cut', () => {
+  const { stream, source } = record();
+  const expected = encoded(source, [stream], false);
+  // The stream has what live mode must get right: a new scope's locals in full, one changed value, several at once
+  // (a, b = b, a), a deleted local (keys record), a generator's resume, another scope between two frames of one.
+  const text = expected.toString('utf8');
+  assert.match(text, /"total": "\.\.", "a": "2", "b": "1", "c": "\.\."\}/);
+  assert.match(text, /\{"n": "\.\.", "i": "\.\.", "v": "\.\.", "message": "\.\."\}<\|action_sep\|> {4}total = -12/);
+  assert.match(text, /<\|call_sep\|>\{"k": "2", "j": "1"\}/);
+  // One value changed, then two: the one changed before is the same as the frame before's.
+  assert.match(text, /"a": "\.\.", "b": "7", "c": "8"\}<\|action_sep\|> {4}return total/);
+  let seed = 11;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (const sizes of [() => stream.length, () => 1, () => 3, () => 64, () => 1 + (random() % 50)]) {
+    assert.ok(encoded(source, cut(stream, sizes), true).equals(expected), 'live mode wrote other bytes');
+  }
 });
