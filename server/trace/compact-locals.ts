@@ -174,7 +174,7 @@ export interface LiveLocals {
 /** Builds locals as the tracer's stream gives them: copy on write, one values array per frame that changed something. */
 export class LocalsBuilder implements LiveLocals {
   private current: LocalsLayout = LocalsLayout.empty;
-  /** The values now: the builder's own array, never handed to a frame (frames get a copy or a delta). */
+  /** The values now: the builder's own array, never kept by a frame (frames get a copy or a delta; live mode reads it in place). */
   private slots: string[] = [];
   private last: CompactLocals | undefined;
   /** Position changed since `last` (or the last markFrame), -1 for none, -2 for several (or a changed layout). */
