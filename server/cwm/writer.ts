@@ -111,6 +111,11 @@ export class CwmFrameEncoder {
       out.put(this.lineTail(frame, bytes));
       return;
     }
+    this.encodeValueFrame(frame, out, bytes);
+  }
+
+  /** A return/exception frame (no locals): `EVENT<|action_sep|>LINE<|arg_sep|>VALUE<|frame_sep|>`; ends the chain. */
+  private encodeValueFrame(frame: TraceFrame, out: ByteSink, bytes: FrameBytes): void {
     this.endChain(frame);
     out.put(this.valueHead(frame, bytes));
     out.jsonString(frame.value ?? '');
@@ -124,13 +129,7 @@ export class CwmFrameEncoder {
    */
   encodeLiveFrame(frame: TraceFrame, locals: LiveLocals | undefined, out: ByteSink): void {
     const bytes = (this.bytes ??= new FrameBytes(this.lines.lineCount));
-    if (locals === undefined) {
-      this.endChain(frame);
-      out.put(this.valueHead(frame, bytes));
-      out.jsonString(frame.value ?? '');
-      out.put(bytes.frameSep);
-      return;
-    }
+    if (locals === undefined) return this.encodeValueFrame(frame, out, bytes);
     this.encodeLiveLocals(frame, locals, out, bytes);
     out.put(this.lineTail(frame, bytes));
   }
@@ -159,10 +158,7 @@ export class CwmFrameEncoder {
     out.put(frame.event === 'call' ? bytes.callOpen : bytes.lineOpen);
     const count = layout.names.length;
     if (baseLayout === undefined) {
-      for (let i = 0; i < count; i++) {
-        out.put(layoutBytes.lead(i));
-        out.jsonString(values[i]!);
-      }
+      layoutBytes.putAll(values, out);
     } else {
       const names = layout.names;
       const sameLayout = baseLayout === layout;
@@ -284,11 +280,7 @@ export class CwmFrameEncoder {
       locals.valuesInto(values);
       if (base === undefined) {
         // Every value in full (a call, or the first frame after another scope's): no comparison to make.
-        for (let i = 0; i < names.length; i++) {
-          out.put(layout.lead(i));
-          out.jsonString(values[i]!);
-        }
-        return;
+        return layout.putAll(values, out);
       }
       const sameLayout = base.layout === locals.layout;
       const baseValues = bytes.baseValues;
@@ -477,6 +469,14 @@ class LayoutBytes {
   /** `"name": ` for the first position, `, "name": ` for the others. */
   lead(i: number): Uint8Array {
     return (this.leads[i] ??= Buffer.from(`${i > 0 ? ', ' : ''}${pythonJsonString(this.names[i]!)}: `, 'latin1'));
+  }
+
+  /** Every value in full, each after its lead (a frame with nothing to diff against). */
+  putAll(values: readonly string[], out: ByteSink): void {
+    for (let i = 0; i < this.names.length; i++) {
+      out.put(this.lead(i));
+      out.jsonString(values[i]!);
+    }
   }
 
   /** `<|line_sep|>{"a": "..", "b": ".."`: nothing changed. */

@@ -125,7 +125,7 @@ function encodedBytes(frames: readonly TraceFrame[], context: string): Buffer {
 /** What `trace --format cwm` prints, through the CLI's own path: frames encoded live from the stream as it is read. */
 async function cliCwmText(request: TraceRequest): Promise<string> {
   let text = '';
-  const writer = new CwmTraceWriter((t) => (text += t), readFileSync(request.file, 'utf8'), request.file, async () => undefined, (bytes) => (text += bytes.toString('utf8')));
+  const writer = new CwmTraceWriter((t) => (text += t), readFileSync(request.file, 'utf8'), request.file);
   const trace = await recordTrace({ ...request, keepFrames: false, onBegin: (entry) => writer.begin(entry), onLiveFrame: (frame, locals) => writer.liveFrame(frame, locals) });
   await writer.end(trace);
   return text;
@@ -134,7 +134,7 @@ async function cliCwmText(request: TraceRequest): Promise<string> {
 /** The same text written from a recording's frames (the frame path every other consumer uses). */
 async function framesCwmText(trace: Trace): Promise<string> {
   let text = '';
-  const writer = new CwmTraceWriter((t) => (text += t), trace.source, trace.path, async () => undefined, (bytes) => (text += bytes.toString('utf8')));
+  const writer = new CwmTraceWriter((t) => (text += t), trace.source, trace.path);
   writer.begin(trace.entry);
   for (const frame of trace.frames) writer.frame(frame);
   await writer.end(trace);
