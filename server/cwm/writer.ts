@@ -348,8 +348,8 @@ export class ByteSink {
     if (this.at + length > this.chunk.length) this.makeRoom(length);
     const chunk = this.chunk;
     const at = this.at;
-    // A loop beats TypedArray#set's call for the short pieces most frames are made of.
-    if (length <= 24) for (let i = 0; i < length; i++) chunk[at + i] = bytes[i]!;
+    // A loop beats TypedArray#set's fixed cost (~16 ns on Node 20) only up to about 12 bytes (1.3 ns a byte).
+    if (length <= 12) for (let i = 0; i < length; i++) chunk[at + i] = bytes[i]!;
     else chunk.set(bytes, at);
     this.at = at + length;
   }

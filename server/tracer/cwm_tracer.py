@@ -929,14 +929,13 @@ def _local(frame, event, arg):
                 r = repr(arg)
             else:
                 r = _rv(arg)
-            if _scope_stack[-1] == sid and line:
+            if _spop() == sid and line:  # the returning scope was the current one: the compact token
                 try:
                     _extend((_RTOK[line], r))
                 except IndexError:
                     _extend((_return_token(line), r))
             else:
                 _extend((_Ev('r%d,%d' % (line, sid)), r))
-            _spop()
             if not _scope_stack:
                 _spush(0)
             if not (st[6] & _K_GENERATOR and _suspended(frame)):
@@ -1009,7 +1008,7 @@ def _global(frame, event, arg):
             back = back.f_back
         # A module's call event reports line 0 on 3.11+ and its first statement before: report 1 on every version.
         line = 1 if info[3] else frame.f_lineno or 0
-        st = _states_get(frame)
+        st = _states_get(frame) if info[4] else None  # only a generator's frame comes back (a resume)
         if info[2]:
             names, values = _names_values(frame, info[3])
             loc = None
@@ -1033,7 +1032,9 @@ def _global(frame, event, arg):
             header = _Ev('g%d,%d,%d,%s' % (line, st[1], depth, code.co_name))
             ntoks = _name_token_list(names)
         reps = [*values]  # each replaced by its repr below
-        objs = [*values]  # each kept where its repr cannot change, else replaced by _M below
+        # Each kept where its repr cannot change, else replaced by _M below (the values list itself when nothing
+        # else reads it: only the object step does).
+        objs = [*values] if _objects_on else values
         i = 0
         for value in values:
             t = type(value)
@@ -1044,9 +1045,16 @@ def _global(frame, event, arg):
                 if not (t in _STABLE or _is_stable(value, t)):
                     objs[i] = _M
             i += 1
-        out = [header] * (i + i + 1)
-        out[1::2] = ntoks
-        out[2::2] = reps
+        if i == 2:  # the common small cases as one tuple: no list to build and fill
+            out = (header, ntoks[0], reps[0], ntoks[1], reps[1])
+        elif i == 1:
+            out = (header, ntoks[0], reps[0])
+        elif i == 3:
+            out = (header, ntoks[0], reps[0], ntoks[1], reps[1], ntoks[2], reps[2])
+        else:
+            out = [header] * (i + i + 1)
+            out[1::2] = ntoks
+            out[2::2] = reps
         if st is None:
             sid = _next_sid()
             _states[frame] = [depth, sid, names, ntoks, objs, reps, info[8], loc if _KEEP_LOCALS else None]
